@@ -1,0 +1,221 @@
+"""Learner-facing checks: run an exercise function on cases and explain what is wrong.
+
+A check calls the learner's function on each case, converts the answer to a plain float array (or
+int), and compares it with the reference implementation and with PyTorch. The first failing case
+raises ``CheckFailed`` (an ``AssertionError``) whose message says what is wrong and where: the
+call that failed, expected and actual shapes with the formula for the right one, the first
+differing position with both values, and, when the answer equals what a known mistake produces,
+the mistake's name and how to fix it. A check that passes prints one line saying what it checked.
+
+Values are compared in plain Python on copies of the numbers, so nothing the answer object does
+(an ``ndarray`` subclass, a lying ``__eq__``) changes the verdict. Tolerances suit float32.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+from . import mistakes, pytorch, reference
+from .cases import Case
+
+RELATIVE_TOLERANCE = 1e-4  # float32 keeps about 7 significant digits; sums of a few terms lose some
+ABSOLUTE_TOLERANCE = 1e-5  # scaled by the largest expected magnitude (at least 1)
+
+
+class CheckFailed(AssertionError):
+    """A check found a wrong answer; the message says what and where."""
+
+
+# --- chapter 01 --------------------------------------------------------------------------------
+
+def _length_formula_1d(case: Case) -> str:
+    length, kernel, stride = len(case.value("x")), len(case.value("w")), case.value("stride")
+    return (f"(L - 1)*stride + K = ({length} - 1)*{stride} + {kernel} = "
+            f"{(length - 1) * stride + kernel}")
+
+
+def check_conv_transpose1d(fn, cases, picture=True) -> None:
+    """Check ``conv_transpose1d(x, w, stride)`` against the reference and PyTorch on ``cases``."""
+    _check_arrays("conv_transpose1d", fn, cases,
+                  [("the reference implementation", reference.conv_transpose1d),
+                   ("PyTorch's conv_transpose1d", pytorch.conv_transpose1d)],
+                  _length_formula_1d, mistakes.CONV_TRANSPOSE1D, picture)
+
+
+# --- chapter 02 --------------------------------------------------------------------------------
+
+def _conv_size_formula(case: Case) -> str:
+    i, k, s, p, d = case.args
+    return (f"floor((i + 2p - d(k - 1) - 1) / s) + 1 = "
+            f"floor(({i} + 2*{p} - {d}*({k} - 1) - 1) / {s}) + 1 = "
+            f"{reference.conv_output_size(*case.args)}")
+
+
+def _transpose_size_formula(case: Case) -> str:
+    i, k, s, p, d, op = case.args
+    return (f"(i - 1)s - 2p + d(k - 1) + output_padding + 1 = "
+            f"({i} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {op} + 1 = "
+            f"{reference.conv_transpose_output_size(*case.args)}")
+
+
+def check_conv_output_size(fn, cases) -> None:
+    """Check ``conv_output_size(i, k, stride, padding, dilation)`` on ``cases``."""
+    _check_ints("conv_output_size", fn, cases,
+                [("the reference implementation", reference.conv_output_size),
+                 ("the length of PyTorch's conv1d output", pytorch.conv_output_size)],
+                _conv_size_formula, mistakes.CONV_OUTPUT_SIZE)
+
+
+def check_conv_transpose_output_size(fn, cases) -> None:
+    """Check ``conv_transpose_output_size(i, k, stride, padding, dilation, output_padding)``."""
+    _check_ints("conv_transpose_output_size", fn, cases,
+                [("the reference implementation", reference.conv_transpose_output_size),
+                 ("the length of PyTorch's conv_transpose1d output",
+                  pytorch.conv_transpose_output_size)],
+                _transpose_size_formula, mistakes.CONV_TRANSPOSE_OUTPUT_SIZE)
+
+
+# --- the machinery -----------------------------------------------------------------------------
+
+def _call(name: str, fn, case: Case):
+    if not callable(fn):
+        raise CheckFailed(f"{name} is not a function (it is a {type(fn).__name__}): "
+                          f"run the cell that defines it, and do not reuse the name.")
+    try:
+        return case.call(fn)
+    except NotImplementedError:
+        raise CheckFailed(f"{name} is not written yet: replace `raise NotImplementedError()` "
+                          f"in its cell with your code and run that cell again.") from None
+    except Exception as error:  # the learner's bug, reported as feedback
+        raise CheckFailed(f"{case.describe(name)}\n  raised {type(error).__name__}: {error}\n"
+                          f"  Run this call yourself to see the full traceback.") from None
+
+
+def _as_float_array(name: str, answer, case: Case) -> np.ndarray:
+    if answer is None:
+        raise CheckFailed(f"{case.describe(name)}\n  returned None: did you forget to `return` "
+                          f"the output array?")
+    try:
+        # np.array(..., dtype=float64) copies into a plain ndarray: subclasses and lazy objects
+        # are reduced to their numbers before anything is compared.
+        return np.array(answer, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise CheckFailed(f"{case.describe(name)}\n  returned a {type(answer).__name__} that is "
+                          f"not an array of numbers ({error}). Return a numpy array.") from None
+
+
+def _close(expected: float, actual: float, scale: float) -> bool:
+    return abs(expected - actual) <= ABSOLUTE_TOLERANCE * scale + RELATIVE_TOLERANCE * abs(expected)
+
+
+def _first_difference(expected: np.ndarray, actual: np.ndarray):
+    """(index, expected value, actual value, count of differing values), or None if all close."""
+    flat_expected = [float(v) for v in expected.ravel().tolist()]
+    flat_actual = [float(v) for v in actual.ravel().tolist()]
+    scale = max([1.0] + [abs(v) for v in flat_expected])
+    wrong = [n for n, (e, a) in enumerate(zip(flat_expected, flat_actual))
+             if not _close(e, a, scale)]
+    if not wrong:
+        return None
+    index = tuple(int(v) for v in np.unravel_index(wrong[0], expected.shape))
+    return index, flat_expected[wrong[0]], flat_actual[wrong[0]], len(wrong)
+
+
+def _equal_arrays(expected: np.ndarray, actual: np.ndarray) -> bool:
+    return expected.shape == actual.shape and _first_difference(expected, actual) is None
+
+
+def _diagnosis(found: list, case: Case, matches) -> str:
+    named = []
+    for mistake in found:
+        try:
+            produced = mistake.compute(*case.args)
+        except Exception:  # a mistake that cannot run on this input is not the learner's
+            continue
+        if matches(produced):
+            named.append(f"{mistake.name}: {mistake.explanation}")
+    if len(named) == 1:
+        return f"\n  This looks like a known mistake, {named[0]}"
+    if named:
+        return ("\n  This is what each of these known mistakes produces here:"
+                + "".join(f"\n  - {text}" for text in named))
+    return ""
+
+
+def _format(array: np.ndarray) -> str:
+    return np.array2string(array, separator=", ", threshold=40, edgeitems=6, max_line_width=100,
+                           formatter={"float_kind": lambda v: f"{v:.5g}"})
+
+
+def _check_arrays(name, fn, cases, sources, formula, known, picture) -> None:
+    for case in cases:
+        actual = _as_float_array(name, _call(name, fn, case), case)
+        def diagnosis():
+            return _diagnosis(known, case, lambda produced: _equal_arrays(
+                np.asarray(produced, dtype=np.float64), actual))
+
+        for source, compute in sources:
+            expected = np.asarray(compute(*case.args), dtype=np.float64)
+            if actual.shape != expected.shape:
+                raise CheckFailed(
+                    f"{case.describe(name)}\n"
+                    f"  wrong shape: expected {expected.shape}, got {actual.shape}.\n"
+                    f"  The output length is {formula(case)}.{diagnosis()}")
+            difference = _first_difference(expected, actual)
+            if difference is not None:
+                index, want, got, count = difference
+                where = index[0] if len(index) == 1 else index
+                if picture:
+                    _show_comparison(expected, actual, f"{name}: expected vs. yours")
+                raise CheckFailed(
+                    f"{case.describe(name)}\n"
+                    f"  wrong value at index {where}: expected {want:.6g}, got {got:.6g} "
+                    f"({count} of {expected.size} values differ from {source}).\n"
+                    f"  expected: {_format(expected)}\n"
+                    f"  yours:    {_format(actual)}{diagnosis()}")
+    _passed(name, cases, [source for source, _ in sources])
+
+
+def _check_ints(name, fn, cases, sources, formula, known) -> None:
+    for case in cases:
+        answer = _call(name, fn, case)
+        for source, compute in sources:
+            expected = int(compute(*case.args))
+            is_int = isinstance(answer, numbers.Integral) and not isinstance(answer, bool)
+            if is_int and int(answer) == expected:
+                continue
+            if (isinstance(answer, numbers.Real) and not isinstance(answer, bool)
+                    and math.isfinite(float(answer)) and float(answer) == expected):
+                raise CheckFailed(
+                    f"{case.describe(name)}\n  returned {answer!r}, a {type(answer).__name__}: "
+                    f"the value is right but a size must be an int. Use // (floor division) "
+                    f"rather than /, or convert with int().")
+            diagnosis = _diagnosis(known, case, lambda produced: _same_number(produced, answer))
+            raise CheckFailed(
+                f"{case.describe(name)}\n  expected {expected} ({source}), got {answer!r}.\n"
+                f"  {formula(case)}{diagnosis}")
+    _passed(name, cases, [source for source, _ in sources])
+
+
+def _same_number(produced, answer) -> bool:
+    try:
+        return float(produced) == float(answer)
+    except (TypeError, ValueError):
+        return False
+
+
+def _passed(name: str, cases, sources) -> None:
+    notes = sorted({case.note for case in cases if case.note})
+    what = f" ({'; '.join(notes)})" if 0 < len(notes) <= 3 else ""
+    print(f"✓ {name}: {len(cases)} case{'s' if len(cases) != 1 else ''}{what} match "
+          f"{' and '.join(sources)}.")
+
+
+def _show_comparison(expected: np.ndarray, actual: np.ndarray, title: str) -> None:
+    """Draw expected / yours / difference under the failing cell (and in graded feedback)."""
+    from . import plots  # matplotlib is loaded only when a picture is needed
+
+    plots.display(plots.comparison_figure(expected, actual, title))
