@@ -91,7 +91,22 @@ def _call(name: str, fn, case: Case):
                           f"in its cell with your code and run that cell again.") from None
     except Exception as error:  # the learner's bug, reported as feedback
         raise CheckFailed(f"{case.describe(name)}\n  raised {type(error).__name__}: {error}\n"
-                          f"  Run this call yourself to see the full traceback.") from None
+                          f"  {_hint_for(error)}Run this call yourself to see the full traceback."
+                          ) from None
+
+
+_ERROR_HINTS = [
+    ("Cannot cast ufunc 'add' output", "Your output array holds integers (it took the input's "
+     "dtype), so adding float values into it fails: create it as floats, e.g. np.zeros(length). "),
+    ("could not broadcast", "A slice of the output and the copy you add into it differ in length: "
+     "check where each copy starts and the output's length. "),
+    ("out of bounds", "An index ran past the end of the output: check the output's length. "),
+]
+
+
+def _hint_for(error: Exception) -> str:
+    text = str(error)
+    return "".join(hint for pattern, hint in _ERROR_HINTS if pattern in text)
 
 
 def _as_float_array(name: str, answer, case: Case) -> np.ndarray:
@@ -210,7 +225,8 @@ def _same_number(produced, answer) -> bool:
 def _passed(name: str, cases, sources) -> None:
     notes = sorted({case.note for case in cases if case.note})
     what = f" ({'; '.join(notes)})" if 0 < len(notes) <= 3 else ""
-    print(f"✓ {name}: {len(cases)} case{'s' if len(cases) != 1 else ''}{what} match "
+    print(f"✓ {name}: {len(cases)} case{'s' if len(cases) != 1 else ''}{what} "
+          f"{'match' if len(cases) != 1 else 'matches'} "
           f"{' and '.join(sources)}.")
 
 

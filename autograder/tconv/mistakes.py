@@ -42,9 +42,12 @@ def _scatter_1d(x, w, stride, *, length=None, combine="add", step=None):
 
 
 def _integer_output(x, w, stride):
+    # out[s] = out[s] + x[j] * w into an integer array: numpy truncates silently at each step
+    # (with += it raises a casting error instead, which the checks explain too).
     out = np.zeros((len(x) - 1) * stride + len(w), dtype=np.asarray(x).dtype)
     for j, value in enumerate(np.asarray(x)):
-        out[j * stride:j * stride + len(w)] += (value * np.asarray(w)).astype(out.dtype)
+        window = slice(j * stride, j * stride + len(w))
+        out[window] = out[window] + value * np.asarray(w)
     return out.astype(np.float64)
 
 

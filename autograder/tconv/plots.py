@@ -82,8 +82,9 @@ def scatter_steps_1d(x, w, stride=1, upto=None):
               title="sum" if shown == len(rows) else f"sum of the first {shown}")
     ax.axhline(0.98, color="#333333", lw=2)
     _finish_rows(ax, width, len(rows) + 1)
-    ax.set_title(f"scatter-add with stride {stride}: x = {x.tolist()}, w = {np.asarray(w).tolist()}",
-                 fontsize=11)
+    shown_x = ", ".join(_label(v) for v in x)
+    shown_w = ", ".join(_label(v) for v in np.asarray(w, dtype=np.float64))
+    ax.set_title(f"scatter-add with stride {stride}: x = [{shown_x}], w = [{shown_w}]", fontsize=11)
     fig.tight_layout()
     return fig
 
@@ -115,5 +116,66 @@ def comparison_figure(expected, actual, title="expected vs. yours"):
                 fig.colorbar(image, ax=ax, shrink=0.8)
             ax.set_title(name)
     fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+# --- chapter 02: output sizes ------------------------------------------------------------------
+
+PAD = "#D9D9D9"
+CROPPED = "#BBBBBB"
+EXTRA = "#B7DDB0"
+
+
+def conv_positions_1d(i, k, stride=1, padding=0, dilation=1):
+    """A direct convolution's kernel placements over a zero-padded input, one row per output."""
+    size = reference.conv_output_size(i, k, stride, padding, dilation)
+    width = i + 2 * padding
+    fig, ax = plt.subplots(figsize=(1.8 + 0.55 * width, 0.55 * (size + 2.4)))
+    colors = [PAD if (n < padding or n >= padding + i) else "white" for n in range(width)]
+    labels = ["0" if c == PAD else f"x{n - padding}" for n, c in enumerate(colors)]
+    _draw_row(ax, np.zeros(width), size + 0.3, colors, labels, title="padded input")
+    for out in range(size):
+        taps = {out * stride + t * dilation for t in range(k)}
+        row_colors = [COPY_COLORS[out % len(COPY_COLORS)] if n in taps else "white"
+                      for n in range(width)]
+        row_labels = [f"w{(n - out * stride) // dilation}" if n in taps else "" for n in range(width)]
+        _draw_row(ax, np.zeros(width), size - 1 - out, row_colors, row_labels,
+                  title=f"output {out}")
+    _finish_rows(ax, width, size + 1.3)
+    ax.set_xlabel("position in the padded input")
+    ax.set_title(f"i={i}, k={k}, stride={stride}, padding={padding}, dilation={dilation}: "
+                 f"{size} position{'s' if size != 1 else ''} fit", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def transpose_crop_1d(i, k, stride=1, padding=0, dilation=1, output_padding=0):
+    """The full scatter-add of a transposed convolution and the window PyTorch keeps of it.
+
+    The output is ``full[padding : padding + size]``: `padding` samples are cut from the start,
+    and at the end `padding - output_padding` are cut; where `output_padding` exceeds `padding`
+    the window runs past the full result and those samples are zeros.
+    """
+    full = (i - 1) * stride + dilation * (k - 1) + 1
+    size = reference.conv_transpose_output_size(i, k, stride, padding, dilation, output_padding)
+    width = max(full, padding + size)
+    fig, ax = plt.subplots(figsize=(max(9.0, 2.2 + 0.55 * width), 2.6))
+    colors, labels = [], []
+    for n in range(width):
+        if not padding <= n < padding + size:
+            colors.append(CROPPED), labels.append("✂")
+        elif n >= full:
+            colors.append(EXTRA), labels.append("0")
+        else:
+            colors.append(SUM), labels.append(str(n - padding))
+    _draw_row(ax, np.zeros(width), 1, [SUM if n < full else "white" for n in range(width)],
+              [str(n) if n < full else "" for n in range(width)], title="full scatter-add")
+    _draw_row(ax, np.zeros(width), 0, colors, labels, title="output")
+    ax.add_patch(Rectangle((padding, -0.08), size, 1.16, fill=False, edgecolor="#C44E52", lw=2.5))
+    _finish_rows(ax, width, 2)
+    ax.set_xlabel("position in the full scatter-add (numbers in the output row: output position)")
+    ax.set_title(f"i={i}, k={k}, stride={stride}, padding={padding}, dilation={dilation}, "
+                 f"output_padding={output_padding}: full {full}, output {size}", fontsize=11)
     fig.tight_layout()
     return fig

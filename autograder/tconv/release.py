@@ -1,0 +1,103 @@
+"""Generate the learners' notebooks and the sample submissions from solutions/.
+
+    python -m tconv.release [--into DIR]
+
+writes course/<assignment>/<notebook>.ipynb with `nbgrader generate_assignment` (answers replaced
+by stubs, hidden tests removed), then autograder/samples/submitted/ from the released notebooks
+and autograder/samples/samples.toml. ``--into DIR`` writes both into DIR instead (DIR/course,
+DIR/samples), which is how the tests check that the committed copies are up to date.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shutil
+import tempfile
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+from . import course
+
+SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+
+
+def release_notebooks(into: Path) -> None:
+    """`nbgrader generate_assignment` for every assignment, into ``into``."""
+    with tempfile.TemporaryDirectory() as scratch:
+        for assignment in course.assignments():
+            course.run_nbgrader(
+                "generate_assignment", assignment, "--force",
+                f"--CourseDirectory.release_directory={into}",
+                f"--CourseDirectory.db_url=sqlite:///{scratch}/gradebook.db",
+            )
+
+
+# --- sample submissions --------------------------------------------------------------------------
+
+def load_catalog(path: Path = course.SAMPLES / "samples.toml") -> dict:
+    """The sample students: {student_id: spec}. See autograder/samples/README.md."""
+    with open(path, "rb") as file:
+        students = tomllib.load(file)["students"]
+    for student, spec in students.items():
+        if spec.get("answers", "solutions") not in {"solutions", "none"}:
+            raise ValueError(f"samples.toml: [students.{student}] answers must be 'solutions' or "
+                             f"'none', not {spec['answers']!r}")
+    return students
+
+
+def solution_sources() -> dict[str, str]:
+    """{grade_id: the instructors' answer} for every solution cell, markers removed."""
+    answers = {}
+    for assignment in course.assignments():
+        for name in course.notebooks(assignment):
+            notebook = nbformat.read(course.SOLUTIONS / assignment / f"{name}.ipynb", as_version=4)
+            for cell in notebook.cells:
+                meta = cell.metadata.get("nbgrader", {})
+                if meta.get("solution"):
+                    answers[meta["grade_id"]] = SOLUTION_MARKERS.sub("", cell.source)
+    return answers
+
+
+def build_samples(released: Path, into: Path) -> None:
+    """One submission folder per sample student, made from the released notebooks."""
+    students = load_catalog()
+    answers = solution_sources()
+    unknown = {grade_id for spec in students.values() for grade_id in spec.get("cells", {})} - set(answers)
+    if unknown:
+        raise ValueError(f"samples.toml names solution cells that do not exist: {sorted(unknown)}")
+    if into.exists():
+        shutil.rmtree(into)
+    for student, spec in students.items():
+        for assignment in spec.get("assignments", course.assignments()):
+            for name in course.notebooks(assignment):
+                notebook = nbformat.read(released / assignment / f"{name}.ipynb", as_version=4)
+                for cell in notebook.cells:
+                    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
+                    if not cell.metadata.get("nbgrader", {}).get("solution"):
+                        continue
+                    if grade_id in spec.get("cells", {}):
+                        cell.source = spec["cells"][grade_id].strip("\n")
+                    elif spec.get("answers", "solutions") == "solutions":
+                        cell.source = answers[grade_id].strip("\n")
+                target = into / student / assignment / f"{name}.ipynb"
+                target.parent.mkdir(parents=True, exist_ok=True)
+                nbformat.write(notebook, target)
+
+
+def main(argv=None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--into", type=Path, help="write course/ and samples/ under this folder")
+    args = parser.parse_args(argv)
+    released = args.into / "course" if args.into else course.COURSE
+    samples = args.into / "samples" if args.into else course.SAMPLE_SUBMISSIONS
+    release_notebooks(released.resolve())
+    build_samples(released, samples)
+    print(f"released {len(course.assignments())} assignments into {released}; "
+          f"sample submissions in {samples}")
+
+
+if __name__ == "__main__":
+    main()
