@@ -35,6 +35,10 @@ class Case:
 
 
 def _show(value) -> str:
+    if isinstance(value, np.ndarray) and (value.ndim > 2 or (value.ndim == 2 and value.size > 36)):
+        return f"<{value.dtype} array of shape {value.shape}>"  # too big to read in a message
+    if isinstance(value, np.ndarray) and value.ndim == 2:
+        return " ".join(_show(row) for row in value).join("[]").replace("] [", "], [")
     if isinstance(value, np.ndarray):
         text = np.array2string(value, separator=", ", threshold=12, edgeitems=4,
                                max_line_width=10_000,
@@ -177,4 +181,256 @@ def edge_transpose_sizes() -> list[Case]:
                             note="output_padding may reach max(stride, dilation) - 1"),
         case_transpose_size(10, 4, stride=5, padding=3, dilation=2, output_padding=4,
                             note="everything at once"),
+    ]
+
+
+# --- chapter 03: conv_transpose2d(x, w, stride, padding) -------------------------------------
+
+_NAMES_2D = ("x", "w", "stride", "padding")
+
+
+def case_2d(x, w, stride=1, padding=0, note="") -> Case:
+    return Case((np.asarray(x), np.asarray(w), stride, padding), _NAMES_2D, note)
+
+
+SEED_X_2D = [[1.0, 2.0], [3.0, 4.0]]
+SEED_W_2D = [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0]]
+
+
+def seed_example_2d() -> list[Case]:
+    """The article's 2D example: [[1, 2], [3, 4]], a 3x3 edge kernel, stride 2, padding 1."""
+    return [case_2d(SEED_X_2D, SEED_W_2D, 2, 1, "the article's example")]
+
+
+def seed_intermediate_2d() -> list[Case]:
+    """The article's example without the crop (padding 0): its 5x5 intermediate output."""
+    return [case_2d(SEED_X_2D, SEED_W_2D, 2, 0, "the article's example, before the crop")]
+
+
+def _draw_pair(rng, low, high, pairs):
+    first = int(rng.integers(low, high + 1))
+    return (first, int(rng.integers(low, high + 1))) if pairs else first
+
+
+def random_2d(count: int, seed: int, max_size=4, max_kernel=4, max_stride=3, max_padding=2,
+              pairs=False, integers=True, dtype=np.float64) -> list[Case]:
+    """``count`` random cases with valid padding; ``pairs=True`` draws (h, w) pairs that differ."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        shape = tuple(int(v) for v in rng.integers(1, max_size + 1, 2))
+        kernel = tuple(int(v) for v in rng.integers(1, max_kernel + 1, 2))
+        stride = _draw_pair(rng, 1, max_stride, pairs)
+        padding = _draw_pair(rng, 0, max_padding, pairs)
+        if integers:
+            x = rng.integers(-5, 6, shape).astype(dtype)
+            w = rng.integers(-3, 4, kernel).astype(dtype)
+        else:
+            x = rng.normal(size=shape).astype(dtype)
+            w = rng.normal(size=kernel).astype(dtype)
+        try:
+            reference.conv_transpose2d(x, w, stride, padding)
+        except ValueError:
+            continue  # padding would crop everything: graded on valid arguments only
+        cases.append(case_2d(x, w, stride, padding, f"random, seed {seed}"))
+    return cases
+
+
+def edge_2d() -> list[Case]:
+    """Corners of the 2D exercise, each case named for what it is there to catch."""
+    rng = np.random.default_rng(303)
+    asymmetric = np.array([[1.0, 2.0, 0.0], [-1.0, 3.0, 5.0]])  # every flip or transpose differs
+    return [
+        case_2d([[2.0]], asymmetric, 1, 0, "1x1 input"),
+        case_2d([[2.0]], asymmetric, 3, (0, 1), "1x1 input: stride never applies"),
+        case_2d([[1.0, -2.0], [3.0, 0.5]], [[3.0]], 1, 0, "1x1 kernel"),
+        case_2d([[1.0, -2.0], [3.0, 0.5]], [[3.0]], 3, 0, "1x1 kernel with stride 3: gaps of zeros"),
+        case_2d([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], asymmetric, (1, 3), 0,
+                "stride (1, 3): different along rows and columns"),
+        case_2d([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]], asymmetric, (3, 1), (0, 1),
+                "stride (3, 1) and padding (0, 1)"),
+        case_2d([[1.0, 2.0], [3.0, 4.0]], asymmetric, 2, (1, 0), "padding (1, 0): rows only"),
+        case_2d(rng.integers(-4, 5, (3, 4)), asymmetric, 2, (1, 2), "non-square input, padding (1, 2)"),
+        case_2d([[1.0, 2.0], [3.0, 4.0]], asymmetric.T, 2, (2, 1), "padding = kernel size - 1"),
+        case_2d(np.array([[1, 2], [3, 4]]), np.array([[0.5, 0.25], [-0.5, 1.0]]), 1, 0,
+                "integer input, float kernel"),
+        case_2d(rng.normal(size=(3, 2)).astype(np.float32), rng.normal(size=(2, 3)).astype(np.float32),
+                2, 1, "float32 input and kernel"),
+        case_2d(rng.normal(size=(5, 6)), rng.normal(size=(4, 3)), (2, 3), (3, 1), "everything at once"),
+    ]
+
+
+def large_padding_2d() -> list[Case]:
+    """Padding larger than kernel size - 1: the zero-insertion route must crop, not pad."""
+    asymmetric = np.array([[1.0, 2.0], [-1.0, 3.0]])
+    return [
+        case_2d([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]], asymmetric, 3, 2,
+                "padding 2 with a 2x2 kernel"),
+        case_2d(np.arange(12.0).reshape(3, 4), asymmetric, (3, 2), (2, 0),
+                "padding (2, 0) with a 2x2 kernel"),
+    ]
+
+
+# --- chapter 04: conv_transpose2d_nchw(x, weight, bias, stride, padding, output_padding, groups,
+#     dilation) -------------------------------------------------------------------------------
+
+_NAMES_NCHW = ("x", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
+
+
+def case_nchw(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1,
+              note="") -> Case:
+    bias = None if bias is None else np.asarray(bias)
+    return Case((np.asarray(x), np.asarray(weight), bias, stride, padding, output_padding, groups,
+                 dilation), _NAMES_NCHW, note)
+
+
+def seed_example_nchw() -> list[Case]:
+    """The article's 2D example as PyTorch sees it: (1, 1, 2, 2) input, (1, 1, 3, 3) weight."""
+    x = np.asarray(SEED_X_2D).reshape(1, 1, 2, 2)
+    weight = np.asarray(SEED_W_2D).reshape(1, 1, 3, 3)
+    return [case_nchw(x, weight, None, 2, 1, note="the article's example")]
+
+
+def _nchw(rng, batch, channels_in, channels_out, groups, size, kernel, integers=False):
+    """Random x (N, C_in, H, W) and weight (C_in, C_out // groups, kH, kW)."""
+    draw = (lambda shape: rng.integers(-3, 4, shape).astype(np.float64)) if integers else \
+        (lambda shape: rng.normal(size=shape))
+    return (draw((batch, channels_in) + tuple(size)),
+            draw((channels_in, channels_out // groups) + tuple(kernel)))
+
+
+def random_nchw(count: int, seed: int, pairs=True, integers=False) -> list[Case]:
+    """Random layers: every argument drawn, (h, w) pairs that may differ, bias or not."""
+    rng = np.random.default_rng(seed)
+    cases = []
+    while len(cases) < count:
+        groups = int(rng.integers(1, 3))
+        channels_in = groups * int(rng.integers(1, 3))
+        channels_out = groups * int(rng.integers(1, 3))
+        size = rng.integers(1, 5, 2)
+        kernel = rng.integers(1, 4, 2)
+        x, weight = _nchw(rng, int(rng.integers(1, 3)), channels_in, channels_out, groups, size,
+                          kernel, integers)
+        bias = rng.normal(size=channels_out) if rng.random() < 0.5 else None
+        stride, dilation = _draw_pair(rng, 1, 3, pairs), _draw_pair(rng, 1, 2, pairs)
+        padding = _draw_pair(rng, 0, 2, pairs)
+        limit = np.maximum(stride, dilation)  # output_padding < max(stride, dilation), per axis
+        output_padding = (tuple(int(rng.integers(0, v)) for v in limit) if pairs
+                          else int(rng.integers(0, int(limit))))
+        case = case_nchw(x, weight, bias, stride, padding, output_padding, groups, dilation,
+                         f"random, seed {seed}")
+        try:
+            reference.conv_transpose2d_nchw(*case.args)
+        except ValueError:
+            continue
+        cases.append(case)
+    return cases
+
+
+def edge_nchw_channels() -> list[Case]:
+    """Batch, channels, bias and groups, each alone and then together."""
+    rng = np.random.default_rng(404)
+    x22, w22 = _nchw(rng, 1, 2, 2, 1, (2, 3), (2, 2), integers=True)
+    return [
+        case_nchw(x22, w22, note="C_in == C_out == 2, asymmetric weights"),
+        case_nchw(*_nchw(rng, 1, 3, 2, 1, (2, 2), (3, 3)), note="C_in = 3, C_out = 2"),
+        case_nchw(*_nchw(rng, 1, 1, 3, 1, (2, 2), (2, 2)), note="C_in = 1, C_out = 3"),
+        case_nchw(*_nchw(rng, 3, 1, 1, 1, (2, 2), (2, 2)), note="batch of 3"),
+        case_nchw(*_nchw(rng, 1, 1, 1, 1, (2, 2), (2, 2)), [0.5], note="bias, one channel"),
+        case_nchw(*_nchw(rng, 2, 2, 3, 1, (2, 2), (2, 2)), [1.0, -2.0, 0.5], 2,
+                  note="bias per output channel, batch of 2"),
+        case_nchw(*_nchw(rng, 1, 4, 6, 2, (2, 2), (2, 2)), groups=2,
+                  note="groups = 2: C_in = 4, C_out = 6"),
+        case_nchw(*_nchw(rng, 2, 3, 3, 3, (3, 2), (2, 3)), rng.normal(size=3), 2, groups=3,
+                  note="groups = C_in = 3 (depthwise), bias"),
+        case_nchw(*_nchw(rng, 1, 2, 4, 2, (2, 2), (2, 2)), groups=2,
+                  note="groups = 2, one input channel per group"),
+    ]
+
+
+def edge_nchw_geometry() -> list[Case]:
+    """stride, padding, output_padding and dilation: alone, as unequal pairs, and together."""
+    rng = np.random.default_rng(505)
+
+    def layer():
+        x, weight = _nchw(rng, 1, 2, 2, 1, (3, 2), (2, 3), integers=True)
+        return x, weight
+
+    return [
+        case_nchw(*layer(), stride=2, note="stride 2"),
+        case_nchw(*layer(), stride=(1, 3), note="stride (1, 3)"),
+        case_nchw(*layer(), padding=1, note="padding 1"),
+        case_nchw(*layer(), padding=(1, 0), note="padding (1, 0)"),
+        case_nchw(*layer(), stride=2, output_padding=1, note="output_padding 1 with stride 2"),
+        case_nchw(*layer(), stride=(3, 2), output_padding=(2, 0), note="output_padding (2, 0)"),
+        case_nchw(*layer(), stride=2, padding=2, output_padding=1,
+                  note="output_padding with padding: crop the start, add at the end"),
+        case_nchw(*layer(), dilation=2, note="dilation 2"),
+        case_nchw(*layer(), dilation=(1, 3), note="dilation (1, 3)"),
+        case_nchw(*layer(), dilation=3, output_padding=2,
+                  note="output_padding 2 allowed by dilation 3 at stride 1"),
+        case_nchw(*layer(), stride=(2, 1), padding=(0, 2), output_padding=(1, 0), dilation=(1, 2),
+                  note="unequal pairs for every argument"),
+    ]
+
+
+def edge_nchw_small() -> list[Case]:
+    """1x1 inputs and 1x1 kernels."""
+    rng = np.random.default_rng(606)
+    return [
+        case_nchw(*_nchw(rng, 1, 2, 2, 1, (1, 1), (3, 2)), note="1x1 input"),
+        case_nchw(*_nchw(rng, 2, 2, 3, 1, (3, 2), (1, 1)), rng.normal(size=3), note="1x1 kernel"),
+        case_nchw(*_nchw(rng, 1, 2, 2, 1, (3, 2), (1, 1)), stride=3, output_padding=2,
+                  note="1x1 kernel, stride 3, output_padding 2: rows of zeros"),
+        case_nchw(*_nchw(rng, 1, 2, 2, 2, (1, 1), (1, 1)), [1.0, 2.0], 4, groups=2,
+                  note="1x1 input and kernel, groups 2, bias"),
+    ]
+
+
+def combined_nchw() -> list[Case]:
+    """Every argument at once, on random numbers."""
+    rng = np.random.default_rng(707)
+    return [
+        case_nchw(*_nchw(rng, 2, 4, 6, 2, (3, 4), (3, 2)), rng.normal(size=6), (2, 3), (1, 2),
+                  (1, 0), 2, (2, 1), note="everything at once"),
+        case_nchw(*_nchw(rng, 3, 6, 3, 3, (4, 2), (2, 3)), rng.normal(size=3), (3, 1), (0, 1),
+                  (2, 1), 3, (1, 2), note="everything at once, groups 3"),
+    ]
+
+
+# --- chapter 05: conv1d_matrix(n, w, stride) -------------------------------------------------
+
+_NAMES_MATRIX = ("n", "w", "stride")
+
+
+def case_matrix(n, w, stride=1, note="") -> Case:
+    return Case((n, np.asarray(w), stride), _NAMES_MATRIX, note)
+
+
+def matrix_examples() -> list[Case]:
+    return [
+        case_matrix(4, [1.0, 2.0, 3.0], 1, "stride 1: two positions"),
+        case_matrix(5, [1.0, 2.0, 3.0], 2, "chapter 01's kernel, stride 2: C.T turns 2 into 5"),
+    ]
+
+
+def random_matrices(count: int, seed: int) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        kernel = int(rng.integers(1, 5))
+        n = kernel + int(rng.integers(0, 8))
+        cases.append(case_matrix(n, rng.normal(size=kernel), int(rng.integers(1, 4)),
+                                 f"random, seed {seed}"))
+    return cases
+
+
+def edge_matrices() -> list[Case]:
+    return [
+        case_matrix(3, [1.0, -2.0, 3.0], 1, "n == K: one row"),
+        case_matrix(4, [2.0], 1, "kernel of 1: a diagonal matrix"),
+        case_matrix(5, [2.0], 2, "kernel of 1, stride 2: every other column"),
+        case_matrix(6, [1.0, 2.0, 3.0], 2, "stride leaves the last column unused"),
+        case_matrix(7, [1.0, 2.0], 4, "stride larger than the kernel"),
+        case_matrix(1, [5.0], 3, "n = 1"),
     ]

@@ -145,3 +145,310 @@ CONV_TRANSPOSE_OUTPUT_SIZE = [
         lambda i, k, s, p, d, op: i * s - 2 * p + d * (k - 1) + op + 1,
     ),
 ]
+
+
+# --- chapter 03: conv_transpose2d --------------------------------------------------------------
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _swap(value):
+    return _pair(value)[::-1]
+
+
+def _full_2d(x, w, stride, combine="add"):
+    """The uncropped scatter, with ``=`` instead of ``+=`` when ``combine`` says so."""
+    x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    (s_h, s_w), (k_h, k_w) = _pair(stride), w.shape
+    out = np.zeros(((x.shape[0] - 1) * s_h + k_h, (x.shape[1] - 1) * s_w + k_w))
+    for i in range(x.shape[0]):
+        for j in range(x.shape[1]):
+            window = out[i * s_h:i * s_h + k_h, j * s_w:j * s_w + k_w]
+            if combine == "add":
+                window += x[i, j] * w
+            else:
+                window[:] = x[i, j] * w
+    return out
+
+
+def _crop_2d(full, top, bottom, left, right):
+    return full[top:full.shape[0] - bottom, left:full.shape[1] - right]
+
+
+def _cropped(full, padding):
+    (p_h, p_w) = _pair(padding)
+    return _crop_2d(full, p_h, p_h, p_w, p_w)
+
+
+_FORGOT_CROP = (
+    "`padding` in a transposed convolution CROPS the full scatter-add result: remove `padding` "
+    "rows from the top and from the bottom and `padding` columns from the left and from the right "
+    "(full[p_h:H_full - p_h, p_w:W_full - p_w]).")
+
+CONV_TRANSPOSE2D = [
+    Mistake(
+        "forgetting the crop",
+        "you returned the full (intermediate) output. " + _FORGOT_CROP,
+        lambda x, w, stride, padding: _full_2d(x, w, stride),
+    ),
+    Mistake(
+        "cropping one side only (padding from the start only)",
+        "you removed `padding` rows/columns at the top and left only. " + _FORGOT_CROP,
+        lambda x, w, stride, padding: _crop_2d(_full_2d(x, w, stride), *(
+            (_pair(padding)[0], 0, _pair(padding)[1], 0))),
+    ),
+    Mistake(
+        "cropping one side only (2*padding from the end)",
+        "your output has the right shape but you kept the top-left corner of the full output, "
+        "cutting all 2*padding rows/columns from the bottom and right. " + _FORGOT_CROP,
+        lambda x, w, stride, padding: _crop_2d(_full_2d(x, w, stride), *(
+            (0, 2 * _pair(padding)[0], 0, 2 * _pair(padding)[1]))),
+    ),
+    Mistake(
+        "cropping one side only (2*padding from the start)",
+        "your output has the right shape but you cut all 2*padding rows/columns from the top and "
+        "left. " + _FORGOT_CROP,
+        lambda x, w, stride, padding: _crop_2d(_full_2d(x, w, stride), *(
+            (2 * _pair(padding)[0], 0, 2 * _pair(padding)[1], 0))),
+    ),
+    Mistake(
+        "zero-padding the input instead of cropping",
+        "you added `padding` zeros around the INPUT (as a direct convolution does) and scattered "
+        "that. In a transposed convolution `padding` does the opposite: it crops the output. "
+        + _FORGOT_CROP,
+        lambda x, w, stride, padding: _full_2d(
+            np.pad(np.asarray(x, dtype=np.float64), [(p, p) for p in _pair(padding)]), w, stride),
+    ),
+    Mistake(
+        "zero-padding the output instead of cropping",
+        "you added `padding` zeros around the full output (the article's sentence 'padding "
+        "controls how much space is added around the output' invites this reading). "
+        + _FORGOT_CROP,
+        lambda x, w, stride, padding: np.pad(_full_2d(x, w, stride),
+                                             [(p, p) for p in _pair(padding)]),
+    ),
+    Mistake(
+        "flipped kernel",
+        "a transposed convolution scatters the kernel as it is; you flipped it (w[::-1, ::-1]). "
+        "Flipping belongs to the 'direct convolution' view of chapter 05, not to scatter-add.",
+        lambda x, w, stride, padding: _cropped(
+            _full_2d(x, np.asarray(w)[::-1, ::-1], stride), padding),
+    ),
+    Mistake(
+        "overwriting instead of adding",
+        "where two copies of the kernel overlap, the later copy must be ADDED to what is already "
+        "there (out[rows, cols] += x[i, j] * w), not replace it (out[rows, cols] = ...).",
+        lambda x, w, stride, padding: _cropped(_full_2d(x, w, stride, combine="overwrite"), padding),
+    ),
+    Mistake(
+        "stride applied to the wrong axis",
+        "stride = (stride_h, stride_w): input row i starts its copy at row i * stride[0] and input "
+        "column j at column j * stride[1]; you used them the other way round.",
+        lambda x, w, stride, padding: _cropped(_full_2d(x, w, _swap(stride)), padding),
+    ),
+    Mistake(
+        "padding applied to the wrong axis",
+        "padding = (padding_h, padding_w): crop padding[0] rows from the top and bottom and "
+        "padding[1] columns from the left and right; you used them the other way round.",
+        lambda x, w, stride, padding: _cropped(_full_2d(x, w, stride), _swap(padding)),
+    ),
+]
+
+
+# --- chapter 04: conv_transpose2d_nchw ---------------------------------------------------------
+
+def _layer(x, weight, bias, stride, padding, output_padding, groups, dilation, *,
+           combine="add", output_padding_side="end"):
+    """A conv_transpose2d written with one deliberate deviation from PyTorch's."""
+    x, weight = np.asarray(x, dtype=np.float64), np.asarray(weight, dtype=np.float64)
+    (s_h, s_w), (p_h, p_w) = _pair(stride), _pair(padding)
+    (o_h, o_w), (d_h, d_w) = _pair(output_padding), _pair(dilation)
+    batch, channels_in, height, width = x.shape
+    per_in, per_out, k_h, k_w = channels_in // groups, weight.shape[1], *weight.shape[2:]
+    span_h, span_w = d_h * (k_h - 1) + 1, d_w * (k_w - 1) + 1
+    full = np.zeros((batch, per_out * groups, (height - 1) * s_h + span_h,
+                     (width - 1) * s_w + span_w))
+    for n in range(batch):
+        for c in range(channels_in):
+            group = c // per_in
+            for i in range(height):
+                for j in range(width):
+                    window = full[n, group * per_out:(group + 1) * per_out,
+                                  i * s_h:i * s_h + span_h:d_h, j * s_w:j * s_w + span_w:d_w]
+                    if combine == "add":
+                        window += x[n, c, i, j] * weight[c]
+                    else:
+                        window[:] = x[n, c, i, j] * weight[c]
+    before = {"end": (0, 0), "start": (o_h, o_w), "both": (o_h, o_w)}[output_padding_side]
+    after = {"end": (o_h, o_w), "start": (0, 0), "both": (o_h, o_w)}[output_padding_side]
+    full = np.pad(full, [(0, 0), (0, 0), (before[0], after[0]), (before[1], after[1])])
+    out = full[:, :, p_h:full.shape[2] - p_h, p_w:full.shape[3] - p_w]
+    return out if bias is None else out + np.asarray(bias, dtype=np.float64)[None, :, None, None]
+
+
+def _conv2d_layout(weight, groups):
+    """Read a transposed-conv weight (C_in, C_out // g, kH, kW) as if it were Conv2d's
+    (C_out, C_in // g, kH, kW): what a learner computes who indexes weight[c_out, c_in]."""
+    weight = np.asarray(weight, dtype=np.float64)
+    channels_out, per_in = weight.shape[0], weight.shape[1]  # the misreading
+    channels_in = per_in * groups
+    per_out = channels_out // groups
+    relaid = np.zeros((channels_in, per_out) + weight.shape[2:])
+    for o in range(channels_out):
+        group = o // per_out
+        for c_local in range(per_in):
+            relaid[group * per_in + c_local, o - group * per_out] = weight[o, c_local]
+    return relaid
+
+
+def _with(args, **changes):
+    names = ("x", "weight", "bias", "stride", "padding", "output_padding", "groups", "dilation")
+    values = dict(zip(names, args))
+    values.update(changes)
+    return _layer(**values)
+
+
+CONV_TRANSPOSE2D_NCHW = [
+    Mistake(
+        "forgetting the crop",
+        "you returned the full output. `padding` crops `padding` rows from the top and the bottom "
+        "of every output map (columns from the left and the right).",
+        lambda *a: _with(a, padding=0),
+    ),
+    Mistake(
+        "Conv2d's weight layout",
+        "a transposed convolution's weight has the shape (C_in, C_out // groups, kH, kW): "
+        "weight[c_in, c_out] is the kernel that input channel c_in scatters into output channel "
+        "c_out (within its group). You indexed it as Conv2d's (C_out, C_in // groups, kH, kW), "
+        "i.e. weight[c_out, c_in].",
+        lambda *a: _with(a, weight=_conv2d_layout(a[1], a[6])),
+    ),
+    Mistake(
+        "output_padding added on both sides",
+        "output_padding adds rows/columns at the END only (bottom and right): the output is cropped "
+        "by `padding` at the top/left but only by `padding - output_padding` at the bottom/right.",
+        lambda *a: _with(a, output_padding_side="both"),
+    ),
+    Mistake(
+        "output_padding added at the start",
+        "output_padding adds rows/columns at the END (bottom and right), not at the top and left.",
+        lambda *a: _with(a, output_padding_side="start"),
+    ),
+    Mistake(
+        "output_padding ignored",
+        "output_padding makes the output that many rows/columns longer, at the bottom/right: "
+        "H_out = (H - 1)*stride - 2*padding + dilation*(kH - 1) + output_padding + 1.",
+        lambda *a: _with(a, output_padding=0),
+    ),
+    Mistake(
+        "dilation ignored",
+        "with dilation d the kernel's taps land d apart: tap (a, b) of the copy from input (i, j) "
+        "goes to (i*stride + a*d, j*stride + b*d), and a copy spans d*(k - 1) + 1 positions.",
+        lambda *a: _with(a, dilation=1),
+    ),
+    Mistake(
+        "bias ignored",
+        "add bias[c_out] to every value of output channel c_out (after the crop).",
+        lambda *a: _with(a, bias=None),
+    ),
+    Mistake(
+        "flipped kernel",
+        "a transposed convolution scatters each kernel as it is; you flipped it "
+        "(weight[..., ::-1, ::-1]).",
+        lambda *a: _with(a, weight=np.asarray(a[1])[..., ::-1, ::-1]),
+    ),
+    Mistake(
+        "overwriting instead of adding",
+        "where copies overlap (neighbouring input positions, or several input channels feeding one "
+        "output channel), they must be ADDED (+=), not replace each other (=).",
+        lambda *a: _with(a, combine="overwrite"),
+    ),
+    Mistake(
+        "stride applied to the wrong axis",
+        "stride = (stride_h, stride_w): rows step by stride[0], columns by stride[1].",
+        lambda *a: _with(a, stride=_swap(a[3])),
+    ),
+]
+
+
+# --- chapter 05: conv1d_matrix and conv_transpose2d_by_zero_insertion -------------------------
+
+def _matrix(n, w, stride):
+    w = np.asarray(w, dtype=np.float64)
+    rows = (n - len(w)) // stride + 1
+    matrix = np.zeros((rows, n))
+    for r in range(rows):
+        matrix[r, r * stride:r * stride + len(w)] = w
+    return matrix
+
+
+CONV1D_MATRIX = [
+    Mistake(
+        "the transposed matrix",
+        "you returned an (n, m) matrix. C maps an input of length n to an output of length m, so "
+        "it has m rows and n columns: C @ x needs C.shape == (m, n).",
+        lambda n, w, stride: _matrix(n, w, stride).T,
+    ),
+    Mistake(
+        "stride ignored",
+        "row r starts the kernel at column r * stride, and there are floor((n - K) / stride) + 1 "
+        "rows.",
+        lambda n, w, stride: _matrix(n, w, 1),
+    ),
+    Mistake(
+        "flipped kernel",
+        "PyTorch's conv1d is a cross-correlation: row r holds w as it is (w[0] first), not "
+        "reversed.",
+        lambda n, w, stride: _matrix(n, np.asarray(w)[::-1], stride),
+    ),
+]
+
+
+def _by_zero_insertion(x, w, stride, padding, *, flip=(True, True), pad=None):
+    """Zero insertion, padding ``pad(k, p)`` per axis, cross-correlation with a flipped kernel."""
+    x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    (s_h, s_w), (p_h, p_w) = _pair(stride), _pair(padding)
+    spread = np.zeros(((x.shape[0] - 1) * s_h + 1, (x.shape[1] - 1) * s_w + 1))
+    spread[::s_h, ::s_w] = x
+    pad = pad or (lambda k, p: k - 1 - p)
+    a_h, a_w = pad(w.shape[0], p_h), pad(w.shape[1], p_w)
+    if a_h < 0 or a_w < 0:
+        raise ValueError("this mistake does not apply when padding > k - 1")
+    padded = np.pad(spread, [(a_h, a_h), (a_w, a_w)])
+    kernel = w[::-1 if flip[0] else 1, ::-1 if flip[1] else 1]
+    out = np.zeros((padded.shape[0] - w.shape[0] + 1, padded.shape[1] - w.shape[1] + 1))
+    for r in range(out.shape[0]):
+        for c in range(out.shape[1]):
+            out[r, c] = np.sum(padded[r:r + w.shape[0], c:c + w.shape[1]] * kernel)
+    return out
+
+
+CONV_TRANSPOSE2D_BY_ZERO_INSERTION = [
+    Mistake(
+        "kernel not flipped",
+        "the direct-convolution route needs the kernel flipped on both axes (w[::-1, ::-1]) "
+        "before it slides over the zero-inserted, padded input: scatter-add puts w[0, 0] at the "
+        "top-left of each copy, and a sliding window meets it last.",
+        lambda x, w, stride, padding: _by_zero_insertion(x, w, stride, padding, flip=(False, False)),
+    ),
+    Mistake(
+        "kernel flipped on one axis only",
+        "flip the kernel on BOTH axes: w[::-1, ::-1].",
+        lambda x, w, stride, padding: _by_zero_insertion(x, w, stride, padding, flip=(True, False)),
+    ),
+    Mistake(
+        "padding k - 1 without subtracting padding",
+        "you zero-padded by k - 1, which gives the full (uncropped) output. The transposed "
+        "convolution's padding crops, so the direct convolution pads by k - 1 - padding.",
+        lambda x, w, stride, padding: _by_zero_insertion(x, w, stride, padding,
+                                                         pad=lambda k, p: k - 1),
+    ),
+    Mistake(
+        "padding by `padding` instead of k - 1 - padding",
+        "the zero-inserted input must be padded by k - 1 - padding on each side (so that every "
+        "copy of the kernel fits, minus the crop), not by `padding`.",
+        lambda x, w, stride, padding: _by_zero_insertion(x, w, stride, padding,
+                                                         pad=lambda k, p: p),
+    ),
+] + [mistake for mistake in CONV_TRANSPOSE2D if mistake.name == "stride applied to the wrong axis"]

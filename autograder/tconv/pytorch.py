@@ -42,3 +42,44 @@ def conv_transpose_output_size(i, k, stride=1, padding=0, dilation=1, output_pad
         stride=stride, padding=padding, dilation=dilation, output_padding=output_padding,
     )
     return out.shape[-1]
+
+
+# --- chapter 03 --------------------------------------------------------------------------------
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def conv_transpose2d(x, w, stride=1, padding=0) -> np.ndarray:
+    """``F.conv_transpose2d`` on one map and one kernel: x (H, W), w (kH, kW) -> (H_out, W_out)."""
+    torch = _torch()
+    x_t = torch.as_tensor(np.asarray(x, dtype=np.float64))[None, None]  # (N, C_in, H, W)
+    w_t = torch.as_tensor(np.asarray(w, dtype=np.float64))[None, None]  # (C_in, C_out, kH, kW)
+    return torch.nn.functional.conv_transpose2d(
+        x_t, w_t, stride=_pair(stride), padding=_pair(padding))[0, 0].numpy()
+
+
+# --- chapter 04 --------------------------------------------------------------------------------
+
+def conv_transpose2d_nchw(x, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1,
+                          dilation=1) -> np.ndarray:
+    """``F.conv_transpose2d`` itself, on float64 copies of the arguments."""
+    torch = _torch()
+
+    def tensor(a):
+        return None if a is None else torch.as_tensor(np.asarray(a, dtype=np.float64))
+
+    return torch.nn.functional.conv_transpose2d(
+        tensor(x), tensor(weight), tensor(bias), stride=_pair(stride), padding=_pair(padding),
+        output_padding=_pair(output_padding), groups=groups, dilation=_pair(dilation)).numpy()
+
+
+# --- chapter 05 --------------------------------------------------------------------------------
+
+def conv1d_matrix(n, w, stride=1) -> np.ndarray:
+    """The matrix of ``F.conv1d`` (no padding) on length-``n`` inputs, measured column by column:
+    column ``j`` is the convolution of the ``j``-th unit vector."""
+    torch = _torch()
+    kernel = torch.as_tensor(np.asarray(w, dtype=np.float64)).reshape(1, 1, -1)
+    units = torch.eye(n, dtype=torch.float64)[:, None, :]  # n signals (n, 1, n)
+    return torch.nn.functional.conv1d(units, kernel, stride=stride)[:, 0, :].T.numpy()
