@@ -165,7 +165,9 @@ def _format(array: np.ndarray) -> str:
                            formatter={"float_kind": lambda v: f"{v:.5g}"})
 
 
-def _check_arrays(name, fn, cases, sources, formula, known, picture) -> None:
+def _check_arrays(name, fn, cases, sources, formula, known, picture,
+                  what="output length") -> None:
+    """``formula(case)`` explains the right shape; ``what`` names it ("output length", ...)."""
     for case in cases:
         actual = _as_float_array(name, _call(name, fn, case), case)
         def diagnosis():
@@ -178,20 +180,39 @@ def _check_arrays(name, fn, cases, sources, formula, known, picture) -> None:
                 raise CheckFailed(
                     f"{case.describe(name)}\n"
                     f"  wrong shape: expected {expected.shape}, got {actual.shape}.\n"
-                    f"  The output length is {formula(case)}.{diagnosis()}")
+                    f"  The {what} is {formula(case)}.{diagnosis()}")
             difference = _first_difference(expected, actual)
             if difference is not None:
                 index, want, got, count = difference
                 where = index[0] if len(index) == 1 else index
+                # Of an (N, C, H, W) answer, show the one (H, W) map where it first goes wrong.
+                lead = index[:-2]
+                shown_expected, shown_actual = expected[lead], actual[lead]
+                label = f"[{', '.join(str(v) for v in lead)}]" if lead else ""
                 if picture:
-                    _show_comparison(expected, actual, f"{name}: expected vs. yours")
+                    _show_comparison(shown_expected, shown_actual,
+                                     f"{name}: expected vs. yours{label}")
                 raise CheckFailed(
                     f"{case.describe(name)}\n"
-                    f"  wrong value at index {where}: expected {want:.6g}, got {got:.6g} "
-                    f"({count} of {expected.size} values differ from {source}).\n"
-                    f"  expected: {_format(expected)}\n"
-                    f"  yours:    {_format(actual)}{diagnosis()}")
+                    f"  wrong value at index {where}{_AXES.get(len(index), '')}: expected "
+                    f"{want:.6g}, got {got:.6g} ({count} of {expected.size} values differ from "
+                    f"{source}).\n"
+                    f"{_side_by_side(shown_expected, shown_actual, label)}{diagnosis()}")
     _passed(name, cases, [source for source, _ in sources])
+
+
+_AXES = {2: " (row, column)", 4: " (batch, channel, row, column)"}
+
+
+def _side_by_side(expected: np.ndarray, actual: np.ndarray, label: str = "") -> str:
+    """'expected: ...' above 'yours: ...'; the rows of a 2-D array line up under each other."""
+    lines = []
+    for title, values in ((f"expected{label}: ", expected), (f"yours{label}:    ", actual)):
+        text = _format(values)
+        if values.ndim >= 2:
+            text = text.replace("\n", "\n" + " " * (len(title) + 2))
+        lines.append(f"  {title}{text}")
+    return "\n".join(lines)
 
 
 def _check_ints(name, fn, cases, sources, formula, known) -> None:
@@ -206,8 +227,8 @@ def _check_ints(name, fn, cases, sources, formula, known) -> None:
                     and math.isfinite(float(answer)) and float(answer) == expected):
                 raise CheckFailed(
                     f"{case.describe(name)}\n  returned {answer!r}, a {type(answer).__name__}: "
-                    f"the value is right but a size must be an int. Use // (floor division) "
-                    f"rather than /, or convert with int().")
+                    f"the value is right but a size must be an int. This looks like true division "
+                    f"instead of floor division: use // rather than /, or convert with int().")
             diagnosis = _diagnosis(known, case, lambda produced: _same_number(produced, answer))
             raise CheckFailed(
                 f"{case.describe(name)}\n  expected {expected} ({source}), got {answer!r}.\n"
@@ -235,3 +256,81 @@ def _show_comparison(expected: np.ndarray, actual: np.ndarray, title: str) -> No
     from . import plots  # matplotlib is loaded only when a picture is needed
 
     plots.display(plots.comparison_figure(expected, actual, title))
+
+
+# --- chapter 03 --------------------------------------------------------------------------------
+
+def _pair(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _shape_formula_2d(case: Case) -> str:
+    (height, width), (k_h, k_w) = np.shape(case.value("x")), np.shape(case.value("w"))
+    (s_h, s_w), (p_h, p_w) = _pair(case.value("stride")), _pair(case.value("padding"))
+    return (f"((H - 1)*stride_h + kH - 2*padding_h, (W - 1)*stride_w + kW - 2*padding_w) = "
+            f"(({height} - 1)*{s_h} + {k_h} - 2*{p_h}, ({width} - 1)*{s_w} + {k_w} - 2*{p_w}) = "
+            f"{((height - 1) * s_h + k_h - 2 * p_h, (width - 1) * s_w + k_w - 2 * p_w)}; "
+            f"before the crop the full output is "
+            f"{((height - 1) * s_h + k_h, (width - 1) * s_w + k_w)}")
+
+
+def check_conv_transpose2d(fn, cases, picture=True) -> None:
+    """Check ``conv_transpose2d(x, w, stride, padding)`` against the reference and PyTorch."""
+    _check_arrays("conv_transpose2d", fn, cases,
+                  [("the reference implementation", reference.conv_transpose2d),
+                   ("PyTorch's conv_transpose2d", pytorch.conv_transpose2d)],
+                  _shape_formula_2d, mistakes.CONV_TRANSPOSE2D, picture, what="output shape")
+
+
+# --- chapter 04 --------------------------------------------------------------------------------
+
+def _shape_formula_nchw(case: Case) -> str:
+    batch, _, height, width = np.shape(case.value("x"))
+    _, per_group, k_h, k_w = np.shape(case.value("weight"))
+    groups = case.value("groups")
+    s, p = _pair(case.value("stride")), _pair(case.value("padding"))
+    op, d = _pair(case.value("output_padding")), _pair(case.value("dilation"))
+    sizes = []
+    for axis, (length, k, name) in enumerate([(height, k_h, "H"), (width, k_w, "W")]):
+        size = (length - 1) * s[axis] - 2 * p[axis] + d[axis] * (k - 1) + op[axis] + 1
+        sizes.append(f"{name}_out = ({name} - 1)*stride - 2*padding + dilation*(k - 1) + "
+                     f"output_padding + 1 = ({length} - 1)*{s[axis]} - 2*{p[axis]} + "
+                     f"{d[axis]}*({k} - 1) + {op[axis]} + 1 = {size}")
+    return (f"(N, C_out, H_out, W_out) with N = {batch}, C_out = weight.shape[1] * groups = "
+            f"{per_group}*{groups} = {per_group * groups},\n  " + ",\n  ".join(sizes))
+
+
+def check_conv_transpose2d_nchw(fn, cases, picture=True) -> None:
+    """Check ``conv_transpose2d_nchw(x, weight, bias, stride, padding, output_padding, groups,
+    dilation)`` against the reference and ``torch.nn.functional.conv_transpose2d``."""
+    _check_arrays("conv_transpose2d_nchw", fn, cases,
+                  [("the reference implementation", reference.conv_transpose2d_nchw),
+                   ("torch.nn.functional.conv_transpose2d", pytorch.conv_transpose2d_nchw)],
+                  _shape_formula_nchw, mistakes.CONV_TRANSPOSE2D_NCHW, picture,
+                  what="output shape")
+
+
+# --- chapter 05 --------------------------------------------------------------------------------
+
+def _shape_formula_matrix(case: Case) -> str:
+    n, kernel, stride = case.value("n"), len(case.value("w")), case.value("stride")
+    return (f"(m, n) with m = floor((n - K) / stride) + 1 = floor(({n} - {kernel}) / {stride}) + 1 "
+            f"= {(n - kernel) // stride + 1}, the direct convolution's output length")
+
+
+def check_conv1d_matrix(fn, cases, picture=True) -> None:
+    """Check ``conv1d_matrix(n, w, stride)`` against the reference and PyTorch's conv1d."""
+    _check_arrays("conv1d_matrix", fn, cases,
+                  [("the reference implementation", reference.conv1d_matrix),
+                   ("the matrix of PyTorch's conv1d", pytorch.conv1d_matrix)],
+                  _shape_formula_matrix, mistakes.CONV1D_MATRIX, picture, what="matrix's shape")
+
+
+def check_conv_transpose2d_by_zero_insertion(fn, cases, picture=True) -> None:
+    """Check ``conv_transpose2d_by_zero_insertion(x, w, stride, padding)``: it must give chapter
+    03's scatter-add result (and PyTorch's)."""
+    _check_arrays("conv_transpose2d_by_zero_insertion", fn, cases,
+                  [("the scatter-add reference", reference.conv_transpose2d),
+                   ("PyTorch's conv_transpose2d", pytorch.conv_transpose2d)],
+                  _shape_formula_2d, mistakes.CONV_TRANSPOSE2D_BY_ZERO_INSERTION, picture,
+                  what="output shape")

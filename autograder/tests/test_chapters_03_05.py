@@ -1,0 +1,183 @@
+"""Chapters 03-05: references against PyTorch, and the checks against the known mistakes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from tconv import cases, checks, mistakes, pytorch, reference
+
+FAST = settings(max_examples=60, deadline=None)
+
+
+# --- references vs. PyTorch ------------------------------------------------------------------
+
+def pairs(low, high):
+    return st.one_of(st.integers(low, high), st.tuples(st.integers(low, high), st.integers(low, high)))
+
+
+def _pair(value):
+    return value if isinstance(value, tuple) else (value, value)
+
+
+@st.composite
+def layer_2d(draw):
+    """(x, w, stride, padding) for chapter 03, with padding that leaves an output."""
+    shape = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
+    kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    stride = draw(pairs(1, 4))
+    full = [(i - 1) * s + k for i, s, k in zip(shape, _pair(stride), kernel)]
+    padding = draw(st.tuples(*[st.integers(0, (f - 1) // 2) for f in full]))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=shape), rng.normal(size=kernel), stride, padding
+
+
+@st.composite
+def layer_nchw(draw):
+    """Every argument of F.conv_transpose2d, valid, pairs that may differ."""
+    groups = draw(st.integers(1, 3))
+    channels_in, channels_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    shape = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
+    kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+    stride, dilation = _pair(draw(pairs(1, 3))), _pair(draw(pairs(1, 3)))
+    output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
+    full = [(i - 1) * s + d * (k - 1) + 1 + o
+            for i, s, d, k, o in zip(shape, stride, dilation, kernel, output_padding)]
+    padding = tuple(draw(st.integers(0, (f - 1) // 2)) for f in full)
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    x = rng.normal(size=(draw(st.integers(1, 3)), channels_in) + shape)
+    weight = rng.normal(size=(channels_in, channels_out // groups) + kernel)
+    bias = rng.normal(size=channels_out) if draw(st.booleans()) else None
+    return x, weight, bias, stride, padding, output_padding, groups, dilation
+
+
+@FAST
+@given(layer_2d())
+def test_conv_transpose2d_matches_pytorch(args):
+    np.testing.assert_allclose(reference.conv_transpose2d(*args), pytorch.conv_transpose2d(*args),
+                               atol=1e-12)
+
+
+@FAST
+@given(layer_2d())
+def test_zero_insertion_route_matches_scatter_add(args):
+    np.testing.assert_allclose(reference.conv_transpose2d_by_zero_insertion(*args),
+                               reference.conv_transpose2d(*args), atol=1e-12)
+
+
+@FAST
+@given(layer_nchw())
+def test_conv_transpose2d_nchw_matches_pytorch(args):
+    np.testing.assert_allclose(reference.conv_transpose2d_nchw(*args),
+                               pytorch.conv_transpose2d_nchw(*args), atol=1e-12)
+
+
+@FAST
+@given(st.integers(1, 4), st.integers(0, 8), st.integers(1, 4), st.integers(0, 2**32 - 1))
+def test_conv1d_matrix_matches_pytorch_and_transposes(kernel, extra, stride, seed):
+    rng = np.random.default_rng(seed)
+    n, w = kernel + extra, rng.normal(size=kernel)
+    matrix = reference.conv1d_matrix(n, w, stride)
+    np.testing.assert_allclose(matrix, pytorch.conv1d_matrix(n, w, stride), atol=1e-12)
+    # C.T @ y is the transposed convolution of y; when the stride skipped the input's last
+    # samples, those stay zero (what output_padding adds).
+    y = rng.normal(size=matrix.shape[0])
+    transposed = reference.conv_transpose1d(y, w, stride)
+    np.testing.assert_allclose(matrix.T @ y, np.pad(transposed, (0, n - len(transposed))),
+                               atol=1e-12)
+
+
+def test_seed_example_numbers():
+    x, w = cases.SEED_X_2D, cases.SEED_W_2D
+    assert reference.conv_transpose2d_full(x, w, 2).tolist() == [
+        [1, 1, 3, 2, 2], [0, 0, 0, 0, 0], [2, 2, 4, 2, 2], [0, 0, 0, 0, 0], [-3, -3, -7, -4, -4]]
+    assert reference.conv_transpose2d(x, w, 2, 1).tolist() == [[0, 0, 0], [2, 4, 2], [0, 0, 0]]
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: reference.conv_transpose2d([[1.0]], [[1.0, 2.0]], 1, 1), "padding[0]=1"),
+    (lambda: reference.conv_transpose2d([[1.0]], [[1.0]], (1, 0)), "stride[1]=0"),
+    (lambda: reference.conv_transpose2d([1.0], [[1.0]]), "x must be a 2-D array"),
+    (lambda: reference.conv_transpose2d_nchw(np.ones((1, 2, 2, 2)), np.ones((3, 1, 2, 2))),
+     "first axis must be C_in = 2"),
+    (lambda: reference.conv_transpose2d_nchw(np.ones((1, 3, 2, 2)), np.ones((3, 1, 2, 2)),
+                                             groups=2), "groups=2 must divide"),
+    (lambda: reference.conv_transpose2d_nchw(np.ones((1, 1, 2, 2)), np.ones((1, 1, 2, 2)),
+                                             stride=2, output_padding=2),
+     "output_padding[0]=2 must be smaller than max(stride[0], dilation[0])=2"),
+    (lambda: reference.conv_transpose2d_nchw(np.ones((1, 1, 2, 2)), np.ones((1, 2, 2, 2)),
+                                             bias=np.ones(3)), "bias must have shape (C_out,) = (2,)"),
+])
+def test_invalid_arguments_are_named(call, words):
+    with pytest.raises((ValueError, TypeError)) as error:
+        call()
+    assert words in str(error.value)
+
+
+# --- the checks: pass on the reference, name every known mistake -----------------------------
+
+EXERCISES = {
+    "conv_transpose2d": (
+        checks.check_conv_transpose2d, reference.conv_transpose2d, mistakes.CONV_TRANSPOSE2D,
+        lambda: cases.seed_example_2d() + cases.edge_2d() + cases.random_2d(10, 2026, pairs=True)),
+    "conv_transpose2d_nchw": (
+        checks.check_conv_transpose2d_nchw, reference.conv_transpose2d_nchw,
+        mistakes.CONV_TRANSPOSE2D_NCHW,
+        lambda: (cases.seed_example_nchw() + cases.edge_nchw_channels()
+                 + cases.edge_nchw_geometry() + cases.edge_nchw_small() + cases.combined_nchw())),
+    "conv1d_matrix": (
+        checks.check_conv1d_matrix, reference.conv1d_matrix, mistakes.CONV1D_MATRIX,
+        lambda: cases.matrix_examples() + cases.edge_matrices() + cases.random_matrices(5, 3)),
+    "conv_transpose2d_by_zero_insertion": (
+        checks.check_conv_transpose2d_by_zero_insertion, reference.conv_transpose2d_by_zero_insertion,
+        mistakes.CONV_TRANSPOSE2D_BY_ZERO_INSERTION,
+        lambda: cases.seed_example_2d() + cases.edge_2d() + cases.large_padding_2d()),
+}
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_check_passes_on_the_reference(exercise, capsys):
+    check, answer, _, pool = EXERCISES[exercise]
+    check(answer, pool(), picture=False)
+    assert capsys.readouterr().out.startswith(f"✓ {exercise}:")
+
+
+MISTAKES = [(exercise, mistake) for exercise, (_, _, known, _) in EXERCISES.items()
+            for mistake in known]
+
+
+@pytest.mark.parametrize("exercise, mistake", MISTAKES,
+                         ids=[f"{e}-{m.name}" for e, m in MISTAKES])
+def test_check_fails_and_names_each_mistake(exercise, mistake):
+    """The chapter's cases catch the mistake, and the feedback names it (on the cases where the
+    mistaken code returns an answer at all: where it crashes, the feedback shows the error)."""
+    check, _, _, pool = EXERCISES[exercise]
+
+    def runs(case):
+        try:
+            case.call(mistake.compute)
+            return True
+        except Exception:
+            return False
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        check(mistake.compute, [case for case in pool() if runs(case)], picture=False)
+    assert mistake.name in str(failure.value)
+
+
+def test_a_wrong_nchw_answer_shows_the_failing_map():
+    """A value error in a 4-D answer prints the (H, W) map where it is, with its index."""
+    case = cases.edge_nchw_channels()[5]  # batch of 2, 3 output channels, bias
+
+    def off_by_one_in_last_map(*args):
+        out = reference.conv_transpose2d_nchw(*args).copy()
+        out[1, 2, 0, 1] += 1.0
+        return out
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_conv_transpose2d_nchw(off_by_one_in_last_map, [case], picture=False)
+    message = str(failure.value)
+    assert "index (1, 2, 0, 1) (batch, channel, row, column)" in message
+    assert "expected[1, 2]:" in message and "yours[1, 2]:" in message
