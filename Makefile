@@ -1,0 +1,54 @@
+# The course's commands. Nothing needs activating: every target uses the venv's bin/ directly.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+SUBMITTED ?= autograder/samples/submitted
+GRADES ?= build/grades
+TIMEOUT ?= 30
+PORT ?= 8888
+PYTEST_ARGS ?=
+
+BIN := $(abspath $(VENV))/bin
+# nbgrader runs `alembic` and `jupyter` as subprocesses: they must come from the venv.
+export PATH := $(BIN):$(PATH)
+# nbgrader finds autograder/nbgrader_config.py through this.
+export JUPYTER_CONFIG_PATH := $(abspath autograder)
+STAMP := $(VENV)/.installed
+
+.PHONY: help env lab test release grade bench clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) TIMEOUT=$(TIMEOUT) PORT=$(PORT)"
+
+env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out of date
+
+$(STAMP): requirements.txt autograder/pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no python3.11 or python3 on PATH; install Python 3.11" >&2; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e autograder
+	@# Build matplotlib's font cache now: its first-run notice goes to stderr, which would zero a graded cell.
+	$(BIN)/python -c "import matplotlib.pyplot"
+	touch $@
+
+lab: env ## open JupyterLab on the learners' notebooks in course/
+	jupyter lab --ServerApp.root_dir=course --port=$(PORT)
+
+test: env ## run every check of the course (what CI runs)
+	python -m pytest autograder/tests $(PYTEST_ARGS)
+
+release: env ## regenerate course/ and the sample submissions from solutions/
+	python -m tconv.release
+
+grade: env ## grade SUBMITTED=<dir> into GRADES=<dir> (default: the sample class)
+	python -m tconv.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --timeout $(TIMEOUT)
+
+bench: env ## time notebook execution against grading, seconds per notebook
+	python autograder/benchmarks/bench_grading.py
+
+clean: ## remove build/ (grades, gradebooks, screenshots); keeps .venv
+	rm -rf build

@@ -1,0 +1,42 @@
+"""Shared fixtures: the course's folders, and one grading run of the sample class per session."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from tconv import course, grading, release
+
+
+def tree_digest(folder: Path) -> str:
+    """A digest of every file's path and bytes under ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="session")
+def sample_catalog() -> dict:
+    return release.load_catalog()
+
+
+@pytest.fixture(scope="session")
+def graded_samples(tmp_path_factory):
+    """Grade the shipped sample class once, in one batch, as `make grade` does."""
+    grades = tmp_path_factory.mktemp("grades")
+    before = tree_digest(course.SAMPLE_SUBMISSIONS)
+    rows = grading.grade(course.SAMPLE_SUBMISSIONS, grades, cell_timeout=60)
+    assert tree_digest(course.SAMPLE_SUBMISSIONS) == before, "grading modified the samples"
+    return grades, rows
+
+
+@pytest.fixture(scope="session")
+def fresh_release(tmp_path_factory) -> Path:
+    """What `make release` produces now, written to a scratch folder."""
+    into = tmp_path_factory.mktemp("release")
+    release.main(["--into", str(into)])
+    return into

@@ -1,0 +1,163 @@
+"""The checks pass right answers, in any form, and reject wrong ones with a message that says
+what is wrong: the named mistake where one is known, else the first differing position."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from tconv import cases, checks, mistakes, reference
+
+CASES_1D = cases.seed_example_1d() + cases.random_1d(5, 1) + cases.edge_1d()
+CASES_CONV = cases.conv_size_examples() + cases.random_conv_sizes(50, 1) + cases.edge_conv_sizes()
+CASES_TRANSPOSE = (cases.transpose_size_examples() + cases.random_transpose_sizes(50, 1)
+                   + cases.edge_transpose_sizes())
+
+
+def failure(check, fn, case_list) -> str:
+    with pytest.raises(checks.CheckFailed) as raised:
+        check(fn, case_list)
+    return str(raised.value)
+
+
+def no_picture(fn, case_list):
+    checks.check_conv_transpose1d(fn, case_list, picture=False)
+
+
+# --- right answers pass, whatever their form ---------------------------------------------------
+
+def gather(x, w, stride=1):
+    """Each output position collects what reaches it: a gather, not a scatter."""
+    out = np.zeros((len(x) - 1) * stride + len(w))
+    for n in range(len(out)):
+        for j in range(len(x)):
+            t = n - j * stride
+            if 0 <= t < len(w):
+                out[n] += x[j] * w[t]
+    return out
+
+
+def add_at(x, w, stride=1):
+    out = np.zeros((len(x) - 1) * stride + len(w))
+    index = (np.arange(len(x))[:, None] * stride + np.arange(len(w))[None, :]).ravel()
+    np.add.at(out, index, (np.asarray(x, float)[:, None] * np.asarray(w, float)[None, :]).ravel())
+    return out
+
+
+def in_float32(x, w, stride=1):
+    return reference.conv_transpose1d(x, w, stride).astype(np.float32)
+
+
+def as_list(x, w, stride=1):
+    return reference.conv_transpose1d(x, w, stride).tolist()
+
+
+@pytest.mark.parametrize("answer", [reference.conv_transpose1d, gather, add_at, in_float32, as_list])
+def test_right_answers_pass(answer, capsys):
+    no_picture(answer, CASES_1D)
+    assert capsys.readouterr().out.startswith("✓ conv_transpose1d: 16 cases")
+
+
+def test_size_checks_pass_the_references():
+    checks.check_conv_output_size(reference.conv_output_size, CASES_CONV)
+    checks.check_conv_transpose_output_size(reference.conv_transpose_output_size, CASES_TRANSPOSE)
+
+
+def test_numpy_integers_count_as_ints():
+    checks.check_conv_output_size(lambda *a: np.int64(reference.conv_output_size(*a)), CASES_CONV)
+
+
+# --- every known mistake is rejected and named ----------------------------------------------------
+
+@pytest.mark.parametrize("mistake", mistakes.CONV_TRANSPOSE1D, ids=lambda m: m.name)
+def test_each_1d_mistake_is_named(mistake):
+    assert mistake.name in failure(no_picture, mistake.compute, CASES_1D)
+
+
+@pytest.mark.parametrize("mistake", mistakes.CONV_OUTPUT_SIZE, ids=lambda m: m.name)
+def test_each_conv_size_mistake_is_named(mistake):
+    assert mistake.name in failure(checks.check_conv_output_size, mistake.compute, CASES_CONV)
+
+
+@pytest.mark.parametrize("mistake", mistakes.CONV_TRANSPOSE_OUTPUT_SIZE, ids=lambda m: m.name)
+def test_each_transpose_size_mistake_is_named(mistake):
+    message = failure(checks.check_conv_transpose_output_size, mistake.compute, CASES_TRANSPOSE)
+    assert mistake.name in message
+
+
+# --- what a failure says --------------------------------------------------------------------------
+
+def test_a_wrong_value_names_the_call_the_position_and_both_values():
+    def off_at_the_end(x, w, stride=1):
+        out = reference.conv_transpose1d(x, w, stride)
+        out[-1] += 1
+        return out
+
+    message = failure(no_picture, off_at_the_end, cases.seed_example_1d())
+    assert "conv_transpose1d(x=[2, 3], w=[1, 2, 3], stride=2)" in message
+    assert "wrong value at index 4: expected 9, got 10" in message
+    assert "1 of 5 values differ" in message
+
+
+def test_a_wrong_shape_gives_the_formula_with_the_numbers():
+    message = failure(no_picture, lambda x, w, stride=1: np.zeros(6), cases.seed_example_1d())
+    assert "wrong shape: expected (5,), got (6,)" in message
+    assert "(L - 1)*stride + K = (2 - 1)*2 + 3 = 5" in message
+
+
+def test_the_stub_says_to_write_the_function():
+    def stub(x, w, stride=1):
+        raise NotImplementedError()
+
+    assert "not written yet" in failure(no_picture, stub, CASES_1D)
+
+
+def test_a_missing_return_is_named():
+    assert "did you forget to `return`" in failure(no_picture, lambda x, w, stride=1: None, CASES_1D)
+
+
+def test_an_exception_is_reported_with_the_call():
+    def broken(x, w, stride=1):
+        return np.zeros(1)[5]
+
+    message = failure(no_picture, broken, CASES_1D)
+    assert "raised IndexError" in message and "conv_transpose1d(x=" in message
+
+
+def test_integer_dtype_in_place_add_gets_a_hint():
+    def zeros_like(x, w, stride=1):
+        out = np.zeros((len(x) - 1) * stride + len(w), dtype=np.asarray(x).dtype)
+        for j in range(len(x)):
+            out[j * stride:j * stride + len(w)] += x[j] * w
+        return out
+
+    assert "holds integers" in failure(no_picture, zeros_like, cases.edge_1d())
+
+
+def test_a_float_size_is_refused_even_when_its_value_is_right():
+    message = failure(checks.check_conv_output_size,
+                      lambda *a: float(reference.conv_output_size(*a)), CASES_CONV)
+    assert "must be an int" in message
+
+
+def test_an_answer_that_lies_about_equality_is_judged_by_its_numbers():
+    class Liar(np.ndarray):
+        def __eq__(self, other):
+            return np.ones(np.shape(other), dtype=bool)
+
+        def __sub__(self, other):
+            return np.zeros(np.shape(other))
+
+    def liar(x, w, stride=1):
+        return np.zeros((len(x) - 1) * stride + len(w)).view(Liar)
+
+    assert "wrong value at index 0" in failure(no_picture, liar, cases.seed_example_1d())
+
+
+def test_a_failing_value_check_draws_expected_yours_and_difference(monkeypatch):
+    shown = []
+    monkeypatch.setattr(checks, "_show_comparison", lambda *args: shown.append(args))
+    failure(checks.check_conv_transpose1d, mistakes.CONV_TRANSPOSE1D[0].compute,
+            cases.seed_example_1d())
+    expected, actual, _ = shown[0]
+    assert expected.tolist() == [2, 4, 9, 6, 9] and actual.tolist() == [2, 4, 3, 6, 9]

@@ -1,0 +1,115 @@
+"""Grading the sample class gives exactly the scores autograder/samples/samples.toml states,
+writes the instructor's files, and can be run again."""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tconv import course, grading
+
+
+def read_rows(path):
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
+
+
+def feedback_text(path) -> str:
+    text = re.sub(r"<(style|script).*?</\1>", "", path.read_text(), flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", " ", text))
+
+
+def test_exercises_csv_has_exactly_the_contract_columns(graded_samples):
+    grades, _ = graded_samples
+    with open(grades / "exercises.csv", newline="") as file:
+        assert next(csv.reader(file)) == grading.EXERCISE_COLUMNS
+
+
+def test_every_sample_scores_what_the_catalog_states(graded_samples, sample_catalog):
+    grades, _ = graded_samples
+    rows = read_rows(grades / "exercises.csv")
+    assert {row["student_id"] for row in rows} == set(sample_catalog)
+    for student, spec in sample_catalog.items():
+        mine = [row for row in rows if row["student_id"] == student]
+        handed_in = spec.get("assignments", course.assignments())
+        assert {row["assignment"] for row in mine} == set(handed_in), student
+        for row in mine:
+            baseline = float(row["max_score"]) if spec["expected"] == "full" else 0.0
+            want = float(spec.get("scores", {}).get(row["grade_id"], baseline))
+            assert float(row["score"]) == want, (
+                f"{student} / {row['grade_id']}: scored {row['score']}, the catalog says {want}")
+
+
+def test_the_catalog_names_only_graded_cells_that_exist(graded_samples, sample_catalog):
+    grades, _ = graded_samples
+    grade_ids = {row["grade_id"] for row in read_rows(grades / "exercises.csv")}
+    for student, spec in sample_catalog.items():
+        assert set(spec.get("scores", {})) <= grade_ids, student
+
+
+def test_untouched_notebooks_score_zero_on_every_cell_and_perfect_ones_full(graded_samples):
+    grades, _ = graded_samples
+    rows = read_rows(grades / "exercises.csv")
+    untouched = [r for r in rows if r["student_id"] == "untouched"]
+    perfect = [r for r in rows if r["student_id"] == "perfect"]
+    assert untouched and all(float(r["score"]) == 0 for r in untouched)
+    assert perfect and all(r["score"] == r["max_score"] for r in perfect)
+    graded_cells = {(r["assignment"], r["grade_id"]) for r in rows}
+    assert {(r["assignment"], r["grade_id"]) for r in perfect} == graded_cells
+    # zero because every check failed, not because nbgrader gave up on the notebook
+    for assignment in course.assignments():
+        for notebook in course.notebooks(assignment):
+            assert (grades / "nbgrader" / "autograded" / "untouched" / assignment
+                    / f"{notebook}.ipynb").exists()
+
+
+def test_feedback_exists_for_every_submission_and_names_the_mistake(graded_samples, sample_catalog):
+    grades, _ = graded_samples
+    for student, spec in sample_catalog.items():
+        texts = []
+        for assignment in spec.get("assignments", course.assignments()):
+            for notebook in course.notebooks(assignment):
+                path = grades / "feedback" / student / assignment / f"{notebook}.html"
+                assert path.exists(), path
+                texts.append(feedback_text(path))
+        for words in spec.get("feedback", []):
+            assert any(words in text for text in texts), f"{student}: feedback lacks {words!r}"
+
+
+def test_grades_csv_is_nbgraders_export(graded_samples):
+    grades, _ = graded_samples
+    rows = read_rows(grades / "grades.csv")
+    assert {"assignment", "student_id", "score", "max_score"} <= set(rows[0])
+    perfect = {r["assignment"]: r for r in rows if r["student_id"] == "perfect"}
+    assert set(perfect) == set(course.assignments())
+    assert all(r["score"] == r["max_score"] for r in perfect.values())
+
+
+def test_grading_again_into_the_same_folder_gives_the_same_grades(tmp_path):
+    submitted = tmp_path / "submitted"
+    shutil.copytree(course.SAMPLE_SUBMISSIONS / "only_chapter_01", submitted / "only_chapter_01")
+    first = grading.grade(submitted, tmp_path / "grades", cell_timeout=60)
+    (tmp_path / "grades" / "feedback" / "stale.html").write_text("left from an earlier run")
+    second = grading.grade(submitted, tmp_path / "grades", cell_timeout=60)
+    assert first == second and all(r["score"] == r["max_score"] for r in second)
+    assert not (tmp_path / "grades" / "feedback" / "stale.html").exists()
+
+
+@pytest.mark.parametrize("layout, message", [
+    (None, "is not a folder"),
+    ("student/not_an_assignment/x.ipynb", "no submissions under"),
+])
+def test_a_wrong_submitted_folder_is_explained(tmp_path, layout, message):
+    submitted = tmp_path / "submitted"
+    if layout:
+        (submitted / layout).parent.mkdir(parents=True)
+        (submitted / layout).write_text("{}")
+    result = subprocess.run([sys.executable, "-m", "tconv.grading", "--submitted", str(submitted),
+                             "--grades", str(tmp_path / "grades")], capture_output=True, text=True)
+    assert result.returncode != 0 and message in result.stderr

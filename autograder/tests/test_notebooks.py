@@ -1,0 +1,93 @@
+"""The instructors' notebooks run top to bottom, and course/ and the samples are exactly what
+`make release` makes from them, with no answer and no hidden test left in."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+from tconv import course
+
+SOURCE_NOTEBOOKS = sorted(course.SOLUTIONS.glob("*/*.ipynb"))
+
+
+def released_files(root: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.ipynb"))}
+
+
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: p.stem)
+def test_solution_notebook_runs_top_to_bottom_without_error_or_stderr(path):
+    notebook = nbformat.read(path, as_version=4)
+    start = time.perf_counter()
+    NotebookClient(notebook, timeout=120, kernel_name="python3",
+                   resources={"metadata": {"path": str(path.parent)}}).execute()
+    seconds = time.perf_counter() - start
+    for number, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []):
+            assert output.output_type != "error", f"cell {number} raised {output.get('ename')}"
+            assert not (output.output_type == "stream" and output.name == "stderr"), (
+                f"cell {number} wrote to stderr (this zeroes a grade cell): {output.text[:300]}")
+    print(f"{path.stem}: executed in {seconds:.1f} s")
+
+
+def test_solutions_are_committed_without_outputs():
+    for path in SOURCE_NOTEBOOKS:
+        for cell in nbformat.read(path, as_version=4).cells:
+            assert not cell.get("outputs") and not cell.get("execution_count"), path.name
+
+
+def test_course_is_what_make_release_produces(fresh_release):
+    assert released_files(course.COURSE) == released_files(fresh_release / "course"), (
+        "course/ is out of date: run `make release` and commit the result")
+
+
+def test_samples_are_what_make_release_produces(fresh_release):
+    assert released_files(course.SAMPLE_SUBMISSIONS) == released_files(fresh_release / "samples"), (
+        "autograder/samples/submitted/ is out of date: run `make release` and commit the result")
+
+
+def test_every_chapter_is_released():
+    assert sorted(p.parent.name for p in course.COURSE.glob("*/*.ipynb")) == course.assignments()
+
+
+def nbgrader_cells(root: Path):
+    for path in sorted(root.glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            yield path, cell, cell.metadata.get("nbgrader", {})
+
+
+def test_course_holds_no_answers_and_no_hidden_tests():
+    for path, cell, meta in nbgrader_cells(course.COURSE):
+        for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+            assert marker not in cell.source, f"{path.name}: {marker} left in a released cell"
+        if meta.get("solution"):
+            assert "raise NotImplementedError()" in cell.source, f"{path.name}: {meta['grade_id']}"
+
+
+def test_grade_ids_are_unique_across_the_course_and_readable():
+    seen = {}
+    for path, _, meta in nbgrader_cells(course.SOLUTIONS):
+        if not (meta.get("grade") or meta.get("solution")):
+            continue  # read-only cells (intro, setup) may share ids across notebooks
+        grade_id = meta["grade_id"]
+        assert grade_id not in seen, f"{grade_id} is used in {seen.get(grade_id)} and {path.name}"
+        assert grade_id.replace("_", "").isalnum() and grade_id.islower(), grade_id
+        seen[grade_id] = path.name
+
+
+def test_every_exercise_has_graded_cells_with_visible_and_hidden_tests():
+    for path in sorted(course.SOLUTIONS.glob("*/*.ipynb")):
+        tests = [c for c in nbformat.read(path, as_version=4).cells
+                 if c.metadata.get("nbgrader", {}).get("grade")]
+        assert tests, f"{path.name} has no graded cell"
+        assert any("BEGIN HIDDEN TESTS" in c.source for c in tests), f"{path.name}: no hidden test"
+        for cell in tests:
+            assert cell.metadata["nbgrader"]["points"] > 0
+            last = cell.source.strip().splitlines()[-1]
+            assert "check" in cell.source and not last.lstrip().startswith(("1", "0")), (
+                f"{path.name}: {cell.metadata['nbgrader']['grade_id']} must call a check and end "
+                f"with a statement (a number at the end is read as partial credit)")

@@ -1,0 +1,93 @@
+"""The reference implementations agree with PyTorch and with the article's worked examples."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tconv import pytorch, reference
+
+FAST = settings(max_examples=200, deadline=None)
+
+
+def test_the_articles_1d_example():
+    assert reference.conv_transpose1d([2, 3], [1, 2, 3], stride=2).tolist() == [2, 4, 9, 6, 9]
+
+
+def test_contributions_are_the_scatter_steps():
+    rows = reference.conv_transpose1d_contributions([2, 3], [1, 2, 3], stride=2)
+    assert rows.tolist() == [[2, 4, 6, 0, 0], [0, 0, 3, 6, 9]]
+
+
+@FAST
+@given(st.lists(st.floats(-10, 10), min_size=1, max_size=12),
+       st.lists(st.floats(-10, 10), min_size=1, max_size=8),
+       st.integers(1, 7))
+def test_conv_transpose1d_matches_pytorch(x, w, stride):
+    expected = pytorch.conv_transpose1d(x, w, stride)
+    np.testing.assert_allclose(reference.conv_transpose1d(x, w, stride), expected,
+                               rtol=1e-12, atol=1e-12)
+
+
+def _torch_accepts(function, *args):
+    try:
+        return function(*args)
+    except RuntimeError:
+        return None
+
+
+@FAST
+@given(st.integers(1, 40), st.integers(1, 8), st.integers(1, 6), st.integers(0, 6),
+       st.integers(1, 4))
+def test_conv_output_size_matches_pytorch(i, k, stride, padding, dilation):
+    args = (i, k, stride, padding, dilation)
+    if dilation * (k - 1) + 1 > i + 2 * padding:
+        with pytest.raises(ValueError, match="kernel spans"):
+            reference.conv_output_size(*args)
+        assert _torch_accepts(pytorch.conv_output_size, *args) is None
+    else:
+        assert reference.conv_output_size(*args) == pytorch.conv_output_size(*args)
+
+
+@FAST
+@given(st.integers(1, 40), st.integers(1, 8), st.integers(1, 6), st.integers(0, 6),
+       st.integers(1, 4), st.integers(0, 5))
+def test_conv_transpose_output_size_matches_pytorch(i, k, stride, padding, dilation, output_padding):
+    args = (i, k, stride, padding, dilation, output_padding)
+    torch_size = _torch_accepts(pytorch.conv_transpose_output_size, *args)
+    try:
+        size = reference.conv_transpose_output_size(*args)
+    except ValueError:
+        assert torch_size is None or torch_size < 1
+    else:
+        assert size == torch_size
+
+
+@pytest.mark.parametrize("call, message", [
+    (lambda: reference.conv_transpose_output_size(4, 3, stride=2, output_padding=2),
+     "output_padding=2 must be smaller than max(stride, dilation)=2"),
+    (lambda: reference.conv_transpose_output_size(2, 3, padding=3),
+     "padding=3 crops"),
+    (lambda: reference.conv_output_size(4, 3, stride=0), "stride=0 must be an int >= 1"),
+    (lambda: reference.conv_output_size(2, 5), "the kernel spans"),
+    (lambda: reference.conv_transpose1d([[1, 2]], [1]), "x must be a 1-D array"),
+    (lambda: reference.conv_transpose1d([1, 2], []), "w must have at least one element"),
+])
+def test_bad_arguments_name_the_argument_and_the_range(call, message):
+    with pytest.raises(ValueError) as raised:
+        call()
+    assert message in str(raised.value)
+
+
+def test_non_integer_sizes_are_a_type_error():
+    with pytest.raises(TypeError, match="stride=2.0 must be an int"):
+        reference.conv_output_size(4, 3, stride=2.0)
+
+
+def test_pytorch_twins_run_in_float64():
+    assert torch.get_default_dtype() == torch.float32  # the twins must not rely on the default
+    out = pytorch.conv_transpose1d([1 / 3], [3.0])
+    assert out.dtype == np.float64 and out[0] == pytest.approx(1.0, abs=1e-15)
