@@ -103,6 +103,13 @@ def comparison_figure(expected, actual, title="expected vs. yours"):
         _draw_row(ax, difference, 0, [WRONG if bad else "white" for bad in wrong],
                   title="yours − expected")
         _finish_rows(ax, expected.size, 3)
+    elif expected.ndim == 2 and max(expected.shape) <= 12:
+        marks = np.where(wrong, WRONG, "white")
+        fig, axes = plt.subplots(1, 3, figsize=(2.0 + 3 * 0.55 * (expected.shape[1] + 1),
+                                                1.4 + 0.55 * expected.shape[0]))
+        draw_grid(axes[0], expected, SUM, title="expected")
+        draw_grid(axes[1], actual, marks, title="yours")
+        draw_grid(axes[2], difference, marks, title="yours − expected")
     else:
         panels = [("expected", expected), ("yours", actual), ("yours − expected", difference)]
         fig, axes = plt.subplots(1, 3, figsize=(11, 3.4))
@@ -177,5 +184,199 @@ def transpose_crop_1d(i, k, stride=1, padding=0, dilation=1, output_padding=0):
     ax.set_xlabel("position in the full scatter-add (numbers in the output row: output position)")
     ax.set_title(f"i={i}, k={k}, stride={stride}, padding={padding}, dilation={dilation}, "
                  f"output_padding={output_padding}: full {full}, output {size}", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# --- chapter 03: 2D scatter-add and the crop ---------------------------------------------------
+
+def draw_grid(ax, values, colors="white", labels=None, title=None, frame=None, fontsize=11):
+    """Draw a 2-D array as a grid of labelled boxes, row 0 at the top, like a matrix on paper.
+
+    ``colors``: one color, or an array of colors shaped like ``values``; ``labels``: texts shaped
+    like ``values`` (default: the values); ``frame``: ``(top, left, height, width)`` of a thick
+    red rectangle drawn over the grid (the crop window, a kernel position).
+    """
+    values = np.asarray(values, dtype=np.float64)
+    rows, cols = values.shape
+    colors = np.broadcast_to(np.asarray(colors, dtype=object), values.shape)
+    for r in range(rows):
+        for c in range(cols):
+            ax.add_patch(Rectangle((c, r), 1, 1, facecolor=colors[r, c], edgecolor="#333333"))
+            text = _label(values[r, c]) if labels is None else labels[r][c]
+            ax.text(c + 0.5, r + 0.5, text, ha="center", va="center", fontsize=fontsize)
+    if frame is not None:
+        top, left, height, width = frame
+        ax.add_patch(Rectangle((left, top), width, height, fill=False, edgecolor="#C44E52", lw=3))
+    ax.set_xlim(-0.1, cols + 0.1)
+    ax.set_ylim(rows + 0.1, -0.1)  # row 0 on top
+    ax.set_aspect("equal")
+    ax.set_xticks(np.arange(cols) + 0.5, [str(n) for n in range(cols)])
+    ax.set_yticks(np.arange(rows) + 0.5, [str(n) for n in range(rows)])
+    ax.tick_params(length=0, labelsize=8, labeltop=True, labelbottom=False)
+    for side in ax.spines.values():
+        side.set_visible(False)
+    if title:
+        ax.set_title(title, fontsize=11, pad=16)  # clear of the column numbers on top
+
+
+def _light(color, amount=0.55):
+    """``color`` mixed with white, so black text on it stays readable."""
+    from matplotlib.colors import to_hex, to_rgb
+
+    return to_hex(tuple(1 - amount * (1 - channel) for channel in to_rgb(color)))
+
+
+def _grid_figure(panels, height=None):
+    """One row of grids: ``panels`` is a list of (values, draw_grid keyword arguments)."""
+    widths = [np.shape(values)[1] for values, _ in panels]
+    rows = max(np.shape(values)[0] for values, _ in panels)
+    fig, axes = plt.subplots(1, len(panels), figsize=(1.0 + 0.6 * (sum(widths) + 1.5 * len(panels)),
+                                                      height or 2.3 + 0.6 * rows),
+                             gridspec_kw={"width_ratios": [w + 1 for w in widths]})
+    axes = np.atleast_1d(axes)
+    for ax, (values, options) in zip(axes, panels):
+        draw_grid(ax, values, **options)
+    return fig, axes
+
+
+def scatter_step_2d(x, w, stride=1, step=0):
+    """Step ``step`` of the 2D scatter-add (input values in row-major order).
+
+    Three grids: the input with the value being scattered highlighted; that value times the
+    kernel, written at its place in the full output; the full output after this step (the sum of
+    the copies so far), with the cells this step touched in the copy's color.
+    """
+    contributions = reference.conv_transpose2d_contributions(x, w, stride)
+    x = np.asarray(x, dtype=np.float64)
+    height, width = x.shape
+    i, j = divmod(step, width)
+    color = _light(COPY_COLORS[step % len(COPY_COLORS)])
+    k_h, k_w = np.shape(w)
+    stride_h, stride_w = stride if isinstance(stride, (tuple, list)) else (stride, stride)
+    top, left = i * stride_h, j * stride_w
+    touched = np.zeros(contributions.shape[2:], dtype=bool)
+    touched[top:top + k_h, left:left + k_w] = True
+    copy_labels = [[_label(v) if touched[r, c] else "" for c, v in enumerate(row)]
+                   for r, row in enumerate(contributions[i, j])]
+    running = contributions.reshape((-1,) + touched.shape)[:step + 1].sum(axis=0)
+    input_colors = np.empty(x.shape, dtype=object)
+    input_colors[...] = "white"
+    input_colors.flat[:step] = EMPTY
+    input_colors[i, j] = color
+    fig, axes = _grid_figure([
+        (x, dict(colors=input_colors, title="input x")),
+        (contributions[i, j], dict(colors=np.where(touched, color, "white"), labels=copy_labels,
+                                   title=f"x[{i}, {j}] × w = {_label(x[i, j])} × w\n"
+                                         f"at row {top}, column {left}")),
+        (running, dict(colors=np.where(touched, color, SUM),
+                       title="sum so far" if step + 1 < x.size else "sum: the full output")),
+    ])
+    fig.suptitle(f"scatter step {step + 1} of {x.size} (stride {stride})", fontsize=12)
+    fig.tight_layout(rect=(0, 0, 1, 0.94))
+    return fig
+
+
+def crop_2d(x, w, stride=1, padding=0):
+    """The full output with the crop window framed, and what is left after the crop."""
+    full = reference.conv_transpose2d_full(x, w, stride)
+    out = reference.conv_transpose2d(x, w, stride, padding)
+    p_h, p_w = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+    kept = np.zeros(full.shape, dtype=bool)
+    kept[p_h:p_h + out.shape[0], p_w:p_w + out.shape[1]] = True
+    fig, axes = _grid_figure([
+        (full, dict(colors=np.where(kept, SUM, CROPPED), frame=(p_h, p_w) + out.shape,
+                    title=f"full output {full.shape[0]}×{full.shape[1]}:\n"
+                          f"crop {p_h} row(s) top and bottom, {p_w} column(s) left and right")),
+        (out, dict(colors=SUM, title=f"output {out.shape[0]}×{out.shape[1]}")),
+    ])
+    fig.tight_layout()
+    return fig
+
+
+# --- chapter 04: channels and groups -----------------------------------------------------------
+
+def channel_map(channels_in, channels_out, groups=1):
+    """Which input channel scatters into which output channel, and through which kernel.
+
+    Each line is one kernel ``weight[c_in, o]`` of the transposed convolution's weight, shape
+    ``(C_in, C_out // groups, kH, kW)``; with groups, input channels only reach the output
+    channels of their own group.
+    """
+    per_in, per_out = channels_in // groups, channels_out // groups
+    height = max(channels_in, channels_out)
+    fig, ax = plt.subplots(figsize=(8.5, 0.8 + 0.8 * height))
+    def y(index, count):
+        return (height - count) / 2 + (count - 1 - index)
+    for c in range(channels_in):
+        group = c // per_in
+        color = COPY_COLORS[group % len(COPY_COLORS)]
+        ax.add_patch(Rectangle((0, y(c, channels_in) - 0.3), 1.4, 0.6, facecolor=color, alpha=0.35,
+                               edgecolor="#333333"))
+        ax.text(0.7, y(c, channels_in), f"in {c}", ha="center", va="center")
+        for o in range(per_out):
+            target = group * per_out + o
+            ax.plot([1.4, 4.6], [y(c, channels_in), y(target, channels_out)], color=color, lw=1.5)
+    for target in range(channels_out):
+        group, o = divmod(target, per_out)
+        color = COPY_COLORS[group % len(COPY_COLORS)]
+        ax.add_patch(Rectangle((4.6, y(target, channels_out) - 0.3), 3.2, 0.6, facecolor=color,
+                               alpha=0.35, edgecolor="#333333"))
+        sources = " + ".join(f"in {c} ⋆ w[{c},{o}]"
+                             for c in range(group * per_in, (group + 1) * per_in))
+        ax.text(4.7, y(target, channels_out), f"out {target} = {sources}", ha="left", va="center",
+                fontsize=9)
+    ax.set_xlim(-0.1, 7.9)
+    ax.set_ylim(-0.6, height - 0.4)
+    ax.axis("off")
+    ax.set_title(f"C_in={channels_in}, C_out={channels_out}, groups={groups}: weight shape "
+                 f"({channels_in}, {per_out}, kH, kW)", fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# --- chapter 05: the matrix view and the zero-insertion view -----------------------------------
+
+def matrix_figure(matrix, title=None, row_name="output", col_name="input"):
+    """A small matrix as a grid of numbers, non-zero entries shaded."""
+    matrix = np.asarray(matrix, dtype=np.float64)
+    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * matrix.shape[1], 1.2 + 0.6 * matrix.shape[0]))
+    draw_grid(ax, matrix, np.where(matrix != 0, SUM, "white"), title=title)
+    ax.set_xlabel(f"{col_name} position", fontsize=9)
+    ax.set_ylabel(f"{row_name} position", fontsize=9)
+    fig.tight_layout()
+    return fig
+
+
+def zero_insertion_2d(x, w, stride=1, padding=0):
+    """The direct-convolution route: spread input, padded (or cropped), flipped kernel, result.
+
+    In the middle grid the input's values are colored, the inserted zeros white and the padding
+    grey; the red frame is the flipped kernel's first position (its top-left output value).
+    """
+    x = np.asarray(x, dtype=np.float64)
+    w = np.asarray(w, dtype=np.float64)
+    stride_h, stride_w = stride if isinstance(stride, (tuple, list)) else (stride, stride)
+    p_h, p_w = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+    a_h, a_w = w.shape[0] - 1 - p_h, w.shape[1] - 1 - p_w
+    spread = reference.zero_insert_2d(x, stride)
+    kinds = np.empty(spread.shape, dtype=object)
+    kinds[...] = "white"
+    kinds[::stride_h, ::stride_w] = _light(COPY_COLORS[0])
+    padded = reference.pad_or_crop_2d(spread, (a_h, a_w))
+    colors = np.empty(padded.shape, dtype=object)
+    colors[...] = PAD
+    inner = kinds[max(0, -a_h):kinds.shape[0] - max(0, -a_h), max(0, -a_w):kinds.shape[1] - max(0, -a_w)]
+    colors[max(0, a_h):max(0, a_h) + inner.shape[0], max(0, a_w):max(0, a_w) + inner.shape[1]] = inner
+    result = reference.conv_transpose2d_by_zero_insertion(x, w, stride, padding)
+    fig, axes = _grid_figure([
+        (x, dict(colors=_light(COPY_COLORS[0]), title="input x")),
+        (padded, dict(colors=colors, frame=(0, 0) + w.shape,
+                      title=f"{stride_h - 1}/{stride_w - 1} zero(s) inserted,\n"
+                            + ("padded" if min(a_h, a_w) >= 0 else "padded (< 0: cropped)")
+                            + f" by k - 1 - p = ({a_h}, {a_w})")),
+        (w[::-1, ::-1], dict(colors=EXTRA, title="kernel flipped\non both axes")),
+        (result, dict(colors=SUM, title="cross-correlation:\nthe output")),
+    ])
     fig.tight_layout()
     return fig
