@@ -18,7 +18,7 @@ import numbers
 
 import numpy as np
 
-from . import mistakes, pytorch, reference
+from . import guard, mistakes, pytorch, reference
 from .cases import Case
 
 RELATIVE_TOLERANCE = 1e-4  # float32 keeps about 7 significant digits; sums of a few terms lose some
@@ -85,7 +85,8 @@ def _call(name: str, fn, case: Case):
         raise CheckFailed(f"{name} is not a function (it is a {type(fn).__name__}): "
                           f"run the cell that defines it, and do not reuse the name.")
     try:
-        return case.call(fn)
+        with guard.watch() as shortcuts:
+            answer = case.call(fn)
     except NotImplementedError:
         raise CheckFailed(f"{name} is not written yet: replace `raise NotImplementedError()` "
                           f"in its cell with your code and run that cell again.") from None
@@ -93,6 +94,12 @@ def _call(name: str, fn, case: Case):
         raise CheckFailed(f"{case.describe(name)}\n  raised {type(error).__name__}: {error}\n"
                           f"  {_hint_for(error)}Run this call yourself to see the full traceback."
                           ) from None
+    if shortcuts:
+        raise CheckFailed(f"{case.describe(name)}\n  calls {shortcuts[0]}. This exercise asks you "
+                          f"to write the operation yourself (a scatter-add in numpy), so an answer "
+                          f"that calls a ready-made one earns no credit. Replace that call with "
+                          f"your own loop.")
+    return answer
 
 
 _ERROR_HINTS = [
@@ -334,3 +341,260 @@ def check_conv_transpose2d_by_zero_insertion(fn, cases, picture=True) -> None:
                    ("PyTorch's conv_transpose2d", pytorch.conv_transpose2d)],
                   _shape_formula_2d, mistakes.CONV_TRANSPOSE2D_BY_ZERO_INSERTION, picture,
                   what="output shape")
+
+
+# --- chapter 06 --------------------------------------------------------------------------------
+# torch and the chapter's reference are imported inside the functions: the other chapters' notebooks
+# must not pay for them.
+
+def _learner_call(what: str, fn, *args):
+    """Run the learner's code; a NotImplementedError or a crash becomes a CheckFailed."""
+    try:
+        return fn(*args)
+    except NotImplementedError:
+        raise CheckFailed(f"{what}: not written yet (it raised NotImplementedError): replace "
+                          f"`raise NotImplementedError()` with your code and run its cell again."
+                          ) from None
+    except Exception as error:  # the learner's bug, reported as feedback
+        raise CheckFailed(f"{what}\n  raised {type(error).__name__}: {error}\n"
+                          f"  Run this call yourself to see the full traceback.") from None
+
+
+def _tensor_as_array(what: str, answer, kind="tensor") -> np.ndarray:
+    import torch
+
+    if answer is None:
+        raise CheckFailed(f"{what}\n  returned None: did you forget to `return` the result?")
+    if not isinstance(answer, torch.Tensor):
+        raise CheckFailed(f"{what}\n  returned a {type(answer).__name__}; for a torch {kind} "
+                          f"input it must return a torch tensor (slicing a tensor keeps it one).")
+    return np.array(answer.detach().cpu().numpy(), dtype=np.float64)  # a plain copy
+
+
+def check_center_crop(fn, crop_cases) -> None:
+    """Check ``center_crop(x, height, width)`` on tensors, value by value, against the reference."""
+    import torch
+
+    from . import unet_reference
+
+    for case in crop_cases:
+        x = case.input()
+        actual = _tensor_as_array(case.describe(), _learner_call(
+            case.describe(), fn, torch.from_numpy(x.copy()), case.height, case.width))
+        expected = np.asarray(unet_reference.center_crop(x, case.height, case.width), np.float64)
+        diagnosis = _diagnosis(mistakes.CENTER_CROP, case,
+                               lambda produced: _equal_arrays(np.asarray(produced, np.float64),
+                                                              actual))
+        n, c, full_height, full_width = case.shape
+        top, left = (full_height - case.height) // 2, (full_width - case.width) // 2
+        where = (f"The window starts at row top = (H - height) // 2 = ({full_height} - "
+                 f"{case.height}) // 2 = {top} and column left = (W - width) // 2 = "
+                 f"({full_width} - {case.width}) // 2 = {left}.")
+        if actual.shape != expected.shape:
+            raise CheckFailed(f"{case.describe()}\n  wrong shape: expected {expected.shape} = "
+                              f"(N, C, height, width), got {actual.shape}. Crop the last two axes "
+                              f"only: x[:, :, top:top + height, left:left + width].\n  "
+                              f"{where}{diagnosis}")
+        if _first_difference(expected, actual) is not None:
+            first = actual.flat[0]
+            located = ""
+            if first == int(first) and 0 <= first < x.size:  # x.flat[k] = k: find the corner
+                _, _, row, column = np.unravel_index(int(first), case.shape)
+                located = (f"  Your window's top-left value is x[0, 0, {row}, {column}]; "
+                           f"the centered window's is x[0, 0, {top}, {left}].\n")
+            raise CheckFailed(f"{case.describe()}\n  right shape {expected.shape}, wrong values "
+                              f"(x is numbered: x.flat[k] = k).\n{located}  {where}{diagnosis}")
+    _passed("center_crop", crop_cases, ["the reference center crop"])
+
+
+def check_center_crop_rejects_larger(fn, crop_cases) -> None:
+    """Check that ``center_crop`` raises ``ValueError`` when the window does not fit."""
+    import torch
+
+    for case in crop_cases:
+        try:
+            answer = fn(torch.from_numpy(case.input()), case.height, case.width)
+        except NotImplementedError:
+            raise CheckFailed("center_crop is not written yet: replace `raise "
+                              "NotImplementedError()` with your code and run its cell again."
+                              ) from None
+        except ValueError:
+            continue
+        except Exception as error:
+            raise CheckFailed(f"{case.describe()}\n  raised {type(error).__name__}: {error}\n"
+                              f"  A window larger than the input must raise ValueError (with a "
+                              f"message saying which size is too large), not "
+                              f"{type(error).__name__}.") from None
+        shape = tuple(answer.shape) if hasattr(answer, "shape") else type(answer).__name__
+        raise CheckFailed(f"{case.describe()}\n  returned {shape} instead of raising ValueError. "
+                          f"Slicing past the end silently returns a smaller window, so check "
+                          f"first: if height > H or width > W, raise ValueError(...) naming the "
+                          f"size that is too large.")
+    print(f"✓ center_crop: raises ValueError in all {len(crop_cases)} cases where the window is "
+          f"larger than the input.")
+
+
+def _decoder_parts(in_channels: int, out_channels: int) -> dict:
+    """What the checks expect of each submodule: its class name, settings, and how to write it."""
+    return {
+        "up": ("ConvTranspose2d",
+               dict(in_channels=in_channels, out_channels=in_channels // 2, kernel_size=(2, 2),
+                    stride=(2, 2), padding=(0, 0)),
+               "nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)"),
+        "conv1": ("Conv2d",
+                  dict(in_channels=in_channels, out_channels=out_channels, kernel_size=(3, 3),
+                       stride=(1, 1), padding=(0, 0)),
+                  "nn.Conv2d(in_channels, out_channels, kernel_size=3)"),
+        "conv2": ("Conv2d",
+                  dict(in_channels=out_channels, out_channels=out_channels, kernel_size=(3, 3),
+                       stride=(1, 1), padding=(0, 0)),
+                  "nn.Conv2d(out_channels, out_channels, kernel_size=3)"),
+    }
+
+
+def _build_decoder_block(block_class, in_channels: int, out_channels: int):
+    """The learner's block, built, with the reference structure checked; a CheckFailed if not."""
+    import torch
+
+    from . import unet_reference
+
+    what = f"DecoderBlock({in_channels}, {out_channels})"
+    if not isinstance(block_class, type):
+        raise CheckFailed(f"DecoderBlock is a {type(block_class).__name__}, not a class: run the "
+                          f"cell that defines `class DecoderBlock(nn.Module)`.")
+    block = _learner_call(what, block_class, in_channels, out_channels)
+    if not isinstance(block, torch.nn.Module):
+        raise CheckFailed(f"{what} is a {type(block).__name__}: DecoderBlock must subclass "
+                          f"torch.nn.Module (class DecoderBlock(nn.Module)) and call "
+                          f"super().__init__() first.")
+    parts = _decoder_parts(in_channels, out_channels)
+    children = dict(block.named_children())
+    listing = "\n".join(f"    self.{name} = {code}" for name, (_, _, code) in parts.items())
+    missing = [name for name in parts if name not in children]
+    if missing:
+        found = ", ".join(f"{name} ({type(module).__name__})" for name, module in children.items())
+        raise CheckFailed(
+            f"{what} has no submodule named {' or '.join(missing)}. The checks give your block a "
+            f"reference block's weights, so its submodules must have exactly these names:\n"
+            f"{listing}\n  Your block's submodules are: {found or 'none'}.")
+    for name, (kind, settings, code) in parts.items():
+        module = children[name]
+        if type(module).__name__ != kind:
+            raise CheckFailed(f"{what}: self.{name} is a {type(module).__name__}; it must be "
+                              f"{code}.")
+        for setting, wanted in settings.items():
+            got = getattr(module, setting)
+            if tuple(np.atleast_1d(got)) != tuple(np.atleast_1d(wanted)):
+                why = (" U-Net's 3x3 convolutions are unpadded: each one makes the map 2 pixels "
+                       "smaller, which is why the skip map must be cropped."
+                       if setting == "padding" else "")
+                raise CheckFailed(f"{what}: self.{name} has {setting}={got}, expected {wanted}: "
+                                  f"it must be {code}.{why}")
+    wanted = unet_reference.DecoderBlock(in_channels, out_channels).state_dict()
+    have = block.state_dict()
+    extra, lacking = sorted(set(have) - set(wanted)), sorted(set(wanted) - set(have))
+    if extra or lacking:
+        raise CheckFailed(
+            f"{what}'s parameters are {sorted(have)}, expected {sorted(wanted)}"
+            + (f" (missing: {lacking}: keep the default bias=True)" if lacking else "")
+            + (f" (extra: {extra}: the block has only up, conv1 and conv2)" if extra else "")
+            + ".")
+    return block
+
+
+def check_decoder_block_submodules(block_class, sizes=((8, 4), (6, 5))) -> None:
+    """Check that ``DecoderBlock(in, out)`` has ``up``, ``conv1`` and ``conv2`` as the paper's."""
+    for in_channels, out_channels in sizes:
+        _build_decoder_block(block_class, in_channels, out_channels)
+    print(f"✓ DecoderBlock: up, conv1 and conv2 are as U-Net's for "
+          f"{', '.join(f'DecoderBlock{size}' for size in sizes)}.")
+
+
+def _run_decoder_block(block, case, reference_block, x, skip):
+    """The learner's forward pass on copies of the inputs; a crash is named if a mistake makes it."""
+    import torch
+
+    with torch.no_grad():
+        try:
+            return block(x.clone(), skip.clone())
+        except NotImplementedError:
+            raise CheckFailed(f"{case.describe()}\n  raised NotImplementedError: forward, or the "
+                              f"center_crop it calls, is not written yet.") from None
+        except Exception as error:
+            named = ""
+            for mistake in mistakes.DECODER_BLOCK:
+                try:
+                    mistake.compute(reference_block, x, skip)
+                except Exception as produced:  # the same crash as the learner's?
+                    if (type(produced) is type(error)
+                            and str(produced).split(".")[0] == str(error).split(".")[0]):
+                        named = f"\n  This looks like a known mistake, {mistake.name}: " \
+                                f"{mistake.explanation}"
+                        break
+            raise CheckFailed(f"{case.describe()}\n  forward(x, skip) raised "
+                              f"{type(error).__name__}: {error}{named}") from None
+
+
+def check_decoder_block(block_class, block_cases, picture=True) -> None:
+    """Give the learner's block a reference block's weights; compare the outputs value by value."""
+    from types import SimpleNamespace
+
+    import torch
+
+    for case in block_cases:
+        reference_block = case.reference_block()
+        block = _build_decoder_block(block_class, case.in_channels, case.out_channels)
+        block.load_state_dict(reference_block.state_dict())
+        block.eval()
+        x, skip = case.inputs()
+        with torch.no_grad():
+            expected = reference_block(x, skip).numpy().astype(np.float64)
+        actual = _tensor_as_array(case.describe(),
+                                  _run_decoder_block(block, case, reference_block, x, skip))
+
+        def diagnosis():
+            def same(produced):
+                return _equal_arrays(np.asarray(produced.detach(), np.float64), actual)
+            with torch.no_grad():
+                return _diagnosis(mistakes.DECODER_BLOCK,
+                                  SimpleNamespace(args=(reference_block, x, skip)), same)
+
+        h, w = case.x_shape[2:]
+        formula = (f"(N, out_channels, 2h - 4, 2w - 4) = ({case.x_shape[0]}, {case.out_channels}, "
+                   f"2*{h} - 4, 2*{w} - 4): the up-convolution doubles, each 3x3 convolution "
+                   f"takes 2 away")
+        if actual.shape != expected.shape:
+            raise CheckFailed(f"{case.describe()}\n  wrong output shape: expected "
+                              f"{expected.shape}, got {actual.shape}.\n  {formula}.{diagnosis()}")
+        difference = _first_difference(expected, actual)
+        if difference is not None:
+            index, want, got, count = difference
+            if picture:
+                _show_comparison(expected, actual, "DecoderBlock output, first map: "
+                                                   "expected vs. yours")
+            raise CheckFailed(
+                f"{case.describe()}\n  right shape, wrong values (your block was given the same "
+                f"weights as the reference block): at index {index} expected {want:.6g}, got "
+                f"{got:.6g} ({count} of {expected.size} values differ).{diagnosis()}")
+    _passed("DecoderBlock", block_cases, ["the reference block given the same weights"])
+
+
+def check_decoder_block_paper_sizes(block_class, steps) -> None:
+    """Run the block at the paper's four expanding steps; compare output shapes with the table."""
+    import torch
+
+    for case, wanted in steps:
+        block = _build_decoder_block(block_class, case.in_channels, case.out_channels)
+        x, skip = case.inputs()
+        with torch.no_grad():
+            answer = _run_decoder_block(block, case, case.reference_block(), x, skip)
+        if not isinstance(answer, torch.Tensor):
+            _tensor_as_array(case.describe(), answer)
+        if tuple(answer.shape) != tuple(wanted):
+            raise CheckFailed(f"{case.describe()}\n  output shape {tuple(answer.shape)}, but the "
+                              f"paper's size table says {wanted}: up-convolution "
+                              f"{case.x_shape[2]} -> {2 * case.x_shape[2]}, crop the skip map to "
+                              f"that, then two unpadded 3x3 convolutions -> "
+                              f"{2 * case.x_shape[2] - 4}.")
+    print(f"✓ DecoderBlock: the paper's {len(steps)} expanding steps give the table's sizes "
+          f"({', '.join(f'{case.x_shape[2]} -> {wanted[2]}' for case, wanted in steps)}).")

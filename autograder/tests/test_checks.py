@@ -44,27 +44,46 @@ def add_at(x, w, stride=1):
     return out
 
 
+def scatter(x, w, stride=1):
+    """A learner's right answer (the checks treat calls into tconv.reference as shortcuts)."""
+    out = np.zeros((len(x) - 1) * stride + len(w))
+    for j in range(len(x)):
+        out[j * stride:j * stride + len(w)] += x[j] * np.asarray(w, dtype=float)
+    return out
+
+
 def in_float32(x, w, stride=1):
-    return reference.conv_transpose1d(x, w, stride).astype(np.float32)
+    out = np.zeros((len(x) - 1) * stride + len(w), dtype=np.float32)
+    for j in range(len(x)):
+        out[j * stride:j * stride + len(w)] += np.float32(x[j]) * np.asarray(w, dtype=np.float32)
+    return out
 
 
 def as_list(x, w, stride=1):
-    return reference.conv_transpose1d(x, w, stride).tolist()
+    return scatter(x, w, stride).tolist()
 
 
-@pytest.mark.parametrize("answer", [reference.conv_transpose1d, gather, add_at, in_float32, as_list])
+def conv_size(i, k, stride=1, padding=0, dilation=1):
+    return (i + 2 * padding - dilation * (k - 1) - 1) // stride + 1
+
+
+def transpose_size(i, k, stride=1, padding=0, dilation=1, output_padding=0):
+    return (i - 1) * stride - 2 * padding + dilation * (k - 1) + output_padding + 1
+
+
+@pytest.mark.parametrize("answer", [scatter, gather, add_at, in_float32, as_list])
 def test_right_answers_pass(answer, capsys):
     no_picture(answer, CASES_1D)
     assert capsys.readouterr().out.startswith("✓ conv_transpose1d: 16 cases")
 
 
 def test_size_checks_pass_the_references():
-    checks.check_conv_output_size(reference.conv_output_size, CASES_CONV)
-    checks.check_conv_transpose_output_size(reference.conv_transpose_output_size, CASES_TRANSPOSE)
+    checks.check_conv_output_size(conv_size, CASES_CONV)
+    checks.check_conv_transpose_output_size(transpose_size, CASES_TRANSPOSE)
 
 
 def test_numpy_integers_count_as_ints():
-    checks.check_conv_output_size(lambda *a: np.int64(reference.conv_output_size(*a)), CASES_CONV)
+    checks.check_conv_output_size(lambda *a: np.int64(conv_size(*a)), CASES_CONV)
 
 
 # --- every known mistake is rejected and named ----------------------------------------------------
@@ -89,7 +108,7 @@ def test_each_transpose_size_mistake_is_named(mistake):
 
 def test_a_wrong_value_names_the_call_the_position_and_both_values():
     def off_at_the_end(x, w, stride=1):
-        out = reference.conv_transpose1d(x, w, stride)
+        out = scatter(x, w, stride)
         out[-1] += 1
         return out
 
@@ -136,7 +155,7 @@ def test_integer_dtype_in_place_add_gets_a_hint():
 
 def test_a_float_size_is_refused_even_when_its_value_is_right():
     message = failure(checks.check_conv_output_size,
-                      lambda *a: float(reference.conv_output_size(*a)), CASES_CONV)
+                      lambda *a: float(conv_size(*a)), CASES_CONV)
     assert "must be an int" in message
 
 
@@ -161,3 +180,67 @@ def test_a_failing_value_check_draws_expected_yours_and_difference(monkeypatch):
             cases.seed_example_1d())
     expected, actual, _ = shown[0]
     assert expected.tolist() == [2, 4, 9, 6, 9] and actual.tolist() == [2, 4, 3, 6, 9]
+
+
+# --- shortcuts: a ready-made transposed convolution earns nothing ---------------------------------
+
+def _torch_functional(x, w, stride=1):
+    import torch
+    from torch.nn.functional import conv_transpose1d as renamed
+
+    return renamed(torch.tensor(x, dtype=torch.float64)[None, None],
+                   torch.tensor(w, dtype=torch.float64)[None, None], stride=stride)[0, 0].numpy()
+
+
+def _torch_module(x, w, stride=1):
+    import torch
+
+    layer = torch.nn.ConvTranspose1d(1, 1, len(w), stride=stride, bias=False).double()
+    layer.weight.data[:] = torch.tensor(w, dtype=torch.float64)
+    return layer(torch.tensor(x, dtype=torch.float64)[None, None])[0, 0].detach().numpy()
+
+
+def _torch_autograd(x, w, stride=1):
+    import torch
+
+    y = torch.zeros((len(x) - 1) * stride + len(w), dtype=torch.float64, requires_grad=True)
+    out = torch.nn.functional.conv1d(y[None, None], torch.tensor(w, dtype=torch.float64)[None, None],
+                                     stride=stride)[0, 0]
+    return torch.autograd.grad(out, y, torch.tensor(x, dtype=torch.float64))[0].numpy()
+
+
+def _torch_gradient_helper(x, w, stride=1):
+    import torch
+
+    length = (len(x) - 1) * stride + len(w)
+    return torch.nn.grad.conv1d_input((1, 1, length), torch.tensor(w, dtype=torch.float64)[None, None],
+                                      torch.tensor(x, dtype=torch.float64)[None, None],
+                                      stride=stride)[0, 0].numpy()
+
+
+def _course_reference(x, w, stride=1):
+    import tconv.reference as answers
+
+    return answers.conv_transpose1d(x, w, stride)
+
+
+@pytest.mark.guarded
+@pytest.mark.parametrize("shortcut, named", [
+    (_torch_functional, "PyTorch's conv_transpose1d"),
+    (_torch_module, "PyTorch's conv_transpose1d"),
+    (_torch_autograd, "gradient machinery"),
+    (_torch_gradient_helper, "gradient machinery"),
+    (_course_reference, "the course's answer tconv.reference.conv_transpose1d"),
+], ids=lambda v: getattr(v, "__name__", "")[:30])
+def test_a_ready_made_transposed_convolution_earns_nothing(shortcut, named):
+    message = failure(no_picture, shortcut, cases.seed_example_1d())
+    assert named in message and "earns no credit" in message
+
+
+@pytest.mark.guarded
+def test_calling_the_reference_size_function_is_a_shortcut_too():
+    from tconv import reference as answers
+
+    message = failure(checks.check_conv_output_size, lambda *a: answers.conv_output_size(*a),
+                      CASES_CONV)
+    assert "tconv.reference.conv_output_size" in message
