@@ -340,7 +340,8 @@ def channel_map(channels_in, channels_out, groups=1):
 def matrix_figure(matrix, title=None, row_name="output", col_name="input"):
     """A small matrix as a grid of numbers, non-zero entries shaded."""
     matrix = np.asarray(matrix, dtype=np.float64)
-    fig, ax = plt.subplots(figsize=(1.2 + 0.6 * matrix.shape[1], 1.2 + 0.6 * matrix.shape[0]))
+    fig, ax = plt.subplots(figsize=(max(3.0, 1.2 + 0.6 * matrix.shape[1]),
+                                    1.8 + 0.6 * matrix.shape[0]))
     draw_grid(ax, matrix, np.where(matrix != 0, SUM, "white"), title=title)
     ax.set_xlabel(f"{col_name} position", fontsize=9)
     ax.set_ylabel(f"{row_name} position", fontsize=9)
@@ -380,3 +381,12 @@ def zero_insertion_2d(x, w, stride=1, padding=0):
     ])
     fig.tight_layout()
     return fig
+
+
+def conv1d_matrix_figure(n, w, stride=1, transposed=False):
+    """The matrix C of a direct 1-D convolution on length-``n`` inputs (or its transpose C.T),
+    one row per output position (per input position for C.T)."""
+    matrix = reference.conv1d_matrix(n, w, stride)
+    if transposed:
+        return matrix_figure(matrix.T, f"C.T {matrix.T.shape}:\ncolumn r = kernel\nfrom row r·{stride}")
+    return matrix_figure(matrix, f"C {matrix.shape}: row r = kernel\nfrom column r·{stride}")
