@@ -347,10 +347,24 @@ def check_conv_transpose2d_by_zero_insertion(fn, cases, picture=True) -> None:
 # torch and the chapter's reference are imported inside the functions: the other chapters' notebooks
 # must not pay for them.
 
+def _answer_shortcut(shortcuts: list, what: str) -> None:
+    """A learner's code that entered the course's answers (``tconv.unet_reference``) earns no
+    credit. PyTorch's own layers are not shortcuts here: a DecoderBlock is made of them."""
+    taken = [found for found in shortcuts if found.startswith("the course's answer")]
+    if taken:
+        raise CheckFailed(f"{what}\n  calls {taken[0]}. Write it yourself: an answer that calls "
+                          f"the course's own solution earns no credit.")
+
+
 def _learner_call(what: str, fn, *args):
     """Run the learner's code; a NotImplementedError or a crash becomes a CheckFailed."""
     try:
-        return fn(*args)
+        with guard.watch() as shortcuts:
+            answer = fn(*args)
+        _answer_shortcut(shortcuts, what)
+        return answer
+    except CheckFailed:
+        raise
     except NotImplementedError:
         raise CheckFailed(f"{what}: not written yet (it raised NotImplementedError): replace "
                           f"`raise NotImplementedError()` with your code and run its cell again."
@@ -516,7 +530,12 @@ def _run_decoder_block(block, case, reference_block, x, skip):
 
     with torch.no_grad():
         try:
-            return block(x.clone(), skip.clone())
+            with guard.watch() as shortcuts:
+                answer = block(x.clone(), skip.clone())
+            _answer_shortcut(shortcuts, case.describe())
+            return answer
+        except CheckFailed:
+            raise
         except NotImplementedError:
             raise CheckFailed(f"{case.describe()}\n  raised NotImplementedError: forward, or the "
                               f"center_crop it calls, is not written yet.") from None

@@ -1,0 +1,315 @@
+"""Chapter 06's workbench: a small U-Net around the learner's decoder block, its data and training.
+
+Nothing here is an exercise's answer: the network takes the decoder block class as an argument
+(the notebook passes the learner's ``DecoderBlock``; the package's tests pass the reference one).
+
+- ``size_table``: every feature map's size in U-Net, computed with chapter 02's size functions
+  (572 -> 388 for the paper's network).
+- ``input_size_for``: the input tile a network of some depth needs for a given output size.
+- ``UNet``: contracting path, bottleneck, expanding path of ``decoder_block``s, 1x1 head.
+- ``make_shapes``: a synthetic segmentation task (bright shapes on a noisy, unevenly lit
+  background, with their masks), generated from a seed, no download.
+- ``train``, ``predict``, ``iou``: a seeded training loop and the measure of the result.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import reference
+
+
+# --- sizes -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SizeRow:
+    path: str        # "contracting", "bottom" or "expanding"
+    operation: str   # what produced this map
+    channels: int
+    size: int        # height = width
+    note: str = ""
+
+
+def size_table(input_size=572, depth=4, base_channels=64, classes=2) -> list[SizeRow]:
+    """Every feature map of a U-Net with unpadded 3x3 convolutions, in order.
+
+    Each size comes from ``reference.conv_output_size`` (3x3 convolutions, and 2x2 max pooling
+    with stride 2, which moves its window like a convolution) or from
+    ``reference.conv_transpose_output_size`` (the 2x2 up-convolutions with stride 2).
+    Raises ``ValueError`` if a max pooling would meet an odd size (the paper chooses the input
+    tile so that it never does).
+    """
+    rows = [SizeRow("contracting", "input", 1, input_size)]
+    size, skips = input_size, []
+    for level in range(depth):
+        channels = base_channels * 2 ** level
+        for n in (1, 2):
+            size = reference.conv_output_size(size, 3)
+            rows.append(SizeRow("contracting", f"3x3 conv + ReLU ({n}/2)", channels, size))
+        skips.append((channels, size))
+        if size % 2:
+            raise ValueError(f"input_size={input_size}: the max pooling after level {level + 1} "
+                             f"meets an odd size {size}; choose an input size where every pooled "
+                             f"map is even (see input_size_for)")
+        size = reference.conv_output_size(size, 2, stride=2)
+        rows.append(SizeRow("contracting", "2x2 max pool, stride 2", channels, size))
+    channels = base_channels * 2 ** depth
+    for n in (1, 2):
+        size = reference.conv_output_size(size, 3)
+        rows.append(SizeRow("bottom", f"3x3 conv + ReLU ({n}/2)", channels, size))
+    for skip_channels, skip_size in reversed(skips):
+        size = reference.conv_transpose_output_size(size, 2, stride=2)
+        rows.append(SizeRow("expanding", "2x2 up-conv, stride 2", channels // 2, size))
+        rows.append(SizeRow("expanding", "crop the skip map, concatenate", channels, size,
+                            f"skip {skip_size} -> {size}: margin {skip_size - size}"))
+        channels //= 2
+        for n in (1, 2):
+            size = reference.conv_output_size(size, 3)
+            rows.append(SizeRow("expanding", f"3x3 conv + ReLU ({n}/2)", channels, size))
+    rows.append(SizeRow("expanding", "1x1 conv (classes)", classes, size))
+    return rows
+
+
+def format_size_table(rows: list[SizeRow]) -> str:
+    """The table as aligned text, one feature map per line."""
+    lines = [f"{'path':<12} {'operation':<32} {'channels':>8} {'size':>9}  note"]
+    for row in rows:
+        lines.append(f"{row.path:<12} {row.operation:<32} {row.channels:>8} "
+                     f"{f'{row.size}x{row.size}':>9}  {row.note}")
+    return "\n".join(lines)
+
+
+def input_size_for(output_size: int, depth: int) -> int:
+    """The input tile that gives an ``output_size`` map, every pooling meeting an even size.
+
+    Walks the network backwards: each pair of 3x3 convolutions loses 4, each up-convolution
+    doubles, each max pooling halves.
+    """
+    size = output_size
+    for _ in range(depth):
+        size += 4
+        if size % 2:
+            raise ValueError(f"output_size={output_size}: no input tile of a depth-{depth} U-Net "
+                             f"gives it (an up-convolution's output is always even); try "
+                             f"{output_size + 1}")
+        size //= 2
+    size += 4  # the bottom's two convolutions
+    for _ in range(depth):
+        size = size * 2 + 4
+    return size
+
+
+# --- the chapter's experiment: one set of settings for the notebook and the package's tests -------
+
+IMAGE_SIZE = 48       # the masks the network predicts are IMAGE_SIZE x IMAGE_SIZE
+DEPTH = 2             # two poolings, two decoder blocks
+BASE_CHANNELS = 8     # 8 -> 16 -> 32 channels down, 32 -> 16 -> 8 up: about 29,000 parameters
+NOISE = 0.4           # the background noise's standard deviation (shapes are 0.6 to 1.0 brighter)
+TRAIN_IMAGES, TEST_IMAGES = 400, 100
+TRAIN_SEED, TEST_SEED = 1, 2  # different seeds: the held-out images are never trained on
+STEPS, BATCH_SIZE, LEARNING_RATE = 500, 8, 3e-3
+IOU_TARGET = 0.85
+
+
+# --- the network ---------------------------------------------------------------------------------
+
+def double_conv(in_channels: int, out_channels: int) -> nn.Sequential:
+    """Two unpadded 3x3 convolutions, each followed by ReLU: (N, C, H, W) -> (N, C', H-4, W-4)."""
+    return nn.Sequential(nn.Conv2d(in_channels, out_channels, 3), nn.ReLU(),
+                         nn.Conv2d(out_channels, out_channels, 3), nn.ReLU())
+
+
+class UNet(nn.Module):
+    """A U-Net whose expanding path is made of ``decoder_block(in_channels, out_channels)``s.
+
+    Level ``l`` of the contracting path has ``base_channels * 2**l`` channels; the bottom has
+    ``base_channels * 2**depth``. x: (N, in_channels, S, S) with S = input_size_for(s, depth)
+    -> (N, classes, s, s), one logit per class and pixel.
+    """
+
+    def __init__(self, decoder_block, in_channels=1, classes=1, base_channels=BASE_CHANNELS,
+                 depth=DEPTH):
+        super().__init__()
+        widths = [base_channels * 2 ** level for level in range(depth + 1)]
+        self.encoders = nn.ModuleList(
+            double_conv(c_in, c_out) for c_in, c_out in zip([in_channels] + widths, widths[:-1]))
+        self.bottom = double_conv(widths[-2], widths[-1])
+        self.decoders = nn.ModuleList(
+            decoder_block(widths[level + 1], widths[level]) for level in reversed(range(depth)))
+        self.head = nn.Conv2d(base_channels, classes, 1)
+
+    def forward(self, x):
+        skips = []
+        for encoder in self.encoders:
+            x = encoder(x)
+            skips.append(x)
+            x = F.max_pool2d(x, 2)
+        x = self.bottom(x)
+        for decoder, skip in zip(self.decoders, reversed(skips)):
+            x = decoder(x, skip)
+        return self.head(x)
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def device() -> torch.device:
+    """The GPU if there is one, the CPU otherwise."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+# --- the data ------------------------------------------------------------------------------------
+
+def make_shapes(count: int, size=IMAGE_SIZE, seed=0, noise=NOISE):
+    """``count`` grey images of bright disks, rectangles and triangles, and their masks.
+
+    The shapes are 0.6 to 1.0 brighter than the background, which is lit unevenly (a random
+    slope of up to +-0.6 across the image) and covered in Gaussian noise of standard deviation
+    ``noise``, so no single threshold separates them: the network has to look at neighbourhoods.
+    Returns float32 arrays images (count, 1, size, size) and masks (count, 1, size, size) of 0/1.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = np.mgrid[0:size, 0:size].astype(np.float32) + 0.5
+    images = np.empty((count, 1, size, size), np.float32)
+    masks = np.zeros((count, 1, size, size), np.float32)
+    for n in range(count):
+        mask = np.zeros((size, size), bool)
+        for _ in range(int(rng.integers(1, 4))):
+            kind = rng.integers(3)
+            cy, cx = rng.uniform(0.15 * size, 0.85 * size, 2)
+            r = rng.uniform(0.08 * size, 0.2 * size)
+            if kind == 0:
+                shape = (rows - cy) ** 2 + (cols - cx) ** 2 <= r ** 2
+            elif kind == 1:
+                half_h, half_w = r * rng.uniform(0.5, 1.2, 2)
+                shape = (abs(rows - cy) <= half_h) & (abs(cols - cx) <= half_w)
+            else:  # a triangle pointing up: below its apex, inside both slanted edges
+                shape = (rows >= cy - r) & (rows <= cy + r) & (abs(cols - cx) <= (rows - cy + r) / 2)
+            mask |= shape
+        slope = rng.uniform(-0.6, 0.6, 2) / size
+        light = slope[0] * (rows - size / 2) + slope[1] * (cols - size / 2)
+        brightness = rng.uniform(0.6, 1.0)
+        images[n, 0] = light + brightness * mask + rng.normal(0, noise, (size, size))
+        masks[n, 0] = mask
+    return images, masks
+
+
+def mirror_pad(images, margin: int) -> torch.Tensor:
+    """Extend every image by ``margin`` pixels on each side by mirroring it at its border.
+
+    The paper's overlap-tile strategy: the unpadded convolutions need context beyond the part of
+    the image whose mask is predicted, and mirroring supplies it at the image's border.
+    images: (N, C, H, W) -> (N, C, H + 2*margin, W + 2*margin) float32 tensor.
+    """
+    return F.pad(torch.as_tensor(images, dtype=torch.float32), (margin,) * 4, mode="reflect")
+
+
+# --- training and measuring ----------------------------------------------------------------------
+
+@dataclass
+class TrainingRun:
+    losses: list        # the training loss at every step
+    seconds: float
+    device: str
+
+
+def train(model: nn.Module, images, masks, steps=STEPS, batch_size=BATCH_SIZE,
+          learning_rate=LEARNING_RATE, seed=0, on=None) -> TrainingRun:
+    """Train ``model`` in place with Adam on binary cross-entropy; quiet, seeded.
+
+    images: (N, 1, S, S) mirror-padded inputs, masks: (N, 1, s, s) with s the model's output
+    size. Each step draws ``batch_size`` images at random (from a generator seeded with ``seed``).
+    """
+    on = device() if on is None else on
+    torch.manual_seed(seed)
+    generator = torch.Generator().manual_seed(seed)
+    model.to(on).train()
+    inputs = torch.as_tensor(images, dtype=torch.float32).to(on)
+    targets = torch.as_tensor(masks, dtype=torch.float32).to(on)
+    optimizer = torch.optim.Adam(model.parameters(), lr=learning_rate)
+    losses, start = [], time.perf_counter()
+    for _ in range(steps):
+        batch = torch.randint(len(inputs), (batch_size,), generator=generator).to(on)
+        loss = F.binary_cross_entropy_with_logits(model(inputs[batch]), targets[batch])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(loss.item())
+    model.eval()
+    return TrainingRun(losses, time.perf_counter() - start, str(on))
+
+
+@torch.no_grad()
+def predict(model: nn.Module, images, batch_size=32) -> np.ndarray:
+    """The model's probability of "shape" at every pixel: (N, 1, s, s) float32 numpy array."""
+    on = next(model.parameters()).device
+    model.eval()
+    inputs = torch.as_tensor(images, dtype=torch.float32)
+    chunks = [torch.sigmoid(model(inputs[i:i + batch_size].to(on))).cpu()
+              for i in range(0, len(inputs), batch_size)]
+    return torch.cat(chunks).numpy()
+
+
+def iou(predicted, true) -> float:
+    """Intersection over union of two sets of 0/1 masks, pooled over every image and pixel."""
+    predicted, true = np.asarray(predicted) > 0.5, np.asarray(true) > 0.5
+    union = np.logical_or(predicted, true).sum()
+    return float(np.logical_and(predicted, true).sum() / union) if union else 1.0
+
+
+# --- upsampling compared ---------------------------------------------------------------------------
+
+def overlap_count(size: int, kernel: int, stride: int = 2) -> np.ndarray:
+    """How many scattered copies of a ``kernel x kernel`` kernel land on each output pixel.
+
+    A transposed convolution of a ``size x size`` map of ones with a kernel of ones: where the
+    count varies from pixel to pixel, so does the output of any smooth input (a checkerboard).
+    -> ((size - 1)*stride + kernel,) * 2 array of ints.
+    """
+    ones = torch.ones(1, 1, size, size, dtype=torch.float64)
+    weight = torch.ones(1, 1, kernel, kernel, dtype=torch.float64)
+    return F.conv_transpose2d(ones, weight, stride=stride)[0, 0].round().int().numpy()
+
+
+def upsample_three_ways(image) -> dict:
+    """Double a 2-D map three ways, each with averaging weights (no training involved).
+
+    - transposed convolution, 3x3 kernel, stride 2, padding 1, output_padding 1: copies overlap
+      unevenly (1, 2 or 4 per pixel);
+    - transposed convolution, 2x2 kernel, stride 2 (U-Net's): copies tile without overlap;
+    - bilinear upsampling, then a 3x3 convolution (padding 1).
+    Every kernel holds one value, chosen so that a map of ones stays near one in the interior.
+    image: (H, W) -> {name: (2H, 2W) numpy array}
+    """
+    x = torch.as_tensor(np.asarray(image, dtype=np.float32))[None, None]
+    k3 = torch.full((1, 1, 3, 3), 1 / 4)   # up to 4 copies overlap: the interior average is 1
+    k2 = torch.ones(1, 1, 2, 2)             # exactly one copy per pixel
+    smooth = torch.full((1, 1, 3, 3), 1 / 9)
+    bilinear = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)
+    return {
+        "transposed conv, 3x3 kernel, stride 2": F.conv_transpose2d(
+            x, k3, stride=2, padding=1, output_padding=1)[0, 0].numpy(),
+        "transposed conv, 2x2 kernel, stride 2": F.conv_transpose2d(x, k2, stride=2)[0, 0].numpy(),
+        "bilinear, then 3x3 conv": F.conv2d(
+            F.pad(bilinear, (1, 1, 1, 1), mode="replicate"), smooth)[0, 0].numpy(),
+    }
+
+
+@torch.no_grad()
+def up_response(block: nn.Module, size: int = 6) -> np.ndarray:
+    """What a trained block's ``up`` makes of a map that is 1 everywhere, summed over channels.
+
+    With a 2x2 kernel and stride 2 each output pixel gets exactly one kernel tap, chosen by its
+    position in its 2x2 cell: the response repeats with period 2, whatever the weights are.
+    -> (2*size, 2*size) numpy array.
+    """
+    up = block.up
+    ones = torch.ones(1, up.in_channels, size, size, device=up.weight.device)
+    return up(ones)[0].sum(0).cpu().numpy()

@@ -1,0 +1,208 @@
+"""Chapter 06's pictures: the crop window, U-Net's architecture, the data, the training, the
+upsampling comparison. Every function returns a matplotlib Figure (show it with
+``plots.display``)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from . import plots  # sets the headless backend when there is no notebook
+from . import unet
+
+import matplotlib.pyplot as plt  # noqa: E402  (after plots chose the backend)
+from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
+
+KEPT = "#FFE9A8"
+MARGIN = "#D9D9D9"
+PATH_COLORS = {"conv": "#333333", "pool": "#C44E52", "up": "#55A868", "skip": "#8172B3"}
+
+
+def crop_window(height_in: int, width_in: int, height: int, width: int):
+    """A ``height_in x width_in`` map with its centered ``height x width`` window framed.
+
+    Each margin row/column is labelled "top", "bottom", "left" or "right", so an odd margin shows
+    its extra row at the bottom and its extra column at the right.
+    """
+    top, left = (height_in - height) // 2, (width_in - width) // 2
+    colors = np.full((height_in, width_in), MARGIN, dtype=object)
+    colors[top:top + height, left:left + width] = KEPT
+    labels = [["" for _ in range(width_in)] for _ in range(height_in)]
+    for r in range(top, top + height):
+        for c in range(left, left + width):
+            labels[r][c] = f"{r - top},{c - left}"
+    fig, ax = plt.subplots(figsize=(1.2 + 0.55 * width_in, 1.2 + 0.55 * height_in))
+    plots.draw_grid(ax, np.zeros((height_in, width_in)), colors, labels, frame=(top, left, height,
+                                                                                width), fontsize=8)
+    bottom, right = height_in - height - top, width_in - width - left
+    ax.set_title(f"{height_in}x{width_in} -> {height}x{width}: top {top}, bottom {bottom}, "
+                 f"left {left}, right {right}", fontsize=11, pad=16)
+    fig.tight_layout()
+    return fig
+
+
+def architecture(rows: list, title: str | None = None):
+    """U-Net drawn from a ``unet.size_table``: one bar per feature map, its height growing with
+    the map's size, labelled with size (below) and channels (above); arrows for convolutions,
+    poolings, up-convolutions and the cropped skip connections."""
+    depth = sum(1 for row in rows if row.operation.startswith("2x2 max pool"))
+    levels, level = [], 0  # the level (0 = top) of each row
+    for row in rows:
+        if row.operation.startswith("2x2 up"):
+            level -= 1
+        levels.append(level)
+        if row.operation.startswith("2x2 max pool"):
+            level += 1
+    largest = max(row.size for row in rows)
+    fig, ax = plt.subplots(figsize=(13, 1.9 * (depth + 1) + 0.6))
+    placed = {}  # row index -> (x, y, bar height)
+    skip_from = {}
+    x = 0.0
+    for n, row in enumerate(rows):
+        if row.operation.startswith("2x2 max pool"):
+            continue  # drawn as the arrow down to the next level
+        level = levels[n]
+        y = -1.9 * level
+        height = 1.5 * np.sqrt(row.size / largest)
+        width = 0.06 + 0.025 * np.log2(max(row.channels, 1))
+        if row.operation.startswith("crop"):
+            # the cropped skip map (purple) and the upsampled map side by side
+            ax.add_patch(Rectangle((x - width / 2, y - height / 2), width / 2, height,
+                                   facecolor=PATH_COLORS["skip"], alpha=0.5, edgecolor="#333333"))
+            ax.add_patch(Rectangle((x, y - height / 2), width / 2, height,
+                                   facecolor=PATH_COLORS["up"], alpha=0.5, edgecolor="#333333"))
+            source_x, source_y, source_h, source_size = skip_from[level]
+            arrow = FancyArrowPatch((source_x + 0.1, source_y), (x - width / 2 - 0.05, y),
+                                    arrowstyle="-|>", mutation_scale=12, linestyle="--",
+                                    color=PATH_COLORS["skip"])
+            ax.add_patch(arrow)
+            ax.text((source_x + x) / 2, y + 0.08, f"crop {source_size} → {row.size}",
+                    ha="center", va="bottom", fontsize=8, color=PATH_COLORS["skip"],
+                    bbox=dict(facecolor="white", edgecolor="none", pad=0.5))
+        else:
+            face = "#4C72B0" if row.path != "expanding" else "#DD8452"
+            if row.operation == "input":
+                face = "white"
+            ax.add_patch(Rectangle((x - width / 2, y - height / 2), width, height, facecolor=face,
+                                   alpha=0.6, edgecolor="#333333"))
+        ax.text(x, y - height / 2 - 0.05, f"{row.size}", ha="center", va="top", fontsize=7)
+        ax.text(x, y + height / 2 + 0.04, f"{row.channels}", ha="center", va="bottom", fontsize=7,
+                color="#555555")
+        previous = placed.get(n - 1) or placed.get(n - 2)
+        if previous is not None and not row.operation.startswith("crop"):
+            px, py, _ = previous
+            kind = "conv"
+            if rows[n - 1].operation.startswith("2x2 max pool"):
+                kind = "pool"
+            elif row.operation.startswith("2x2 up"):
+                kind = "up"
+            ax.add_patch(FancyArrowPatch((px + 0.08, py), (x - 0.08, y), arrowstyle="-|>",
+                                         mutation_scale=10, color=PATH_COLORS[kind], lw=1.2))
+        placed[n] = (x, y, height)
+        if row.path == "contracting" and "(2/2)" in row.operation:
+            skip_from[level] = (x, y, height, row.size)
+        x += 0.55 if not row.operation.startswith("2x2 up") else 0.45
+    ax.set_xlim(-0.5, x)
+    ax.set_ylim(-1.9 * depth - 1.2, 1.3)
+    ax.set_aspect("auto")
+    ax.axis("off")
+    legend = [("3x3 conv + ReLU", "conv"), ("2x2 max pool", "pool"), ("2x2 up-conv, stride 2", "up"),
+              ("copy and crop", "skip")]
+    for k, (text, kind) in enumerate(legend):
+        ax.text(0.01 + 0.2 * k, 0.98, "→ " + text, transform=ax.transAxes, color=PATH_COLORS[kind],
+                fontsize=10, va="top")
+    ax.text(0.99, 0.02, "numbers: map size (below), channels (above)", transform=ax.transAxes,
+            ha="right", fontsize=8, color="#555555")
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig
+
+
+def samples(images, masks, predictions=None, count=6, margin=0):
+    """Input images (the mirrored border, if any, shaded), true masks and predicted probabilities."""
+    count = min(count, len(images))
+    rows = 2 if predictions is None else 3
+    fig, axes = plt.subplots(rows, count, figsize=(1.9 * count, 1.95 * rows), squeeze=False)
+    for k in range(count):
+        image = np.asarray(images[k, 0])
+        axes[0, k].imshow(image, cmap="gray")
+        if margin:
+            inner = image.shape[0] - 2 * margin
+            axes[0, k].add_patch(Rectangle((margin - 0.5, margin - 0.5), inner, inner, fill=False,
+                                           edgecolor="#DD8452", lw=1.2))
+        axes[1, k].imshow(masks[k, 0], cmap="gray", vmin=0, vmax=1)
+        if predictions is not None:
+            axes[2, k].imshow(predictions[k, 0], cmap="magma", vmin=0, vmax=1)
+    names = ["input", "true mask", "predicted\nprobability"]
+    for r in range(rows):
+        axes[r, 0].set_ylabel(names[r])
+        for ax in axes[r]:
+            ax.set_xticks([])
+            ax.set_yticks([])
+    fig.tight_layout()
+    return fig
+
+
+def loss_curve(losses, title="training loss"):
+    """The loss at every step (light) and its running mean over 25 steps (dark), log scale."""
+    losses = np.asarray(losses, dtype=np.float64)
+    window = min(25, len(losses)) or 1
+    smooth = np.convolve(losses, np.ones(window) / window, mode="valid")
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    ax.plot(losses, color="#4C72B0", alpha=0.3, lw=1, label="every step")
+    ax.plot(np.arange(window - 1, len(losses)), smooth, color="#4C72B0", lw=2,
+            label=f"mean of {window} steps")
+    ax.set_yscale("log")
+    ax.set_xlabel("step")
+    ax.set_ylabel("binary cross-entropy")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    return fig
+
+
+def upsampling_comparison(image, size: int = 4):
+    """Top: an image doubled three ways (``unet.upsample_three_ways``). Bottom: how many kernel
+    copies land on each output pixel of a ``size x size`` map for the two transposed
+    convolutions, and the bilinear route's output for a map of ones."""
+    results = unet.upsample_three_ways(image)
+    counts = [unet.overlap_count(size, 3)[1:, 1:],  # padding 1 crops the first row and column;
+              # output_padding 1 puts back the row and column that padding took at the end
+              unet.overlap_count(size, 2),
+              np.round(unet.upsample_three_ways(np.ones((size, size)))["bilinear, then 3x3 conv"],
+                       2)]
+    fig, axes = plt.subplots(2, 4, figsize=(13, 6.6),
+                             gridspec_kw={"width_ratios": [1, 1, 1, 1]})
+    axes[0, 0].imshow(image, cmap="gray")
+    axes[0, 0].set_title(f"input {np.shape(image)[0]}x{np.shape(image)[1]}")
+    for ax, (name, values) in zip(axes[0, 1:], results.items()):
+        ax.imshow(values, cmap="gray")
+        ax.set_title(name, fontsize=10)
+    for ax in axes[0]:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    axes[1, 0].axis("off")
+    axes[1, 0].text(0, 0.5, "bottom row:\ncopies of the kernel\nlanding on each pixel\n"
+                    f"(a {size}x{size} input)", fontsize=10, va="center")
+    titles = ["3x3, stride 2: 1, 2 or 4 copies", "2x2, stride 2: always 1 copy",
+              "bilinear + conv on ones: all 1"]
+    for ax, values, name in zip(axes[1, 1:], counts, titles):
+        shades = np.where(values == values.max(), "#C44E52",
+                          np.where(values == values.min(), "white", "#F4A6A6"))
+        if values.min() == values.max():
+            shades = np.full(values.shape, "white", dtype=object)
+        plots.draw_grid(ax, values, shades, fontsize=8, title=name)
+    fig.tight_layout()
+    return fig
+
+
+def up_response(response):
+    """A trained up-convolution's output for a constant input: one 2x2 pattern, repeated."""
+    fig, ax = plt.subplots(figsize=(4, 3.6))
+    image = ax.imshow(response, cmap="RdBu_r")
+    fig.colorbar(image, ax=ax, shrink=0.8)
+    ax.set_title("trained `up` on a constant map\n(summed over its output channels)", fontsize=10)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    fig.tight_layout()
+    return fig
