@@ -113,3 +113,45 @@ def test_a_wrong_submitted_folder_is_explained(tmp_path, layout, message):
     result = subprocess.run([sys.executable, "-m", "tconv.grading", "--submitted", str(submitted),
                              "--grades", str(tmp_path / "grades")], capture_output=True, text=True)
     assert result.returncode != 0 and message in result.stderr
+
+
+def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(tmp_path):
+    """A wrong file name, a file that is not a notebook, a missing notebook and a kernel that
+    dies, in one batch with an honest student whose grade must not change."""
+    import nbformat
+
+    ch01, ch02 = course.assignments()[:2]
+    perfect = course.SAMPLE_SUBMISSIONS / "perfect"
+    submitted = tmp_path / "submitted"
+    for student in ["honest", "wrong_name", "not_a_notebook", "missing", "kernel_dies"]:
+        shutil.copytree(perfect / ch01, submitted / student / ch01)
+    for path in (submitted / "wrong_name" / ch01).glob("*.ipynb"):
+        path.rename(path.with_name("Untitled (1).ipynb"))
+    for path in (submitted / "not_a_notebook" / ch01).glob("*.ipynb"):
+        path.write_text("this is not JSON")
+    for path in (submitted / "missing" / ch01).glob("*.ipynb"):
+        path.unlink()
+    (submitted / "missing" / ch01 / "notes.txt").write_text("I forgot the notebook")
+    dying = next((submitted / "kernel_dies" / ch01).glob("*.ipynb"))
+    notebook = nbformat.read(dying, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = "import os\nos._exit(1)"
+    nbformat.write(notebook, dying)
+
+    grades = tmp_path / "grades"
+    rows = grading.grade(submitted, grades, cell_timeout=60)
+    score = {}
+    for row in rows:
+        score.setdefault(row["student_id"], [0, 0])
+        score[row["student_id"]][0] += row["score"]
+        score[row["student_id"]][1] += row["max_score"]
+    assert score["honest"][0] == score["honest"][1] > 0
+    assert score["wrong_name"][0] == score["wrong_name"][1]
+    for student in ["not_a_notebook", "missing", "kernel_dies"]:
+        assert score[student] == [0, score["honest"][1]], student
+    report = (grades / "report.md").read_text()
+    assert "handed in as `Untitled (1).ipynb`" in report
+    assert "is not a readable notebook" in report
+    assert "is missing" in report
+    assert "kernel died" in report
