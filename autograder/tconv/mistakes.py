@@ -413,9 +413,9 @@ def _by_zero_insertion(x, w, stride, padding, *, flip=(True, True), pad=None):
     spread[::s_h, ::s_w] = x
     pad = pad or (lambda k, p: k - 1 - p)
     a_h, a_w = pad(w.shape[0], p_h), pad(w.shape[1], p_w)
-    if a_h < 0 or a_w < 0:
-        raise ValueError("this mistake does not apply when padding > k - 1")
-    padded = np.pad(spread, [(a_h, a_h), (a_w, a_w)])
+    padded = np.pad(spread, [(max(a_h, 0),) * 2, (max(a_w, 0),) * 2])  # a negative amount crops
+    padded = padded[max(-a_h, 0):padded.shape[0] - max(-a_h, 0),
+                    max(-a_w, 0):padded.shape[1] - max(-a_w, 0)]
     kernel = w[::-1 if flip[0] else 1, ::-1 if flip[1] else 1]
     out = np.zeros((padded.shape[0] - w.shape[0] + 1, padded.shape[1] - w.shape[1] + 1))
     for r in range(out.shape[0]):
@@ -428,8 +428,8 @@ CONV_TRANSPOSE2D_BY_ZERO_INSERTION = [
     Mistake(
         "kernel not flipped",
         "the direct-convolution route needs the kernel flipped on both axes (w[::-1, ::-1]) "
-        "before it slides over the zero-inserted, padded input: scatter-add puts w[0, 0] at the "
-        "top-left of each copy, and a sliding window meets it last.",
+        "before it slides over the zero-inserted, padded input: out[o] = sum_i x[i] w[o - i*s], so "
+        "a window reading the input forwards must read the kernel backwards.",
         lambda x, w, stride, padding: _by_zero_insertion(x, w, stride, padding, flip=(False, False)),
     ),
     Mistake(
