@@ -18,7 +18,7 @@ export PATH := $(BIN):$(PATH)
 export JUPYTER_CONFIG_PATH := $(abspath autograder)
 STAMP := $(VENV)/.installed
 
-.PHONY: help env lab test release grade bench clean
+.PHONY: help env lab test release grade bench clean chromium
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -36,10 +36,23 @@ $(STAMP): requirements.txt autograder/pyproject.toml
 	touch $@
 
 lab: env ## open JupyterLab on the learners' notebooks in course/
-	jupyter lab --ServerApp.root_dir=course --port=$(PORT)
+	@# Jupyter refuses to run as root without --allow-root (containers, CI, this kind of machine).
+	jupyter lab --ServerApp.root_dir=course --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: env ## run every check of the course (what CI runs)
+test: env chromium ## run every check of the course (what CI runs)
 	python -m pytest autograder/tests $(PYTEST_ARGS)
+
+# The browser test drives Debian's Chromium (Playwright's own browser download does not work here).
+# Where it cannot be installed (not root, no apt), test_browser.py skips with a warning.
+chromium: ## install Debian's Chromium for the browser test, if it is missing
+	@if [ ! -x /usr/bin/chromium ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	  else \
+	    echo "!!! /usr/bin/chromium is missing and cannot be installed here (needs root and apt-get):" >&2; \
+	    echo "!!! the browser test (autograder/tests/test_browser.py) will be SKIPPED." >&2; \
+	  fi; \
+	fi
 
 release: env ## regenerate course/ and the sample submissions from solutions/
 	python -m tconv.release

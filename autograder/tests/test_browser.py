@@ -1,0 +1,193 @@
+"""A learner's first visit, in a real browser: JupyterLab started the way `make lab` starts it,
+Debian's Chromium driven by Playwright.
+
+The learner opens chapter 01 from the file browser, runs all cells, meets the exercise's
+NotImplementedError, types a correct `conv_transpose1d` into the solution cell, runs all cells
+again, and sees the checks pass and the pictures drawn. Screenshots of those moments go to
+build/screenshots/. JupyterLab serves a scratch copy of course/, so the repository is not modified.
+
+Chromium comes from Debian (`make test` installs it through `make chromium`); Playwright's own
+browser download does not work on this machine. Where /usr/bin/chromium is missing, the test is
+skipped with a warning.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from tconv import course
+
+CHROMIUM = Path("/usr/bin/chromium")
+# Flags for this machine's closed network (see the machine notes): no background connections.
+CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+SCREENSHOTS = course.BUILD / "screenshots"
+CHAPTER = "01_scatter_add_1d"
+ANSWER = '''def conv_transpose1d(x, w, stride=1):
+    out = np.zeros((len(x) - 1) * stride + len(w))
+    for j in range(len(x)):
+        out[j * stride:j * stride + len(w)] += x[j] * w
+    return out
+'''
+# JupyterLab's own settings for the test's server: no news or update toasts over the notebook.
+LAB_SETTINGS = {
+    "@jupyterlab/apputils-extension/notification.jupyterlab-settings":
+        {"fetchNews": "false", "checkForUpdates": False},
+}
+
+
+def free_loopback_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """(url, token, served folder) of a JupyterLab started like `make lab`, on a copy of course/."""
+    if not os.access(CHROMIUM, os.X_OK):
+        message = (f"{CHROMIUM} is missing: the browser test is SKIPPED. `make test` installs it "
+                   "(`make chromium`, which needs root and apt-get).")
+        warnings.warn(message)
+        pytest.skip(message)
+    scratch = tmp_path_factory.mktemp("lab")
+    served = scratch / "course"
+    shutil.copytree(course.COURSE, served)
+    settings = scratch / "settings"
+    for name, values in LAB_SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    port, token = free_loopback_port(), secrets.token_hex(16)
+    env = dict(os.environ, JUPYTER_CONFIG_PATH=str(course.AUTOGRADER),
+               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    log = (scratch / "jupyter-lab.log").open("w")
+    # What `make lab` runs, plus what a test needs: no browser, loopback, a known token, and
+    # settings and workspaces of its own so that nothing of the user's is read or written.
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "jupyter"), "lab", f"--ServerApp.root_dir={served}",
+         f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
+         "--no-browser", f"--IdentityProvider.token={token}",
+         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={scratch / 'workspaces'}"]
+        + (["--allow-root"] if os.geteuid() == 0 else []),
+        cwd=course.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("JupyterLab did not start:\n"
+                                       + (scratch / "jupyter-lab.log").read_text()[-3000:])
+                time.sleep(0.5)
+        yield url, token, served
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def page(lab, tmp_path_factory):
+    from playwright.sync_api import sync_playwright
+
+    url, token, _ = lab
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
+            headless=True, args=CHROMIUM_FLAGS, viewport={"width": 1400, "height": 1000})
+        try:
+            page = context.pages[0] if context.pages else context.new_page()
+            page.set_default_timeout(60_000)
+            page.goto(f"{url}/lab?token={token}")
+            yield page
+        finally:
+            context.close()
+
+
+def screenshot(page, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def run_all_cells(page) -> None:
+    """The learner's way: the Run menu, then Run All Cells; wait until the kernel is done."""
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_role("menuitem", name="Run All Cells", exact=True).click()
+    page.wait_for_function(
+        "() => document.querySelectorAll('.jp-Notebook .jp-InputPrompt').length > 0 &&"
+        " ![...document.querySelectorAll('.jp-Notebook .jp-InputPrompt')]"
+        "   .some(p => p.textContent.includes('*'))", timeout=180_000)
+
+
+def outputs_text(page) -> str:
+    return "\n".join(page.locator(".jp-Notebook .jp-OutputArea-output").all_inner_texts())
+
+
+def test_a_learner_solves_chapter_01_in_jupyterlab(lab, page):
+    start = time.perf_counter()
+    _, _, served = lab
+
+    # The file browser shows course/; open the chapter's folder, then its notebook.
+    page.locator(".jp-DirListing-item", has_text=CHAPTER).first.dblclick()
+    page.locator(".jp-DirListing-item", has_text=f"{CHAPTER}.ipynb").dblclick()
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    screenshot(page, "01_chapter_opened")
+
+    # Run everything: the exercise cell raises NotImplementedError, and execution stops there.
+    run_all_cells(page)
+    error = page.locator(".jp-OutputArea-output", has_text="NotImplementedError").first
+    error.scroll_into_view_if_needed()
+    screenshot(page, "02_not_implemented_error")
+    assert "✓ conv_transpose1d" not in outputs_text(page)
+
+    # Replace the stub with an answer, as a learner who pastes it in.
+    solution = page.locator(".jp-Notebook .jp-CodeCell", has_text="raise NotImplementedError()").first
+    solution.locator(".cm-content").click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(ANSWER)
+    page.keyboard.press("Escape")
+    page.keyboard.press("Control+s")
+
+    # Run everything again: every visible check prints its ✓ line, the pictures are drawn.
+    run_all_cells(page)
+    passed = page.locator(".jp-OutputArea-output", has_text="✓ conv_transpose1d")
+    passed.last.scroll_into_view_if_needed()
+    screenshot(page, "03_checks_pass")
+    text = outputs_text(page)
+    assert "NotImplementedError" not in text and "Traceback" not in text, text[-3000:]
+    assert text.count("✓ conv_transpose1d") == 3, text[-3000:]
+    assert "[2. 4. 9. 6. 9.]" in text
+
+    images = page.locator(".jp-Notebook .jp-OutputArea-output img")
+    assert images.count() >= 2, "the scatter-step pictures were not drawn"
+    first_image = images.first
+    first_image.scroll_into_view_if_needed()
+    assert first_image.evaluate("img => img.complete && img.naturalWidth > 100")
+    screenshot(page, "04_plot_rendered")
+
+    # The answer reached the disk (in the scratch copy), where nbgrader would collect it.
+    saved = nbformat.read(served / CHAPTER / f"{CHAPTER}.ipynb", as_version=4)
+    assert any("out[j * stride:j * stride + len(w)] += x[j] * w" in cell.source
+               for cell in saved.cells if cell.cell_type == "code")
+    print(f"\nbrowser test: {time.perf_counter() - start:.0f} s after JupyterLab was up")
