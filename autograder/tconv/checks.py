@@ -444,8 +444,8 @@ def check_center_crop_rejects_larger(fn, crop_cases) -> None:
                           f"Slicing past the end silently returns a smaller window, so check "
                           f"first: if height > H or width > W, raise ValueError(...) naming the "
                           f"size that is too large.")
-    print(f"✓ center_crop: raises ValueError in all {len(crop_cases)} cases where the window is "
-          f"larger than the input.")
+    print(f"✓ center_crop: raises ValueError for {len(crop_cases)} window"
+          f"{'s' if len(crop_cases) != 1 else ''} larger than the input.")
 
 
 def _decoder_parts(in_channels: int, out_channels: int) -> dict:
@@ -615,5 +615,5 @@ def check_decoder_block_paper_sizes(block_class, steps) -> None:
                               f"{case.x_shape[2]} -> {2 * case.x_shape[2]}, crop the skip map to "
                               f"that, then two unpadded 3x3 convolutions -> "
                               f"{2 * case.x_shape[2] - 4}.")
-    print(f"✓ DecoderBlock: the paper's {len(steps)} expanding steps give the table's sizes "
+    print(f"✓ DecoderBlock: {len(steps)} of the paper's expanding steps give the table's sizes "
           f"({', '.join(f'{case.x_shape[2]} -> {wanted[2]}' for case, wanted in steps)}).")

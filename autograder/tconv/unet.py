@@ -156,6 +156,12 @@ class UNet(nn.Module):
         return self.head(x)
 
 
+def build_model(decoder_block, seed=0) -> UNet:
+    """The chapter's U-Net (``BASE_CHANNELS``, ``DEPTH``) with weights drawn from ``seed``."""
+    torch.manual_seed(seed)
+    return UNet(decoder_block, base_channels=BASE_CHANNELS, depth=DEPTH)
+
+
 def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 

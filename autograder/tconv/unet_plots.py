@@ -199,9 +199,10 @@ def upsampling_comparison(image, size: int = 4):
 def up_response(response):
     """A trained up-convolution's output for a constant input: one 2x2 pattern, repeated."""
     fig, ax = plt.subplots(figsize=(4, 3.6))
-    image = ax.imshow(response, cmap="RdBu_r")
+    image = ax.imshow(response, cmap="viridis")
     fig.colorbar(image, ax=ax, shrink=0.8)
-    ax.set_title("trained `up` on a constant map\n(summed over its output channels)", fontsize=10)
+    ax.set_title("the trained up-convolution on a constant map\n(summed over its output channels)",
+                 fontsize=10)
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
