@@ -209,21 +209,21 @@ def explorer_widget(**start):
     return widgets.interactive(draw, **sliders)
 
 
-def show_explorer(**start):
+def show_explorer(**start) -> None:
     """Show the explorer: sliders in a live notebook, one static figure elsewhere.
 
     ``start`` sets the sliders' first values (the names of ``explorer_figure``'s arguments).
+    Returns nothing, so that a notebook cell ending with this call shows the explorer once.
     """
     from IPython.display import display
 
     values = {**DEFAULTS, **start}
     if not _widgets_can_render():
         plots.display(explorer_figure(**values))
-        return None
+        return
     widget = explorer_widget(**values)
     bundle = widget._repr_mimebundle_()
     # Front ends that cannot show the widget (a static HTML export) show this picture instead.
     bundle["image/png"] = _png_base64(explorer_figure(**values))
     bundle["text/plain"] = "The explorer's sliders need a live notebook; this is its first picture."
     display(bundle, raw=True)
-    return widget

@@ -126,7 +126,7 @@ def test_the_chosen_pixel_is_kept_inside_the_input(figures):
 def test_without_a_live_kernel_show_explorer_draws_one_static_figure(monkeypatch):
     shown = []
     monkeypatch.setattr(explorer.plots, "display", shown.append)
-    assert explorer.show_explorer(stride=3) is None
+    explorer.show_explorer(stride=3)
     assert len(shown) == 1 and isinstance(shown[0], Figure)
     assert "stride 3" in shown[0]._suptitle.get_text()
     plt.close(shown[0])
@@ -149,17 +149,20 @@ def test_the_widget_has_every_slider_and_a_static_fallback(monkeypatch):
     monkeypatch.setattr(explorer, "_widgets_can_render", lambda: True)
     monkeypatch.setattr(IPython.display, "display", lambda data, raw=False: bundles.append(data))
     monkeypatch.setattr(explorer.plots, "display", lambda fig: (drawn.append(fig), plt.close(fig)))
-    widget = explorer.show_explorer(input_size=3)
-    names = [child.description for child in widget.children[:-1]]
-    assert names == ["input_size", "kernel_size", "stride", "padding", "dilation",
-                     "output_padding", "pixel_row", "pixel_col"]
+    assert explorer.show_explorer(input_size=3) is None  # a cell ending with it shows it once
     (bundle,) = bundles
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["image/png"].startswith("iVBORw0KGgo")  # a PNG, base64: what static HTML shows
+    assert len(drawn) == 1 and "input 3×3" in drawn[0]._suptitle.get_text()
+
+    widget = explorer.explorer_widget(input_size=3)
+    names = [child.description for child in widget.children[:-1]]
+    assert names == ["input_size", "kernel_size", "stride", "padding", "dilation",
+                     "output_padding", "pixel_row", "pixel_col"]
     sliders = {child.description: child for child in widget.children[:-1]}
     assert sliders["pixel_row"].max == 2
-    assert len(drawn) == 1 and "input 3×3" in drawn[0]._suptitle.get_text()
+    assert len(drawn) == 2
     sliders["input_size"].value = 5
     assert sliders["pixel_row"].max == sliders["pixel_col"].max == 4
-    assert len(drawn) == 2 and "input 5×5" in drawn[1]._suptitle.get_text()  # redrawn on change
+    assert len(drawn) == 3 and "input 5×5" in drawn[2]._suptitle.get_text()  # redrawn on change
     widget.close_all()
