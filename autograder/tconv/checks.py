@@ -617,3 +617,77 @@ def check_decoder_block_paper_sizes(block_class, steps) -> None:
                               f"{2 * case.x_shape[2] - 4}.")
     print(f"✓ DecoderBlock: {len(steps)} of the paper's expanding steps give the table's sizes "
           f"({', '.join(f'{case.x_shape[2]} -> {wanted[2]}' for case, wanted in steps)}).")
+
+
+def check_scatter_add_function(function_class, strides=(1, 2)) -> None:
+    """Optional exercise of chapter 06: a ``torch.autograd.Function`` whose forward runs the
+    learner's numpy scatter-add and whose backward is the adjoint. Forward values and both
+    gradients are compared with PyTorch's ``conv_transpose2d``; then ``torch.autograd.gradcheck``."""
+    import torch
+    import torch.nn.functional as F
+
+    if not (isinstance(function_class, type) and issubclass(function_class, torch.autograd.Function)):
+        raise CheckFailed(f"{function_class!r} is not a torch.autograd.Function subclass: run the "
+                          f"cell that defines it.")
+    generator = torch.Generator().manual_seed(6)
+    for stride in strides:
+        x = torch.randn(2, 2, 3, 4, dtype=torch.float64, generator=generator, requires_grad=True)
+        weight = torch.randn(2, 3, 3, 2, dtype=torch.float64, generator=generator,
+                             requires_grad=True)
+        what = (f"{function_class.__name__}.apply(x of shape {tuple(x.shape)}, weight of shape "
+                f"{tuple(weight.shape)}, stride={stride})")
+        try:
+            with guard.watch() as shortcuts:
+                out = function_class.apply(x, weight, stride)
+        except NotImplementedError:
+            raise CheckFailed(f"{what}: not written yet (it raised NotImplementedError): write "
+                              f"forward and backward, and paste your chapter 04 function.") from None
+        except Exception as error:  # the learner's bug, reported as feedback
+            raise CheckFailed(f"{what}\n  raised {type(error).__name__}: {error}") from None
+        _answer_shortcut(shortcuts, what)
+        taken = [found for found in shortcuts if "conv_transpose" in found]
+        if taken:
+            raise CheckFailed(f"{what}\n  calls {taken[0]} in the forward pass: the point is to "
+                              f"run YOUR scatter-add there (conv_transpose2d_nchw, in numpy).")
+        expected = F.conv_transpose2d(x, weight, stride=stride)
+        actual = _tensor_as_array(what, out)
+        if actual.shape != tuple(expected.shape):
+            raise CheckFailed(f"{what}\n  forward: expected shape {tuple(expected.shape)}, got "
+                              f"{actual.shape}.")
+        difference = _first_difference(expected.detach().numpy(), actual)
+        if difference is not None:
+            raise CheckFailed(f"{what}\n  forward: at index {difference[0]} expected "
+                              f"{difference[1]:.6g}, got {difference[2]:.6g}: check your "
+                              f"conv_transpose2d_nchw (chapter 04).")
+        if not out.requires_grad:
+            raise CheckFailed(f"{what}\n  the output does not require a gradient: call the "
+                              f"Function through .apply(...), and return a tensor from forward.")
+        upstream = torch.randn(expected.shape, dtype=torch.float64, generator=generator)
+        want = torch.autograd.grad(expected, (x, weight), upstream)
+        got = _learner_call(f"{what}: the backward pass", lambda: torch.autograd.grad(
+            out, (x, weight), upstream, allow_unused=True))
+        for name, w, g, formula in [
+                ("x", want[0], got[0], "the direct convolution F.conv2d(grad_output, weight, "
+                                       "stride=stride): the adjoint of the transposed one"),
+                ("weight", want[1], got[1], "for every kernel tap (a, b), the sum over the batch "
+                                            "and the positions of x times the grad_output value "
+                                            "that tap reached")]:
+            if g is None:
+                raise CheckFailed(f"{what}\n  backward returned None for {name}'s gradient: "
+                                  f"return it as {formula}.")
+            have = np.array(g.detach().numpy(), np.float64)
+            if have.shape != tuple(w.shape):
+                raise CheckFailed(f"{what}\n  the gradient for {name} has shape {have.shape}, "
+                                  f"expected {tuple(w.shape)} ({name}'s own shape).")
+            difference = _first_difference(w.numpy(), have)
+            if difference is not None:
+                raise CheckFailed(f"{what}\n  the gradient for {name} differs from PyTorch's at "
+                                  f"index {difference[0]}: expected {difference[1]:.6g}, got "
+                                  f"{difference[2]:.6g}. It is {formula}.")
+        passed = torch.autograd.gradcheck(lambda a, b: function_class.apply(a, b, stride),
+                                          (x, weight), raise_exception=False)
+        if not passed:
+            raise CheckFailed(f"{what}\n  torch.autograd.gradcheck disagrees with your backward "
+                              f"(its finite differences give other gradients).")
+    print(f"✓ {function_class.__name__}: forward matches F.conv_transpose2d, backward matches its "
+          f"gradients, and torch.autograd.gradcheck passes (strides {', '.join(map(str, strides))}).")

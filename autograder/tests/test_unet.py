@@ -273,3 +273,47 @@ def test_calling_the_courses_answer_earns_no_credit():
 
     assert "the course's answer" in failure(checks.check_decoder_block, Borrowed, BLOCK_CASES,
                                             picture=False)
+
+
+# --- the optional autograd.Function exercise ---------------------------------------------------
+
+def scatter_add_function(grad_x=None, grad_weight=True, forward=None):
+    """A Function built like the notebook's answer; the arguments swap in known mistakes."""
+    from tconv import reference
+
+    class Function(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, x, weight, stride):
+            ctx.save_for_backward(x, weight)
+            ctx.stride = stride
+            if forward is not None:
+                return forward(x, weight, stride)
+            return torch.as_tensor(reference.conv_transpose2d_nchw(
+                x.detach().numpy(), weight.detach().numpy(), stride=stride))
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            x, weight = ctx.saved_tensors
+            s = ctx.stride
+            gx = (grad_x or (lambda g, w, s: F.conv2d(g, w, stride=s)))(grad_output, weight, s)
+            gw = torch.zeros_like(weight)
+            for a in range(weight.shape[2]):
+                for b in range(weight.shape[3]):
+                    reached = grad_output[:, :, a:a + (x.shape[2] - 1) * s + 1:s,
+                                          b:b + (x.shape[3] - 1) * s + 1:s]
+                    gw[:, :, a, b] = torch.einsum("ncij,noij->co", x, reached)
+            return gx, (gw if grad_weight else None), None
+    return Function
+
+
+def test_scatter_add_function_check_passes_a_right_answer_and_explains_wrong_ones():
+    checks.check_scatter_add_function(scatter_add_function())
+    assert "calls PyTorch's conv_transpose2d in the forward pass" in failure(
+        checks.check_scatter_add_function,
+        scatter_add_function(forward=lambda x, w, s: F.conv_transpose2d(x.detach(), w.detach(),
+                                                                         stride=s)))
+    flipped = scatter_add_function(grad_x=lambda g, w, s: F.conv2d(g, w.flip(2, 3), stride=s))
+    assert "the gradient for x differs from PyTorch's" in failure(
+        checks.check_scatter_add_function, flipped)
+    assert "backward returned None for weight's gradient" in failure(
+        checks.check_scatter_add_function, scatter_add_function(grad_weight=False))
