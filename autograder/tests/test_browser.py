@@ -191,3 +191,30 @@ def test_a_learner_solves_chapter_01_in_jupyterlab(lab, page):
     assert any("out[j * stride:j * stride + len(w)] += x[j] * w" in cell.source
                for cell in saved.cells if cell.cell_type == "code")
     print(f"\nbrowser test: {time.perf_counter() - start:.0f} s after JupyterLab was up")
+
+
+def test_the_chapter_03_explorer_has_live_sliders(lab, page):
+    """Opened by URL, as the README's Binder badge opens chapter 01 (`lab/tree/<notebook>`)."""
+    url, token, _ = lab
+    page.goto(f"{url}/lab/tree/03_padding_crop_2d/03_padding_crop_2d.ipynb?token={token}")
+    cell = page.locator(".jp-Notebook .jp-CodeCell", has_text="show_explorer(").first
+    cell.wait_for()
+    cell.locator(".cm-content").click()
+    page.keyboard.press("Shift+Enter")
+    sliders = cell.locator(".widget-slider")
+    sliders.first.wait_for(timeout=120_000)
+    assert sliders.count() == 8
+    picture = cell.locator(".jp-OutputArea-output img").first
+    picture.wait_for()
+    before = picture.get_attribute("src")
+    stride = cell.locator(".widget-slider", has_text="stride")
+    assert stride.locator(".widget-readout").inner_text().strip() == "2"
+    stride.locator(".noUi-handle").first.focus()
+    page.keyboard.press("ArrowRight")
+    page.wait_for_function(
+        "([cell, before]) => { const img = cell.querySelector('.jp-OutputArea-output img');"
+        " return img && img.getAttribute('src') !== before && img.complete; }",
+        arg=[cell.element_handle(), before], timeout=60_000)
+    assert stride.locator(".widget-readout").inner_text().strip() == "3"
+    cell.scroll_into_view_if_needed()
+    screenshot(page, "05_explorer_stride_3")
