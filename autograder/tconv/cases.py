@@ -61,6 +61,14 @@ def seed_example_1d() -> list[Case]:
     return [case_1d([2.0, 3.0], [1.0, 2.0, 3.0], 2, "the article's example")]
 
 
+def _random_input_and_kernel(rng, input_shape, kernel_shape, integers, dtype):
+    """Small whole numbers (easy to redo by hand) or normal floats, as ``dtype``."""
+    if integers:
+        return (rng.integers(-5, 6, input_shape).astype(dtype),
+                rng.integers(-3, 4, kernel_shape).astype(dtype))
+    return rng.normal(size=input_shape).astype(dtype), rng.normal(size=kernel_shape).astype(dtype)
+
+
 def random_1d(count: int, seed: int, max_length=6, max_kernel=5, max_stride=4,
               integers=True, dtype=np.float64) -> list[Case]:
     """``count`` random cases. ``integers=True`` draws small whole numbers (easy to check by hand)."""
@@ -70,12 +78,7 @@ def random_1d(count: int, seed: int, max_length=6, max_kernel=5, max_stride=4,
         length = int(rng.integers(1, max_length + 1))
         kernel = int(rng.integers(1, max_kernel + 1))
         stride = int(rng.integers(1, max_stride + 1))
-        if integers:
-            x = rng.integers(-5, 6, length).astype(dtype)
-            w = rng.integers(-3, 4, kernel).astype(dtype)
-        else:
-            x = rng.normal(size=length).astype(dtype)
-            w = rng.normal(size=kernel).astype(dtype)
+        x, w = _random_input_and_kernel(rng, length, kernel, integers, dtype)
         cases.append(case_1d(x, w, stride, f"random, seed {seed}"))
     return cases
 
@@ -222,12 +225,7 @@ def random_2d(count: int, seed: int, max_size=4, max_kernel=4, max_stride=3, max
         kernel = tuple(int(v) for v in rng.integers(1, max_kernel + 1, 2))
         stride = _draw_pair(rng, 1, max_stride, pairs)
         padding = _draw_pair(rng, 0, max_padding, pairs)
-        if integers:
-            x = rng.integers(-5, 6, shape).astype(dtype)
-            w = rng.integers(-3, 4, kernel).astype(dtype)
-        else:
-            x = rng.normal(size=shape).astype(dtype)
-            w = rng.normal(size=kernel).astype(dtype)
+        x, w = _random_input_and_kernel(rng, shape, kernel, integers, dtype)
         try:
             reference.conv_transpose2d(x, w, stride, padding)
         except ValueError:

@@ -274,11 +274,12 @@ def _pair(value) -> tuple:
 def _shape_formula_2d(case: Case) -> str:
     (height, width), (k_h, k_w) = np.shape(case.value("x")), np.shape(case.value("w"))
     (s_h, s_w), (p_h, p_w) = _pair(case.value("stride")), _pair(case.value("padding"))
+    size = reference.conv_transpose_output_size
     return (f"((H - 1)*stride_h + kH - 2*padding_h, (W - 1)*stride_w + kW - 2*padding_w) = "
             f"(({height} - 1)*{s_h} + {k_h} - 2*{p_h}, ({width} - 1)*{s_w} + {k_w} - 2*{p_w}) = "
-            f"{((height - 1) * s_h + k_h - 2 * p_h, (width - 1) * s_w + k_w - 2 * p_w)}; "
+            f"{(size(height, k_h, s_h, p_h), size(width, k_w, s_w, p_w))}; "
             f"before the crop the full output is "
-            f"{((height - 1) * s_h + k_h, (width - 1) * s_w + k_w)}")
+            f"{(size(height, k_h, s_h, 0), size(width, k_w, s_w, 0))}")
 
 
 def check_conv_transpose2d(fn, cases, picture=True) -> None:
@@ -299,7 +300,7 @@ def _shape_formula_nchw(case: Case) -> str:
     op, d = _pair(case.value("output_padding")), _pair(case.value("dilation"))
     sizes = []
     for axis, (length, k, name) in enumerate([(height, k_h, "H"), (width, k_w, "W")]):
-        size = (length - 1) * s[axis] - 2 * p[axis] + d[axis] * (k - 1) + op[axis] + 1
+        size = reference.conv_transpose_output_size(length, k, s[axis], p[axis], d[axis], op[axis])
         sizes.append(f"{name}_out = ({name} - 1)*stride - 2*padding + dilation*(k - 1) + "
                      f"output_padding + 1 = ({length} - 1)*{s[axis]} - 2*{p[axis]} + "
                      f"{d[axis]}*({k} - 1) + {op[axis]} + 1 = {size}")

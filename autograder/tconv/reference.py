@@ -39,18 +39,6 @@ def _require_int(name: str, value, minimum: int) -> int:
     return int(value)
 
 
-def _require_vector(name: str, value) -> np.ndarray:
-    """Return ``value`` as a 1-D float64 array with at least one element."""
-    array = np.asarray(value)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be a 1-D array of shape (length,), got shape {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{name} must have at least one element, got an empty array")
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    return array.astype(np.float64)
-
-
 # --- chapter 02: output sizes ----------------------------------------------------------------
 
 def conv_output_size(i, k, stride=1, padding=0, dilation=1) -> int:
@@ -114,8 +102,8 @@ def conv_transpose1d_contributions(x, w, stride=1) -> np.ndarray:
 
     x: (L,), w: (K,) -> (L, (L - 1)*stride + K), float64
     """
-    x = _require_vector("x", x)
-    w = _require_vector("w", w)
+    x = _require_array("x", x, 1, "(L,)")
+    w = _require_array("w", w, 1, "(K,)")
     stride = _require_int("stride", stride, 1)
     length = (len(x) - 1) * stride + len(w)
     rows = np.zeros((len(x), length))
@@ -294,7 +282,7 @@ def conv1d_matrix(n, w, stride=1) -> np.ndarray:
     n: int (the input length), w: (K,) -> (m, n) float64 with m = floor((n - K) / stride) + 1
     """
     n = _require_int("n", n, 1)
-    w = _require_vector("w", w)
+    w = _require_array("w", w, 1, "(K,)")
     stride = _require_int("stride", stride, 1)
     rows = conv_output_size(n, len(w), stride)
     matrix = np.zeros((rows, n))
