@@ -8,6 +8,7 @@ VENV ?= .venv
 SUBMITTED ?= autograder/samples/submitted
 GRADES ?= build/grades
 TIMEOUT ?= 30
+JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 PORT ?= 8888
 PYTEST_ARGS ?=
 
@@ -22,7 +23,7 @@ STAMP := $(VENV)/.installed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
-	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) TIMEOUT=$(TIMEOUT) PORT=$(PORT)"
+	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) TIMEOUT=$(TIMEOUT) JOBS=$(JOBS) PORT=$(PORT)"
 
 env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out of date
 
@@ -57,8 +58,8 @@ chromium: ## install Debian's Chromium for the browser test, if it is missing
 release: env ## regenerate course/ and the sample submissions from solutions/
 	python -m tconv.release
 
-grade: env ## grade SUBMITTED=<dir> into GRADES=<dir> (default: the sample class)
-	python -m tconv.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --timeout $(TIMEOUT)
+grade: env ## grade SUBMITTED=<dir or .zip> into GRADES=<dir> (default: the sample class)
+	python -m tconv.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --timeout $(TIMEOUT) --jobs $(JOBS)
 
 bench: env ## time notebook execution against grading, seconds per notebook
 	python autograder/benchmarks/bench_grading.py

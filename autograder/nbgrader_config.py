@@ -26,3 +26,7 @@ c.Execute.timeout = int(os.environ.get("TCONV_CELL_TIMEOUT", "30"))
 
 # Never grade a notebook's saved outputs: always run it again from the top.
 c.ClearOutput.enabled = True
+
+# A test cell the learner deleted (or stripped of its nbgrader metadata) is put back from
+# solutions/ after the cell before it, instead of scoring 0 and waiting for manual grading.
+c.OverwriteCells.add_missing_cells = True

@@ -87,6 +87,8 @@ def _call(name: str, fn, case: Case):
     try:
         with guard.watch() as shortcuts:
             answer = case.call(fn)
+    except CheckFailed:
+        raise
     except NotImplementedError:
         raise CheckFailed(f"{name} is not written yet: replace `raise NotImplementedError()` "
                           f"in its cell with your code and run that cell again.") from None
@@ -95,11 +97,15 @@ def _call(name: str, fn, case: Case):
                           f"  {_hint_for(error)}Run this call yourself to see the full traceback."
                           ) from None
     if shortcuts:
-        raise CheckFailed(f"{case.describe(name)}\n  calls {shortcuts[0]}. This exercise asks you "
-                          f"to write the operation yourself (a scatter-add in numpy), so an answer "
-                          f"that calls a ready-made one earns no credit. Replace that call with "
-                          f"your own loop.")
+        raise CheckFailed(shortcut_message(case.describe(name), shortcuts[0]))
     return answer
+
+
+def shortcut_message(call: str, shortcut: str) -> str:
+    """What a learner reads when their answer called a ready-made transposed convolution."""
+    return (f"{call}\n  calls {shortcut}. This exercise asks you to write it yourself, so an "
+            f"answer that calls a ready-made one earns no credit: replace that call with your "
+            f"own code.")
 
 
 _ERROR_HINTS = [

@@ -19,11 +19,18 @@ The submitted folder, solutions/ and course/ are only read, so a run can be repe
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import os
 import re
+import tempfile
+import zipfile
 import shutil
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+
+import nbformat
 
 from . import course
 
@@ -59,16 +66,17 @@ class Workspace:
         self.feedback = self.root / "feedback"
         self.db_url = f"sqlite:///{self.root / 'gradebook.db'}"
 
-    def options(self) -> list[str]:
+    def options(self, submitted: Path | None = None) -> list[str]:
         return [f"--CourseDirectory.release_directory={self.release}",
-                f"--CourseDirectory.submitted_directory={self.submitted}",
+                f"--CourseDirectory.submitted_directory={submitted or self.submitted}",
                 f"--CourseDirectory.autograded_directory={self.autograded}",
                 f"--CourseDirectory.feedback_directory={self.feedback}",
                 f"--CourseDirectory.db_url={self.db_url}"]
 
 
-def grade(submitted: Path, grades: Path, cell_timeout: int) -> list[dict]:
-    """Grade everything under ``submitted``; return the exercises.csv rows."""
+def grade(submitted: Path, grades: Path, cell_timeout: int, jobs: int = 1) -> list[dict]:
+    """Grade everything under ``submitted`` with ``jobs`` nbgrader processes side by side;
+    return the exercises.csv rows."""
     submitted, grades = submitted.resolve(), grades.resolve()
     found = find_submissions(submitted)
     work = Workspace(grades)
@@ -86,13 +94,10 @@ def grade(submitted: Path, grades: Path, cell_timeout: int) -> list[dict]:
         print(f"grading {assignment}: {len(students)} student(s)", flush=True)
         # Records the assignment and its graded cells (points, locked test code) in the gradebook.
         course.run_nbgrader("generate_assignment", assignment, "--force", *work.options())
-        result = course.run_nbgrader("autograde", assignment, "--force", *work.options(),
-                                     cell_timeout=cell_timeout, check=False)
-        if result.returncode != 0:
-            # nbgrader goes on with the other students when one fails (e.g. its kernel died)
-            # and exits 1 at the end: say so, and keep the grades it did record.
-            print(f"  nbgrader autograde reported a problem; the submissions it could not grade "
-                  f"score 0:\n{_tail(result)}", file=sys.stderr)
+        autograde(work, assignment, students, cell_timeout, jobs)
+    for key, note in apply_rechecks(work, found, cell_timeout, jobs).items():
+        notes.setdefault(key, []).append(note)
+    for assignment in found:
         course.run_nbgrader("generate_feedback", assignment, "--force", *work.options(),
                             check=False)
 
@@ -103,7 +108,123 @@ def grade(submitted: Path, grades: Path, cell_timeout: int) -> list[dict]:
     for key, note in cell_notes(work, rows).items():
         notes.setdefault(key, []).append(note)
     write_report(rows, notes, grades / "report.md")
+    plot_scores(rows, grades / "scores.png")
     return rows
+
+
+def autograde(work: Workspace, assignment: str, students: list[str], cell_timeout: int,
+              jobs: int) -> None:
+    """`nbgrader autograde` in ``jobs`` processes, each on its share of the students (a folder of
+    links to their submissions), all writing to the one gradebook. A student whose grading did
+    not get recorded (a busy gradebook, say) is graded again alone."""
+    groups = [students[n::jobs] for n in range(min(jobs, len(students)))]
+    commands = []
+    for n, group in enumerate(groups):
+        share = work.root / "shares" / assignment / f"share{n}"
+        share.mkdir(parents=True)
+        for student in group:
+            (share / student).symlink_to(work.submitted / student, target_is_directory=True)
+        commands.append(["autograde", assignment, "--force", *work.options(submitted=share)])
+    with ThreadPoolExecutor(max_workers=len(commands)) as pool:
+        results = list(pool.map(lambda args: course.run_nbgrader(
+            *args, cell_timeout=cell_timeout, check=False), commands))
+    if any(result.returncode != 0 for result in results):
+        # nbgrader goes on with the other students when one fails (e.g. its kernel died) and
+        # exits 1 at the end: say so, and keep the grades it did record.
+        for result in results:
+            if result.returncode != 0:
+                print(f"  nbgrader autograde reported a problem (report.md says whom it "
+                      f"concerns):\n{_tail(result)}", file=sys.stderr)
+    for student in students:
+        if not (work.autograded / student / assignment).exists():
+            print(f"  grading {student} again on its own", file=sys.stderr)
+            course.run_nbgrader("autograde", assignment, "--force", *work.options(),
+                                f"--CourseDirectory.student_id={student}",
+                                cell_timeout=cell_timeout, check=False)
+
+
+def apply_rechecks(work: Workspace, found: dict[str, list[str]], cell_timeout: int,
+                   jobs: int) -> dict[tuple, str]:
+    """Re-check every graded notebook outside its kernel (tconv.recheck). A cell that passed in
+    the notebook but fails the re-check scores 0, with the reason as a comment in the feedback."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    from . import recheck
+
+    todo = [(student, assignment, notebook)
+            for assignment, students in found.items() for student in students
+            for notebook in course.notebooks(assignment)
+            if (work.autograded / student / assignment / f"{notebook}.ipynb").exists()]
+
+    def sources(key):
+        student, assignment, notebook = key
+        return (work.submitted / student / assignment / f"{notebook}.ipynb",
+                course.SOLUTIONS / assignment / f"{notebook}.ipynb",
+                course.COURSE / assignment / f"{notebook}.ipynb")
+
+    for key in todo:
+        recheck.plan_for(sources(key)[1])  # recorded once per notebook, before the threads start
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        answers = list(pool.map(lambda key: recheck.answers_for(
+            *sources(key), timeout=max(60, 4 * cell_timeout)), todo))
+    results = [(key, recheck.judge(sources(key)[1], *found_answers))
+               for key, found_answers in zip(todo, answers)]
+    notes = {}
+    with Gradebook(work.db_url) as gradebook:
+        for (student, assignment, notebook), verdicts in results:
+            overturned = []
+            for verdict in verdicts:
+                if verdict.passed is not False:
+                    continue
+                try:
+                    grade = gradebook.find_grade(verdict.grade_id, notebook, assignment, student)
+                except MissingEntry:
+                    continue
+                if (grade.score or 0) > 0:
+                    grade.manual_score = 0.0
+                    overturned.append(f"{verdict.grade_id}: passed inside the notebook but not "
+                                      f"when re-checked outside it ({reading(verdict.message)})")
+                    _comment(gradebook, grade, verdict.message)
+            if overturned:
+                notes[(student, assignment, notebook)] = "; ".join(overturned)
+        gradebook.db.commit()
+    return notes
+
+
+def _comment(gradebook, grade, message: str) -> None:
+    """Put the re-check's reason where the learner's feedback shows it: on the solution cell
+    just above the test cell."""
+    from nbgrader.api import MissingEntry
+
+    notebook = grade.notebook
+    source = nbformat.read(course.SOLUTIONS / notebook.assignment.name / f"{notebook.name}.ipynb",
+                           as_version=4)
+    above = None
+    for cell in source.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            above = meta["grade_id"]
+        if meta.get("grade_id") == grade.name:
+            break
+    if above is None:
+        return
+    try:
+        comment = gradebook.find_comment(above, notebook.name, notebook.assignment.name,
+                                         notebook.student.id)
+    except MissingEntry:
+        return
+    text = (f"{grade.name} scored 0: when your function was re-run and checked outside your "
+            f"notebook, it failed.\n{message}")
+    comment.manual_comment = "\n\n".join(filter(None, [comment.manual_comment, text]))
+
+
+def plot_scores(rows: list[dict], path: Path) -> None:
+    """scores.png: for each graded cell, how many students got which share of its points."""
+    from . import plots
+
+    figure = plots.score_distribution(rows)
+    figure.savefig(path, dpi=100)
+    plots.plt.close(figure)
 
 
 # --- taking submissions in -----------------------------------------------------------------------
@@ -112,8 +233,6 @@ def take_in(source: Path, target: Path, assignment: str):
     """Copy one student's assignment folder for grading; yield (notebook, note) for what was
     not as expected. A lone notebook under another name is graded under the expected name; a
     file that is not a notebook, or a missing notebook, scores 0."""
-    import nbformat
-
     target.mkdir(parents=True)
     expected = course.notebooks(assignment)
     present = {p.stem: p for p in sorted(source.glob("*.ipynb"))}
@@ -127,18 +246,41 @@ def take_in(source: Path, target: Path, assignment: str):
             yield name, f"`{name}.ipynb` is missing: every graded cell scores 0"
             continue
         try:
-            nbformat.validate(nbformat.read(path, as_version=4))
+            notebook = nbformat.read(path, as_version=4)
+            nbformat.validate(notebook)
         except Exception as error:  # any unreadable file: this student's problem, not the batch's
             reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
             yield name, f"`{path.name}` is not a readable notebook ({reason}): scores 0"
             continue
-        shutil.copy2(path, target / f"{name}.ipynb")
+        for moved in put_solutions_back(notebook, course.SOLUTIONS / assignment / f"{name}.ipynb"):
+            yield name, f"solution cell {moved} was moved below its checks; graded in its place"
+        nbformat.write(notebook, target / f"{name}.ipynb")
+
+
+def put_solutions_back(notebook, source: Path) -> list[str]:
+    """Move each solution cell that a learner moved below its first test cell back in front of
+    it (nbgrader restores what cells hold, not where they are). Returns the moved cells' ids."""
+    order = [c.metadata["nbgrader"] for c in nbformat.read(source, as_version=4).cells
+             if c.metadata.get("nbgrader", {}).get("solution") or
+             c.metadata.get("nbgrader", {}).get("grade")]
+    first_test = {}
+    for n, meta in enumerate(order):
+        if meta.get("solution"):
+            later = [m["grade_id"] for m in order[n + 1:] if m.get("grade")]
+            if later:
+                first_test[meta["grade_id"]] = later[0]
+    moved = []
+    for solution, test in first_test.items():
+        ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells]
+        if solution in ids and test in ids and ids.index(solution) > ids.index(test):
+            cell = notebook.cells.pop(ids.index(solution))
+            notebook.cells.insert(ids.index(test), cell)
+            moved.append(solution)
+    return moved
 
 
 def cell_notes(work: Workspace, rows: list[dict]) -> dict[tuple, str]:
     """(student, assignment, notebook) -> one line naming what went wrong in the graded notebook."""
-    import nbformat
-
     notes = {}
     lost = {(r["student_id"], r["assignment"], r["notebook"]) for r in rows
             if r["score"] < r["max_score"]}
@@ -165,17 +307,23 @@ def cell_notes(work: Workspace, rows: list[dict]) -> dict[tuple, str]:
 
 
 def diagnosis_of(error_output) -> str:
-    """The shortest useful reading of a failed check: the named mistake, else the error line."""
-    text = error_output.get("evalue", "")
+    """The shortest useful reading of a failed check's error output."""
+    if error_output.get("ename") in {"CellTimeoutError", "TimeoutError"}:
+        return "a cell ran past the time limit and was stopped"
+    return reading(error_output.get("evalue", ""), error_output.get("ename", "error"))
+
+
+def reading(message: str, kind: str = "") -> str:
+    """A check's message in a few words: the named mistake or shortcut, else its first finding
+    (the line after the call it describes)."""
     for pattern in (r"known mistake, ([^:]+):", r"\n  calls (.+?)\. This exercise",
-                    r"(not written yet)", r"(returned None)"):
-        match = re.search(pattern, text)
+                    r"(not written yet)", r"(returned None)", r"(timed out)"):
+        match = re.search(pattern, message)
         if match:
             return match.group(1)
-    if error_output.get("ename") in {"CellTimeoutError", "TimeoutError"} or "timed out" in text:
-        return "a cell ran past the time limit and was stopped"
-    first = text.strip().splitlines()[1:2] or text.strip().splitlines()[:1]
-    return f"{error_output.get('ename', 'error')}: {first[0].strip() if first else ''}"[:160]
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    finding = lines[1] if len(lines) > 1 else (lines[0] if lines else "")
+    return f"{kind + ': ' if kind else ''}{finding}"[:160]
 
 
 def write_report(rows: list[dict], notes: dict[tuple, list[str]], path: Path) -> None:
@@ -274,6 +422,42 @@ def summary(rows: list[dict]) -> str:
                      for student, (got, out_of) in sorted(totals.items()))
 
 
+ZIP_NAME = re.compile(r"^(?P<student_id>[^_/]+)_(?:.*_)?(?P<notebook>\d\d_[A-Za-z0-9_]+?)(?: \(\d+\))?\.ipynb$")
+
+
+@contextlib.contextmanager
+def unpacked(submitted: Path):
+    """A folder of <student_id>/<assignment>/<notebook>.ipynb for SUBMITTED, which may be such a
+    folder, or a zip of one, or a zip as learning platforms download them: flat files named
+    `<student_id>_<anything>_<notebook>.ipynb` (the student id first, then an underscore)."""
+    if submitted.is_dir() or submitted.suffix.lower() != ".zip":
+        yield submitted
+        return
+    if not zipfile.is_zipfile(submitted):
+        raise SystemExit(f"error: SUBMITTED={submitted} is not a folder or a readable zip file.")
+    owner = {name: assignment for assignment in course.assignments()
+             for name in course.notebooks(assignment)}
+    with tempfile.TemporaryDirectory() as scratch, zipfile.ZipFile(submitted) as archive:
+        root = Path(scratch)
+        for entry in archive.infolist():
+            parts = Path(entry.filename).parts
+            if entry.is_dir() or ".." in parts or parts[0] in ("/", "__MACOSX"):
+                continue
+            if len(parts) >= 3 and parts[-2] in course.assignments():
+                target = root / parts[-3] / parts[-2] / parts[-1]
+            else:
+                match = ZIP_NAME.match(parts[-1])
+                if not (match and match["notebook"] in owner):
+                    print(f"  skipped {entry.filename}: not <student_id>_..._<notebook>.ipynb "
+                          f"with a notebook of this course", file=sys.stderr)
+                    continue
+                target = root / match["student_id"] / owner[match["notebook"]] / \
+                    f"{match['notebook']}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(archive.read(entry))
+        yield root
+
+
 def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--submitted", type=Path, default=course.SAMPLE_SUBMISSIONS,
@@ -283,11 +467,16 @@ def main(argv=None) -> None:
                         help="where grades.csv, exercises.csv and feedback/ are written")
     parser.add_argument("--timeout", type=int, default=30,
                         help="seconds one cell may run before it is stopped (default 30)")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="students graded side by side (default: the machine's cores)")
     args = parser.parse_args(argv)
     if args.timeout < 1:
         parser.error(f"--timeout={args.timeout} must be a whole number of seconds >= 1")
+    if args.jobs < 1:
+        parser.error(f"--jobs={args.jobs} must be a whole number >= 1")
     args.grades.mkdir(parents=True, exist_ok=True)
-    rows = grade(args.submitted, args.grades, args.timeout)
+    with unpacked(args.submitted) as submitted:
+        rows = grade(submitted, args.grades, args.timeout, args.jobs)
     print(f"wrote {args.grades / 'grades.csv'}, {args.grades / 'exercises.csv'} and "
           f"{args.grades / 'feedback'}/\n{summary(rows)}")
 

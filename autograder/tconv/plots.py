@@ -390,3 +390,31 @@ def conv1d_matrix_figure(n, w, stride=1, transposed=False):
     if transposed:
         return matrix_figure(matrix.T, f"C.T {matrix.T.shape}:\ncolumn r = kernel\nfrom row r·{stride}")
     return matrix_figure(matrix, f"C {matrix.shape}: row r = kernel\nfrom column r·{stride}")
+
+
+# --- the instructor's report -------------------------------------------------------------------
+
+def score_distribution(rows):
+    """One bar chart per graded cell: how many students scored 0, part, or all of its points.
+
+    rows: exercises.csv rows (dicts with grade_id, score, max_score).
+    """
+    cells = sorted({(row["assignment"], row["grade_id"]) for row in rows})
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(cells) + 1.5))
+    labels, zero, part, full = [], [], [], []
+    for assignment, grade_id in cells:
+        mine = [r for r in rows if r["grade_id"] == grade_id and r["assignment"] == assignment]
+        labels.append(f"{assignment[:2]} {grade_id}")
+        zero.append(sum(r["score"] == 0 for r in mine))
+        full.append(sum(r["score"] == r["max_score"] for r in mine))
+        part.append(len(mine) - zero[-1] - full[-1])
+    y = np.arange(len(cells))[::-1]
+    ax.barh(y, full, color="#55A868", label="all points")
+    ax.barh(y, part, left=full, color="#FFE9A8", label="some")
+    ax.barh(y, zero, left=np.add(full, part), color="#C44E52", label="none")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("students")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("scores per graded cell")
+    fig.tight_layout()
+    return fig

@@ -82,9 +82,38 @@ def build_samples(released: Path, into: Path) -> None:
                         cell.source = spec["cells"][grade_id].strip("\n")
                     elif spec.get("answers", "solutions") == "solutions":
                         cell.source = answers[grade_id].strip("\n")
+                tamper(notebook, spec.get("tamper", []))
                 target = into / student / assignment / f"{name}.ipynb"
                 target.parent.mkdir(parents=True, exist_ok=True)
                 nbformat.write(notebook, target)
+
+
+def tamper(notebook, actions: list[str]) -> None:
+    """What a student can do to the notebook's cells, as "action:grade_id": empty, edit (the test
+    becomes `pass`), markdown, strip (the nbgrader metadata), delete, move (a solution cell to
+    the end). Actions naming a cell of another notebook are ignored."""
+    for action in actions:
+        verb, _, grade_id = action.partition(":")
+        if verb not in {"empty", "edit", "markdown", "strip", "delete", "move"}:
+            raise ValueError(f"samples.toml: unknown tamper action {action!r}")
+        found = [n for n, c in enumerate(notebook.cells)
+                 if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+        if not found:
+            continue
+        cell = notebook.cells[found[0]]
+        if verb == "empty":
+            cell.source = ""
+        elif verb == "edit":
+            cell.source = "pass  # the checks were here"
+        elif verb == "markdown":
+            notebook.cells[found[0]] = nbformat.v4.new_markdown_cell(cell.source,
+                                                                     metadata=cell.metadata)
+        elif verb == "strip":
+            del cell.metadata["nbgrader"]
+        elif verb == "delete":
+            del notebook.cells[found[0]]
+        else:
+            notebook.cells.append(notebook.cells.pop(found[0]))
 
 
 def main(argv=None) -> None:
