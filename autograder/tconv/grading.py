@@ -136,7 +136,8 @@ def autograde(work: Workspace, assignment: str, students: list[str], cell_timeou
                 print(f"  nbgrader autograde reported a problem (report.md says whom it "
                       f"concerns):\n{_tail(result)}", file=sys.stderr)
     for student in students:
-        if not (work.autograded / student / assignment).exists():
+        if (not (work.autograded / student / assignment).exists()
+                and any((work.submitted / student / assignment).glob("*.ipynb"))):
             print(f"  grading {student} again on its own", file=sys.stderr)
             course.run_nbgrader("autograde", assignment, "--force", *work.options(),
                                 f"--CourseDirectory.student_id={student}",
@@ -297,20 +298,19 @@ def cell_notes(work: Workspace, rows: list[dict]) -> dict[tuple, str]:
             grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
             if not cell.metadata.get("nbgrader", {}).get("grade"):
                 continue
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error":
-                    problems.append(f"{grade_id}: {diagnosis_of(output)}")
-                    break
+            errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+            if errors:
+                problems.append(f"{grade_id}: {diagnosis_of(errors)}")
         if problems:
             notes[(student, assignment, notebook)] = "; ".join(problems)
     return notes
 
 
-def diagnosis_of(error_output) -> str:
-    """The shortest useful reading of a failed check's error output."""
-    if error_output.get("ename") in {"CellTimeoutError", "TimeoutError"}:
-        return "a cell ran past the time limit and was stopped"
-    return reading(error_output.get("evalue", ""), error_output.get("ename", "error"))
+def diagnosis_of(errors: list) -> str:
+    """The shortest useful reading of a failed check cell's error outputs."""
+    if any(e.get("ename") in {"CellTimeoutError", "KeyboardInterrupt"} for e in errors):
+        return "it ran past the time limit and was stopped"
+    return reading(errors[0].get("evalue", ""), errors[0].get("ename", "error"))
 
 
 def reading(message: str, kind: str = "") -> str:

@@ -39,10 +39,11 @@ def sample_catalog() -> dict:
 
 @pytest.fixture(scope="session")
 def graded_samples(tmp_path_factory):
-    """Grade the shipped sample class once, in one batch, as `make grade` does."""
+    """Grade the shipped sample class once, in one batch, two students at a time, as `make grade`
+    does on this machine."""
     grades = tmp_path_factory.mktemp("grades")
     before = tree_digest(course.SAMPLE_SUBMISSIONS)
-    rows = grading.grade(course.SAMPLE_SUBMISSIONS, grades, cell_timeout=60)
+    rows = grading.grade(course.SAMPLE_SUBMISSIONS, grades, cell_timeout=60, jobs=2)
     assert tree_digest(course.SAMPLE_SUBMISSIONS) == before, "grading modified the samples"
     return grades, rows
 

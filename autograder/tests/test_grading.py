@@ -115,15 +115,43 @@ def test_a_wrong_submitted_folder_is_explained(tmp_path, layout, message):
     assert result.returncode != 0 and message in result.stderr
 
 
-def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(tmp_path):
-    """A wrong file name, a file that is not a notebook, a missing notebook and a kernel that
-    dies, in one batch with an honest student whose grade must not change."""
+def _with_answer(notebook_path, source):
     import nbformat
 
-    ch01, ch02 = course.assignments()[:2]
+    notebook = nbformat.read(notebook_path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = source
+    nbformat.write(notebook, notebook_path)
+
+
+RIGHT_1D = """
+def conv_transpose1d(x, w, stride=1):
+    out = np.zeros((len(x) - 1) * stride + len(w))
+    for j in range(len(x)):
+        out[j * stride:j * stride + len(w)] += x[j] * w
+    return out
+"""
+
+FAULTS = {  # student -> (what they wrote in the chapter 01 solution cell, full marks expected?)
+    "kernel_dies": ("import os\nos._exit(1)", False),
+    "never_returns": ("def conv_transpose1d(x, w, stride=1):\n    while True:\n        pass", False),
+    "system_exit": (RIGHT_1D + "\nraise SystemExit", True),
+    "floods_the_output": ("print('x' * 1_000_000)\nfor _ in range(40):\n    print('y' * 1_000_000)\n"
+                          + RIGHT_1D, True),
+    "wrong_signature": ("def conv_transpose1d(x, w):\n    return np.zeros(len(x) + len(w) - 1)", False),
+    "returns_a_string": ("def conv_transpose1d(x, w, stride=1):\n    return 'an array'", False),
+}
+
+
+def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(tmp_path):
+    """Broken files and code that crashes, hangs, exits or floods, in one batch with an honest
+    student whose grade must not change. Cells are stopped after 10 s here."""
+    ch01 = course.assignments()[0]
     perfect = course.SAMPLE_SUBMISSIONS / "perfect"
     submitted = tmp_path / "submitted"
-    for student in ["honest", "wrong_name", "not_a_notebook", "missing", "kernel_dies"]:
+    students = ["honest", "wrong_name", "not_a_notebook", "missing", *FAULTS]
+    for student in students:
         shutil.copytree(perfect / ch01, submitted / student / ch01)
     for path in (submitted / "wrong_name" / ch01).glob("*.ipynb"):
         path.rename(path.with_name("Untitled (1).ipynb"))
@@ -132,26 +160,50 @@ def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(tmp_p
     for path in (submitted / "missing" / ch01).glob("*.ipynb"):
         path.unlink()
     (submitted / "missing" / ch01 / "notes.txt").write_text("I forgot the notebook")
-    dying = next((submitted / "kernel_dies" / ch01).glob("*.ipynb"))
-    notebook = nbformat.read(dying, as_version=4)
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = "import os\nos._exit(1)"
-    nbformat.write(notebook, dying)
+    for student, (source, _) in FAULTS.items():
+        _with_answer(next((submitted / student / ch01).glob("*.ipynb")), source)
 
     grades = tmp_path / "grades"
-    rows = grading.grade(submitted, grades, cell_timeout=60)
+    rows = grading.grade(submitted, grades, cell_timeout=10, jobs=2)
     score = {}
     for row in rows:
-        score.setdefault(row["student_id"], [0, 0])
-        score[row["student_id"]][0] += row["score"]
-        score[row["student_id"]][1] += row["max_score"]
-    assert score["honest"][0] == score["honest"][1] > 0
-    assert score["wrong_name"][0] == score["wrong_name"][1]
-    for student in ["not_a_notebook", "missing", "kernel_dies"]:
-        assert score[student] == [0, score["honest"][1]], student
+        got, out_of = score.get(row["student_id"], (0, 0))
+        score[row["student_id"]] = (got + row["score"], out_of + row["max_score"])
+    full = score["honest"][1]
+    assert full > 0 and score["honest"] == (full, full)
+    assert score["wrong_name"] == (full, full)
+    for student in ["not_a_notebook", "missing"]:
+        assert score[student] == (0, full), student
+    for student, (_, passes) in FAULTS.items():
+        assert score[student] == ((full if passes else 0), full), student
     report = (grades / "report.md").read_text()
     assert "handed in as `Untitled (1).ipynb`" in report
     assert "is not a readable notebook" in report
     assert "is missing" in report
     assert "kernel died" in report
+    assert "time limit" in report or "timed out" in report or "did not finish" in report
+    assert "raised TypeError" in report  # the wrong signature
+    assert "not an array of numbers" in report  # the string
+    assert (grades / "scores.png").stat().st_size > 10_000
+
+
+def test_a_zip_from_a_learning_platform_is_graded_like_a_folder(tmp_path):
+    import zipfile
+
+    ch01 = course.assignments()[0]
+    archive = tmp_path / "downloaded.zip"
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(course.SAMPLE_SUBMISSIONS / "perfect" / ch01 / f"{ch01}.ipynb",
+                     f"ada_12345_attempt_2026-11-20_{ch01}.ipynb")
+        zipped.write(course.SAMPLE_SUBMISSIONS / "untouched" / ch01 / f"{ch01}.ipynb",
+                     f"grace_67890_{ch01} (1).ipynb")
+        zipped.writestr("readme.txt", "not a submission")
+    result = subprocess.run([sys.executable, "-m", "tconv.grading", "--submitted", str(archive),
+                             "--grades", str(tmp_path / "grades"), "--jobs", "2"],
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert "skipped readme.txt" in result.stderr
+    rows = read_rows(tmp_path / "grades" / "exercises.csv")
+    totals = {s: sum(float(r["score"]) for r in rows if r["student_id"] == s) for s in ("ada", "grace")}
+    assert totals["ada"] == sum(float(r["max_score"]) for r in rows if r["student_id"] == "ada") > 0
+    assert totals["grace"] == 0
