@@ -106,8 +106,8 @@ def tamper(notebook, actions: list[str]) -> None:
         elif verb == "edit":
             cell.source = "pass  # the checks were here"
         elif verb == "markdown":
-            notebook.cells[found[0]] = nbformat.v4.new_markdown_cell(cell.source,
-                                                                     metadata=cell.metadata)
+            notebook.cells[found[0]] = nbformat.v4.new_markdown_cell(
+                cell.source, metadata=cell.metadata, id=cell.id)  # the same id: a stable release
         elif verb == "strip":
             del cell.metadata["nbgrader"]
         elif verb == "delete":
