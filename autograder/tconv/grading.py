@@ -128,13 +128,12 @@ def autograde(work: Workspace, assignment: str, students: list[str], cell_timeou
     with ThreadPoolExecutor(max_workers=len(commands)) as pool:
         results = list(pool.map(lambda args: course.run_nbgrader(
             *args, cell_timeout=cell_timeout, check=False), commands))
-    if any(result.returncode != 0 for result in results):
-        # nbgrader goes on with the other students when one fails (e.g. its kernel died) and
-        # exits 1 at the end: say so, and keep the grades it did record.
-        for result in results:
-            if result.returncode != 0:
-                print(f"  nbgrader autograde reported a problem (report.md says whom it "
-                      f"concerns):\n{_tail(result)}", file=sys.stderr)
+    for result in results:
+        if result.returncode != 0:
+            # nbgrader goes on with the other students when one fails (e.g. its kernel died)
+            # and exits 1 at the end: say so, and keep the grades it did record.
+            print(f"  nbgrader autograde reported a problem (report.md says whom it concerns):"
+                  f"\n{_tail(result)}", file=sys.stderr)
     for student in students:
         if (not (work.autograded / student / assignment).exists()
                 and any((work.submitted / student / assignment).glob("*.ipynb"))):
