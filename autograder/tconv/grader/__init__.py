@@ -1,0 +1,12 @@
+"""The instructor's grading machinery, read top to bottom as a pipeline:
+
+intake.py    SUBMITTED (a folder or an LMS zip) -> validated ids -> read-only snapshots
+sandbox.py   the per-student jail every piece of learner code runs in
+task.py      grade one student notebook: snapshot in, data out (scores, notes, feedback)
+verdicts.py  the re-check: the learner's answers, judged where no learner code ran
+records.py   the result records a task returns and the coordinator reads
+report.py    exercises.csv, report.md, scores.png, safe feedback HTML
+gradebook.py the only writer of nbgrader's gradebook and of grades.csv
+
+``tconv.grading`` (``make grade``) is the coordinator that calls them.
+"""

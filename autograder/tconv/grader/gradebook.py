@@ -1,0 +1,113 @@
+"""The only writer of the batch's nbgrader gradebook and of the files the Formgrader reads.
+
+GRADES/nbgrader/ is an nbgrader course folder: ``source/`` (the assignments as the kernel sees
+them: hidden tests of re-checked cells left out, as those run only in the re-check), ``release/``,
+``submitted/`` (the intake's snapshots), ``autograded/``, ``feedback/`` and ``gradebook.db``.
+``make formgrader GRADES=...`` opens it.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+from pathlib import Path
+
+import nbformat
+
+from .. import course
+from . import verdicts
+from .records import Job, Result
+
+HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S)
+
+
+class Workspace:
+    """nbgrader's folders for one grading run, all under GRADES/nbgrader/."""
+
+    def __init__(self, grades: Path):
+        self.root = grades / "nbgrader"
+        self.source = self.root / "source"
+        self.release = self.root / "release"
+        self.submitted = self.root / "submitted"
+        self.autograded = self.root / "autograded"
+        self.feedback = self.root / "feedback"
+        self.scratch = self.root / "scratch"
+        self.template_db = self.root / "template.db"
+        self.db = self.root / "gradebook.db"
+        self.db_url = f"sqlite:///{self.db}"
+
+    def options(self, db: Path | None = None) -> list[str]:
+        return [f"--CourseDirectory.root={self.root}",
+                "--CourseDirectory.source_directory=source",
+                "--CourseDirectory.release_directory=release",
+                "--CourseDirectory.submitted_directory=submitted",
+                "--CourseDirectory.autograded_directory=autograded",
+                "--CourseDirectory.feedback_directory=feedback",
+                f"--CourseDirectory.db_url=sqlite:///{db or self.db}"]
+
+
+def prepare(work: Workspace, assignments: list[str]) -> None:
+    """A fresh workspace with every assignment generated into the template gradebook (copied as
+    the batch's gradebook). The kernel runs the visible tests; hidden tests of re-checked cells
+    run only in the re-check, so no learner code can read them."""
+    if work.root.exists():
+        shutil.rmtree(work.root)
+    work.scratch.mkdir(parents=True)
+    work.scratch.chmod(0o700)
+    for assignment in assignments:
+        for notebook in course.notebooks(assignment):
+            path = course.SOLUTIONS / assignment / f"{notebook}.ipynb"
+            source = nbformat.read(path, as_version=4)
+            rechecked = verdicts.rechecked_cells(path)
+            for cell in source.cells:
+                if cell.metadata.get("nbgrader", {}).get("grade_id") in rechecked:
+                    cell.source = HIDDEN_TESTS.sub("", cell.source).rstrip()
+            target = work.source / assignment / f"{notebook}.ipynb"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            nbformat.write(source, target)
+        course.run_nbgrader("generate_assignment", assignment, "--force",
+                            *work.options(db=work.template_db))
+    shutil.copy(work.template_db, work.db)
+
+
+def record(work: Workspace, jobs: list[Job], results: list[Result]) -> None:
+    """Scores into the gradebook (a re-check's zero as a manual score over the kernel's), and
+    the snapshot, graded notebook and feedback where the Formgrader looks for them."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    import warnings
+
+    by_key = {(j.student, j.assignment, j.notebook): j for j in jobs}
+    with warnings.catch_warnings(), Gradebook(work.db_url) as gradebook:
+        warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's autoflush
+        for result in results:
+            student, assignment, notebook = result.key
+            gradebook.update_or_create_student(student)
+            try:
+                gradebook.find_submission(assignment, student)
+            except MissingEntry:
+                gradebook.add_submission(assignment, student)
+            for cell in result.cells:
+                grade = gradebook.find_grade(cell.grade_id, notebook, assignment, student)
+                grade.auto_score = cell.kernel_score
+                grade.manual_score = cell.score if cell.score != cell.kernel_score else None
+            job = by_key.get(result.key)
+            folder = Path(student) / assignment
+            if job is not None and job.notebook_bytes is not None:
+                _write(work.submitted / folder / f"{notebook}.ipynb", job.notebook_bytes)
+            if result.autograded_json:
+                _write(work.autograded / folder / f"{notebook}.ipynb",
+                       result.autograded_json.encode())
+            if result.feedback_html:
+                _write(work.feedback / folder / f"{notebook}.html", result.feedback_html.encode())
+        gradebook.db.commit()
+
+
+def _write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+
+
+def export_csv(work: Workspace, path: Path) -> None:
+    """nbgrader's export (one row per student and assignment), from the batch's gradebook."""
+    course.run_nbgrader("export", f"--to={path}", *work.options())

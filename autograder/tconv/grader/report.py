@@ -1,0 +1,217 @@
+"""The instructor's files, rendered from data, with every learner-derived string treated as data:
+CSV fields cannot start a formula, report.md lines are escaped and kept to one line, and feedback
+HTML carries no script, handler or frame."""
+
+from __future__ import annotations
+
+import csv
+import html
+import re
+from collections import Counter, defaultdict
+from html.parser import HTMLParser
+from pathlib import Path
+
+EXERCISE_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "score", "max_score"]
+
+
+# --- reading a graded notebook -------------------------------------------------------------------
+
+def cell_problems(notebook) -> dict[str, str]:
+    """{grade_id: one line on why that test cell failed in the kernel}."""
+    problems = {}
+    for cell in notebook.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("grade") or cell.cell_type != "code":
+            continue
+        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        if errors:
+            problems[meta.get("grade_id", "?")] = diagnosis_of(errors)
+    return problems
+
+
+def diagnosis_of(errors: list) -> str:
+    if any(e.get("ename") in {"CellTimeoutError", "KeyboardInterrupt"} for e in errors):
+        return "it ran past the time limit and was stopped"
+    return reading(str(errors[0].get("evalue", "")), str(errors[0].get("ename", "error")))
+
+
+def reading(message: str, kind: str = "") -> str:
+    """A check's message in a few words: the named mistake or shortcut, else its first finding."""
+    for pattern in (r"known mistake, ([^:]+):", r"\n  calls (.+?)\. This exercise",
+                    r"(not written yet)", r"(returned None)", r"(timed out)"):
+        match = re.search(pattern, message)
+        if match:
+            return match.group(1)
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    finding = lines[1] if len(lines) > 1 else (lines[0] if lines else "")
+    return f"{kind + ': ' if kind else ''}{finding}"[:160]
+
+
+# --- CSV and Markdown ----------------------------------------------------------------------------
+
+def csv_field(value):
+    """A spreadsheet must not read a learner-derived text as a formula."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def write_exercises(rows: list[dict], path: Path) -> None:
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=EXERCISE_COLUMNS)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({key: csv_field(row[key]) for key in EXERCISE_COLUMNS})
+
+
+def md(text: str, limit: int = 300) -> str:
+    """Learner-derived text as one inert line of Markdown."""
+    text = " ".join(str(text).split())[:limit]
+    text = html.escape(text, quote=False)  # no raw HTML
+    return re.sub(r"([\\\[\]!|])", r"\\\1", text)  # no link, image or table cell
+
+
+def write_report(rows: list[dict], notes: dict[tuple, list[str]],
+                 mistakes: dict[tuple, list[str]], path: Path) -> None:
+    """report.md: per exercise, mean, share of full marks and the most common problems; per
+    student, one line per notebook that lost points or was not as expected."""
+    by_cell = defaultdict(list)
+    for row in rows:
+        by_cell[(row["assignment"], row["grade_id"])].append(row)
+    counted = defaultdict(Counter)
+    for (student, assignment, grade_id), found in mistakes.items():
+        for mistake in found:
+            counted[(assignment, grade_id)][mistake] += 1
+    totals = student_totals(rows)
+    out = ["# Grading report", "",
+           f"{len(totals)} students, {len(rows)} graded cells.", "",
+           "## Per exercise", "",
+           "| assignment | graded cell | mean | full marks | most common problems |",
+           "|---|---|---|---|---|"]
+    for (assignment, grade_id), cells in sorted(by_cell.items()):
+        mean = sum(r["score"] for r in cells) / len(cells)
+        full = sum(r["score"] == r["max_score"] for r in cells) / len(cells)
+        common = ", ".join(f"{md(name, 80)} ({count})"
+                           for name, count in counted[(assignment, grade_id)].most_common(3))
+        out.append(f"| {assignment} | {grade_id} | {mean:.2f} / {cells[0]['max_score']:g} | "
+                   f"{full:.0%} | {common} |")
+    out += ["", "## Per student", ""]
+    for student in sorted(totals):
+        got, out_of = totals[student]
+        out.append(f"- **{md(student, 80)}**: {got:g} / {out_of:g}")
+        for (who, assignment, notebook), lines in sorted(notes.items()):
+            if who == student:
+                for line in lines:
+                    out.append(f"  - {assignment}/{notebook}: {md(line)}")
+    path.write_text("\n".join(out) + "\n")
+
+
+def student_totals(rows: list[dict]) -> dict[str, list[float]]:
+    totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+    for row in rows:
+        totals[row["student_id"]][0] += row["score"]
+        totals[row["student_id"]][1] += row["max_score"]
+    return dict(totals)
+
+
+def plot_scores(rows: list[dict], path: Path) -> None:
+    """scores.png: for each graded cell, how many students got which share of its points."""
+    import matplotlib.pyplot as plt
+
+    from .. import plots
+
+    figure = plots.score_distribution(rows)
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
+
+
+# --- notebooks and HTML --------------------------------------------------------------------------
+
+SAFE_MIMETYPES = {"text/plain", "image/png", "image/jpeg"}
+
+
+def make_safe(notebook) -> None:
+    """Keep only inert outputs (text, PNG, JPEG) and show learners' own markdown as text, so that
+    neither the feedback nor the Formgrader renders HTML or script a learner wrote."""
+    for cell in notebook.cells:
+        if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader", {}).get("locked"):
+            cell.source = cell.source.replace("<", "&lt;").replace(">", "&gt;")
+        for output in cell.get("outputs", []):
+            data = output.get("data")
+            if data is None:
+                continue
+            removed = [kind for kind in data if kind not in SAFE_MIMETYPES]
+            for kind in removed:
+                del data[kind]
+            if removed and not data:
+                data["text/plain"] = f"[an output of type {', '.join(removed)} was removed]"
+
+
+_DROPPED = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "form",
+            "input", "button", "textarea", "select", "option", "link", "meta", "noscript",
+            "template", "portal", "audio", "video", "source", "track"}
+_VOID = {"area", "br", "col", "hr", "img", "wbr", "meta", "link", "input", "source", "base",
+         "embed", "track", "param"}
+
+
+class _Sanitiser(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.out: list[str] = []
+        self.skipping = 0   # inside a dropped element
+        self.raw = None     # inside <style>: text kept as is
+
+    def handle_starttag(self, tag, attrs):
+        if tag in _DROPPED:
+            if tag not in _VOID:
+                self.skipping += 1
+            return
+        if self.skipping:
+            return
+        kept = []
+        for name, value in attrs:
+            value = value or ""
+            squeezed = re.sub(r"[\s\x00-\x1f]", "", value).lower()
+            if name.startswith("on") or name in ("formaction", "srcdoc", "http-equiv"):
+                continue
+            if (name.endswith("href") or name in ("src", "action", "background", "poster")) and \
+                    (squeezed.startswith(("javascript:", "vbscript:")) or
+                     (squeezed.startswith("data:") and not
+                      squeezed.startswith(("data:image/png", "data:image/jpeg")))):
+                continue
+            if name == "style" and ("expression" in squeezed or "url(" in squeezed):
+                continue
+            kept.append(f' {name}="{html.escape(value, quote=True)}"')
+        self.out.append(f"<{tag}{''.join(kept)}>")
+        if tag == "style":
+            self.raw = tag
+
+    def handle_startendtag(self, tag, attrs):
+        self.handle_starttag(tag, attrs)
+
+    def handle_endtag(self, tag):
+        if tag in _DROPPED:
+            if tag not in _VOID:
+                self.skipping = max(0, self.skipping - 1)
+            return
+        if self.skipping or tag in _VOID:
+            return
+        self.raw = None
+        self.out.append(f"</{tag}>")
+
+    def handle_data(self, data):
+        if self.skipping:
+            return
+        self.out.append(data if self.raw else html.escape(data, quote=False))
+
+    def handle_decl(self, decl):
+        if decl.lower().startswith("doctype"):
+            self.out.append(f"<!{decl}>")
+
+
+def safe_html(text: str) -> str:
+    """``text`` re-written with no script, frame, form, event handler or javascript: link."""
+    parser = _Sanitiser()
+    parser.feed(text)
+    parser.close()
+    return "".join(parser.out)

@@ -1,0 +1,191 @@
+"""Grade one student notebook: a Job (the intake's snapshot) in, a Result (data) out.
+
+Everything happens in a private scratch folder with a private copy of the assignment's gradebook,
+so tasks share no mutable state and any number can run side by side (processes, or cluster
+workers). This process is trusted: it never runs learner code itself. The notebook's kernel and
+the re-check child each run in a Sandbox; what comes back from them is data.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import nbformat
+
+from .. import course
+from . import report, verdicts
+from .records import CellResult, Job, Result
+from .sandbox import Limits, Sandbox, kernel_manager_class
+
+MAX_AUTOGRADED_BYTES = 8 * 1024 ** 2
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The same for every task of a batch (and picklable, to reach worker processes)."""
+    template_db: Path          # gradebook with every assignment generated, no student yet
+    scratch: Path              # where private folders are made (mode 0700)
+    cell_timeout: int = 30
+    limits: Limits = Limits()
+    sandboxed: bool = True
+
+
+def grade(job: Job, settings: Settings) -> Result:
+    """Never raises for anything in the submission: a problem becomes a note and zeros."""
+    started = time.monotonic()
+    result = Result(job.student, job.assignment, job.notebook, notes=list(job.notes))
+    max_scores = graded_cells(settings.template_db, job.assignment, job.notebook)
+    if job.notebook_bytes is not None:
+        try:
+            _grade_in(job, settings, result)
+        except Exception as error:  # noqa: BLE001 - this student's problem, never the batch's
+            result.notes.append(f"grading stopped with an error ({type(error).__name__}: "
+                                f"{error}); every graded cell scores 0")
+            result.cells = []
+    found = {cell.grade_id for cell in result.cells}
+    result.cells += [CellResult(grade_id, 0.0, points, 0.0)
+                     for grade_id, points in max_scores.items() if grade_id not in found]
+    result.cells.sort(key=lambda cell: cell.grade_id)
+    result.seconds = time.monotonic() - started
+    return result
+
+
+def _grade_in(job: Job, settings: Settings, result: Result) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.apps import NbGraderAPI
+
+    with tempfile.TemporaryDirectory(dir=settings.scratch) as scratch:
+        root = Path(scratch) / "course"
+        submitted = root / "submitted" / job.student / job.assignment / f"{job.notebook}.ipynb"
+        submitted.parent.mkdir(parents=True)
+        submitted.write_bytes(job.notebook_bytes)
+        (root / "source" / job.assignment).mkdir(parents=True)
+        shutil.copy(settings.template_db, root / "gradebook.db")
+        kernel_folder = Path(scratch) / "kernel"
+        kernel_folder.mkdir()
+        kernel_folder.chmod(0o777)  # the sandbox's uid makes its sockets here
+        api = NbGraderAPI(config=_config(root, kernel_folder, settings))
+        outcome = api.autograde(job.assignment, job.student)
+        autograded = root / "autograded" / job.student / job.assignment / f"{job.notebook}.ipynb"
+        if not autograded.exists():
+            result.notes.append(_why_not_graded(outcome))
+            return
+        db_url = f"sqlite:///{root / 'gradebook.db'}"
+        with Gradebook(db_url) as gradebook:
+            grades = {g.name: g for g in gradebook.find_submission_notebook(
+                job.notebook, job.assignment, job.student).grades}
+            executed = nbformat.read(autograded, as_version=4)
+            problems = report.cell_problems(executed)
+            source = course.SOLUTIONS / job.assignment / f"{job.notebook}.ipynb"
+            released = course.COURSE / job.assignment / f"{job.notebook}.ipynb"
+            overturned = {}
+            if any((grades[g].score or 0) > 0 for g in verdicts.rechecked_cells(source)
+                   if g in grades):
+                sandbox = _sandbox(Path(scratch) / "recheck", settings)
+                for verdict in verdicts.recheck(sandbox, submitted, source, released,
+                                                timeout=max(60, 4 * settings.cell_timeout)):
+                    grade = grades.get(verdict.grade_id)
+                    if verdict.passed is False and grade is not None and (grade.score or 0) > 0:
+                        grade.manual_score = 0.0
+                        overturned[verdict.grade_id] = verdict.message
+                        _comment(gradebook, source, grade, verdict.message, MissingEntry)
+                gradebook.db.commit()
+            for name, grade in grades.items():
+                result.cells.append(CellResult(
+                    name, float(grade.score or 0.0), float(grade.max_score),
+                    kernel_score=float(grade.auto_score or 0.0),
+                    recheck=overturned.get(name, ""), problem=problems.get(name, "")))
+        report.make_safe(executed)
+        nbformat.write(executed, autograded)
+        text = autograded.read_text()
+        if len(text) > MAX_AUTOGRADED_BYTES:
+            for cell in executed.cells:
+                cell["outputs"] = [] if cell.cell_type == "code" else cell.get("outputs")
+            text = nbformat.writes(executed)
+        result.autograded_json = text
+        api.generate_feedback(job.assignment, job.student)
+        feedback = root / "feedback" / job.student / job.assignment / f"{job.notebook}.html"
+        if feedback.exists():
+            result.feedback_html = report.safe_html(feedback.read_text(errors="replace"))
+
+
+def _sandbox(folder: Path, settings: Settings) -> Sandbox:
+    folder.mkdir()
+    return Sandbox(folder, settings.limits) if settings.sandboxed else \
+        Sandbox.off(folder, settings.limits)
+
+
+def _config(root: Path, kernel_folder: Path, settings: Settings):
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.AUTOGRADER)).load_config()
+    private = Config()
+    private.CourseDirectory.root = str(root)
+    private.CourseDirectory.source_directory = "source"
+    private.CourseDirectory.release_directory = "release"
+    private.CourseDirectory.submitted_directory = "submitted"
+    private.CourseDirectory.autograded_directory = "autograded"
+    private.CourseDirectory.feedback_directory = "feedback"
+    private.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    private.Execute.timeout = settings.cell_timeout
+    private.Execute.kernel_manager_class = kernel_manager_class()
+    private.SandboxedKernelManager.folder = str(kernel_folder)
+    private.SandboxedKernelManager.limits = asdict(settings.limits)
+    private.SandboxedKernelManager.enabled = settings.sandboxed
+    config.merge(private)
+    return config
+
+
+def _why_not_graded(outcome: dict) -> str:
+    log = (outcome.get("log") or "") + (outcome.get("error") or "")
+    if "Kernel died" in log or "DeadKernelError" in log or "kernel died" in log.lower():
+        return ("its kernel died while the notebook ran (os._exit, a crash, the memory limit or "
+                "the notebook's time budget): every graded cell scores 0")
+    return "nbgrader could not run this notebook to the end: every graded cell scores 0"
+
+
+def _comment(gradebook, source: Path, grade, message: str, missing) -> None:
+    """Put the re-check's reason where the feedback shows it: on the solution cell above."""
+    above = None
+    for cell in nbformat.read(source, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            above = meta["grade_id"]
+        if meta.get("grade_id") == grade.name:
+            break
+    if above is None:
+        return
+    notebook = grade.notebook
+    try:
+        comment = gradebook.find_comment(above, notebook.name, notebook.assignment.name,
+                                         notebook.student.id)
+    except missing:
+        return
+    text = (f"{grade.name} scored 0: when your function was re-run and checked outside your "
+            f"notebook, it failed.\n{message}")
+    comment.manual_comment = "\n\n".join(filter(None, [comment.manual_comment, text]))
+
+
+def graded_cells(template_db: Path, assignment: str, notebook: str) -> dict[str, float]:
+    """{grade_id: points} of one notebook, from the template gradebook."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{template_db}") as gradebook:
+        source = gradebook.find_notebook(notebook, assignment)
+        return {cell.name: float(cell.max_score) for cell in source.grade_cells}
+
+
+def warm_up() -> None:
+    """Imports a worker process pays once, not per task."""
+    import nbgrader.apps  # noqa: F401
+    import torch  # noqa: F401
+
+    from . import sandbox
+    sandbox.matplotlib_fontlist()
+    os.environ.setdefault("PYTHONWARNINGS", "ignore")

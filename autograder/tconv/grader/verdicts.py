@@ -1,0 +1,370 @@
+"""Judge a learner's answers where no learner code ever ran.
+
+nbgrader runs test cells inside the learner's own kernel, after the learner's code, so a notebook
+can make them pass without a right answer (reassign a check, patch numpy, return an object that
+lies, read the hidden tests). So every answer is checked again, in three steps:
+
+1. **Record** (here, trusted): each test cell of the instructors' notebook, hidden tests included,
+   is a list of ``checks.check_*(function, cases...)`` calls; each is run once with a recorder in
+   the learner function's place, so the exact arguments of every call are known.
+2. **Answer** (``child.py``, in the student's Sandbox): the learner's code cells run and their
+   function is called with those arguments. The course package is not visible there, and neither
+   is PyTorch unless the exercise takes tensors, so no shortcut can reach an answer, under any name
+   or from any thread. What comes back is JSON: numbers, an error's name and message, or a short
+   description, checked against a schema and capped in size. Nothing is unpickled or executed.
+3. **Judge** (here, trusted): the same check runs again with the learner's numbers played back in
+   order. Its verdict is the re-check's verdict.
+
+Chapter 06's DecoderBlock checks take a class; they are not replayed (see README).
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import functools
+import io
+import json
+import math
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import numpy as np
+
+from .. import cases, checks, guard, reference, unet_cases, unet_reference
+
+# check -> the reference with the learner function's signature (used only to record the calls)
+RECHECKABLE = {
+    "check_conv_transpose1d": reference.conv_transpose1d,
+    "check_conv_output_size": reference.conv_output_size,
+    "check_conv_transpose_output_size": reference.conv_transpose_output_size,
+    "check_conv_transpose2d": reference.conv_transpose2d,
+    "check_conv_transpose2d_nchw": reference.conv_transpose2d_nchw,
+    "check_conv1d_matrix": reference.conv1d_matrix,
+    "check_conv_transpose2d_by_zero_insertion": reference.conv_transpose2d_by_zero_insertion,
+    "check_center_crop": unet_reference.center_crop,
+    "check_center_crop_rejects_larger": unet_reference.center_crop,
+}
+TEST_NAMESPACE = {"cases": cases, "unet_cases": unet_cases, "np": np}
+CHILD = Path(__file__).with_name("child.py")
+
+MAX_ANSWER_VALUES = 2_000_000   # all numbers of one notebook's answers together
+MAX_TEXT = 500                  # an error message or a description
+
+
+@dataclass
+class CheckCall:
+    check: str          # e.g. "check_conv_transpose1d"
+    function: str       # the learner's function, by name
+    args: tuple         # the check's arguments after the function
+    kwargs: dict
+    calls: list = field(default_factory=list)  # [(args, kwargs)] made to the learner's function
+
+
+@dataclass(frozen=True)
+class Verdict:
+    grade_id: str
+    passed: bool | None  # None: this cell is not re-checked
+    message: str = ""
+
+
+class Malformed(ValueError):
+    """What came back from the child is not answers in the agreed form."""
+
+
+# --- 1. record ---------------------------------------------------------------------------------
+
+def test_cell_calls(source: str) -> list[CheckCall] | None:
+    """The check calls of one test cell, or None if the cell holds anything else."""
+    calls = []
+    for statement in ast.parse(source).body:
+        call = statement.value if isinstance(statement, ast.Expr) else None
+        if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                and isinstance(call.func.value, ast.Name) and call.func.value.id == "checks"
+                and call.func.attr in RECHECKABLE and call.args
+                and isinstance(call.args[0], ast.Name)):
+            return None
+        def evaluate(node):
+            return eval(compile(ast.Expression(node), "<test cell>", "eval"), dict(TEST_NAMESPACE))
+        calls.append(CheckCall(call.func.attr, call.args[0].id,
+                               tuple(evaluate(arg) for arg in call.args[1:]),
+                               {kw.arg: evaluate(kw.value) for kw in call.keywords}))
+    return calls
+
+
+@contextlib.contextmanager
+def _quiet_and_unguarded():
+    """While recording, the recorder calls the reference on purpose; and nothing is printed."""
+    saved = guard._ANSWER_FILES
+    guard._ANSWER_FILES = {}
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            yield
+    finally:
+        guard._ANSWER_FILES = saved
+
+
+def _run_check(call: CheckCall, function) -> str | None:
+    """Run the real check with ``function`` in the learner's place: None if it passes, else why."""
+    import inspect
+
+    kwargs = dict(call.kwargs)
+    check = getattr(checks, call.check)
+    if "picture" in inspect.signature(check).parameters:
+        kwargs["picture"] = False
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            check(function, *call.args, **kwargs)
+    except checks.CheckFailed as failure:
+        return str(failure)
+    return None
+
+
+def _record(call: CheckCall) -> None:
+    def recorder(*args, **kwargs):
+        call.calls.append((args, kwargs))
+        return RECHECKABLE[call.check](*args, **kwargs)
+
+    with _quiet_and_unguarded():
+        failure = _run_check(call, recorder)
+    if failure is not None:
+        raise RuntimeError(f"course bug: {call.check} fails on its own reference:\n{failure}")
+
+
+def test_cells(source: Path) -> list[tuple[str, str]]:
+    """(grade_id, source with the hidden tests) of every test cell of an instructors' notebook."""
+    return [(cell.metadata["nbgrader"]["grade_id"], cell.source)
+            for cell in nbformat.read(source, as_version=4).cells
+            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")]
+
+
+@functools.lru_cache(maxsize=None)
+def plan_for(source: Path) -> tuple:
+    """((grade_id, [CheckCall] or None), ...) for one instructors' notebook, calls recorded.
+    Made once per notebook and process; the grader makes it before any thread starts."""
+    plan = tuple((grade_id, test_cell_calls(text)) for grade_id, text in test_cells(source))
+    for _, calls in plan:
+        for call in calls or []:
+            _record(call)
+    return plan
+
+
+def rechecked_cells(source: Path) -> set[str]:
+    return {grade_id for grade_id, calls in plan_for(source) if calls is not None}
+
+
+def needs_torch(source: Path) -> bool:
+    """Whether the learner's function is called with tensors (else PyTorch is hidden)."""
+    import torch
+
+    def has_tensor(value):
+        if isinstance(value, torch.Tensor):
+            return True
+        if isinstance(value, (list, tuple)):
+            return any(has_tensor(v) for v in value)
+        if isinstance(value, dict):
+            return any(has_tensor(v) for v in value.values())
+        return False
+
+    return any(has_tensor((args, kwargs)) for _, calls in plan_for(source)
+               for call in calls or [] for args, kwargs in call.calls)
+
+
+# --- 2. answer: what goes to the child and what comes back ---------------------------------------
+
+def encode(value):
+    """Arguments as JSON: arrays and tensors with their dtype and shape, tuples kept apart."""
+    if isinstance(value, np.ndarray):
+        return {"__array__": {"dtype": str(value.dtype), "shape": list(value.shape),
+                              "data": value.ravel().tolist()}}
+    if type(value).__module__.startswith("torch") and hasattr(value, "numpy"):
+        return {"__tensor__": encode(value.detach().numpy())["__array__"]}
+    if isinstance(value, tuple):
+        return {"__tuple__": [encode(v) for v in value]}
+    if isinstance(value, list):
+        return [encode(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): encode(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
+def learner_cells(submitted: Path, source: Path, released: Path) -> list[str]:
+    """The code to run in the child: locked cells as the instructors wrote them, the learner's
+    solution cells and any cell they added or changed, and only the imports of the others."""
+    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c
+             for c in nbformat.read(source, as_version=4).cells}
+    unchanged = {c.source for c in nbformat.read(released, as_version=4).cells
+                 if c.cell_type == "code"}
+    cells = []
+    for cell in nbformat.read(submitted, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type != "code" or meta.get("grade"):
+            continue
+        if meta.get("locked") and meta.get("grade_id") in by_id:
+            cells.append(_imports_only(by_id[meta["grade_id"]].source))
+        elif meta.get("solution") or cell.source not in unchanged:
+            cells.append(cell.source)
+        else:
+            cells.append(_imports_only(cell.source))
+    return cells
+
+
+def _imports_only(source: str) -> str:
+    """One import a line, each guarded: in the child the course package (and maybe PyTorch) is
+    not there, and a failing import must not stop the next one."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return ""
+    lines = [ast.unparse(node) for node in tree.body
+             if isinstance(node, (ast.Import, ast.ImportFrom))]
+    return "\n".join(f"try:\n    {line}\nexcept ImportError:\n    pass" for line in lines)
+
+
+def request(submitted: Path, source: Path, released: Path) -> dict:
+    calls = [[call.function, encode(list(args)), encode(kwargs)]
+             for _, planned in plan_for(source) for call in planned or []
+             for args, kwargs in call.calls]
+    return {"marker": f"ANSWERS-{secrets.token_hex(16)}:",
+            "cells": learner_cells(submitted, source, released), "calls": calls}
+
+
+def answers_from(stdout: bytes, marker: str, count: int) -> list:
+    """The child's answers, checked against the schema; Malformed if anything is off."""
+    lines = [line for line in stdout.decode("utf-8", "replace").splitlines()
+             if line.startswith(marker)]
+    if len(lines) != 1:
+        raise Malformed("no answers came back" if not lines else "answers came back twice")
+    try:
+        answers = json.loads(lines[0][len(marker):])
+    except ValueError:
+        raise Malformed("the answers are not JSON") from None
+    if not isinstance(answers, list) or len(answers) != count:
+        raise Malformed(f"expected {count} answers")
+    total = 0
+    for answer in answers:
+        total += _validate(answer)
+        if total > MAX_ANSWER_VALUES:
+            raise Malformed("the answers hold too many numbers")
+    return answers
+
+
+def _validate(answer) -> int:
+    """Raise Malformed unless ``answer`` is one encoded answer; return how many numbers it has."""
+    def number(v):
+        return isinstance(v, (int, float)) and not isinstance(v, bool)
+
+    if not (isinstance(answer, list) and answer and isinstance(answer[0], str)):
+        raise Malformed("an answer is not [kind, ...]")
+    kind, rest = answer[0], answer[1:]
+    if kind == "none" and not rest:
+        return 0
+    if kind in ("int", "float") and len(rest) == 1 and number(rest[0]):
+        return 1
+    if kind in ("error", "other") and len(rest) == 2 and all(isinstance(v, str) and
+                                                             len(v) <= 2 * MAX_TEXT for v in rest):
+        return 0
+    if kind in ("array", "tensor") and len(rest) == 1 and isinstance(rest[0], dict):
+        spec = rest[0]
+        shape, data = spec.get("shape"), spec.get("data")
+        if (set(spec) == {"dtype", "shape", "data"} and spec["dtype"] == "float64"
+                and isinstance(shape, list) and len(shape) <= 8
+                and all(isinstance(n, int) and 0 <= n for n in shape)
+                and isinstance(data, list) and len(data) == math.prod(shape)
+                and all(number(v) for v in data)):
+            return len(data)
+    raise Malformed(f"an answer of kind {kind!r} is not in the agreed form")
+
+
+def _played(answer, function: str):
+    """One validated answer, turned back into the value the learner's function returned."""
+    kind = answer[0]
+    if kind == "none":
+        return None
+    if kind in ("int", "float"):
+        return answer[1]
+    if kind in ("array", "tensor"):
+        spec = answer[1]
+        array = np.array(spec["data"], dtype=np.float64).reshape(spec["shape"])
+        if kind == "tensor":
+            import torch
+
+            return torch.from_numpy(array)
+        return array
+    if kind == "error":
+        _, name, message = answer
+        if name == "ModuleNotFoundError" and any(f"'{m}" in message for m in ("torch", "tconv")):
+            raise checks.CheckFailed(checks.shortcut_message(
+                f"{function}(...)", "PyTorch or the course package, which are not available when "
+                "your answer is re-checked (write it with numpy)"))
+        error_class = getattr(builtins, name, None) if name.isidentifier() else None
+        if not (isinstance(error_class, type) and issubclass(error_class, Exception)):
+            error_class = type(name if name.isidentifier() else "Error", (Exception,), {})
+        raise error_class(message[:MAX_TEXT])
+    _, type_name, shown = answer
+    name = type_name if type_name.isidentifier() else "object"
+    return type(name, (), {"__repr__": lambda self: shown[:200]})()
+
+
+# --- 3. judge ----------------------------------------------------------------------------------
+
+def judge(source: Path, answers: list | None, failure: str | None) -> list[Verdict]:
+    """Replay the answers through the real checks: one Verdict per test cell. ``answers`` None
+    means there are none, for the reason ``failure``."""
+    verdicts, position = [], 0
+    for grade_id, calls in plan_for(source):
+        if calls is None:
+            verdicts.append(Verdict(grade_id, None, "not re-checked (its check takes a class)"))
+            continue
+        problem = None
+        for call in calls:
+            mine = None if answers is None else answers[position:position + len(call.calls)]
+            position += len(call.calls)
+            if problem is None:
+                problem = failure if mine is None else _replay(call, mine)
+        verdicts.append(Verdict(grade_id, problem is None, problem or ""))
+    return verdicts
+
+
+def _replay(call: CheckCall, answers: list) -> str | None:
+    queue = iter(answers)
+
+    def played_back(*args, **kwargs):
+        return _played(next(queue), call.function)
+
+    with _quiet_and_unguarded():
+        return _run_check(call, played_back)
+
+
+def recheck(sandbox, submitted: Path, source: Path, released: Path,
+            timeout: float) -> list[Verdict]:
+    """Steps 2 and 3 for one submitted notebook, the child in ``sandbox``."""
+    import torch
+
+    import tconv
+
+    wanted = request(submitted, source, released)
+    hidden = [Path(tconv.__file__).parent]
+    if not needs_torch(source):
+        hidden.append(Path(torch.__file__).parent)
+    # -I: no user site, no PYTHON* variables. The child's source goes on the command line, as
+    # the package it lives in is hidden from it.
+    ran = sandbox.hiding(*hidden).run([sys.executable, "-I", "-c", CHILD.read_text()],
+                                      input_bytes=json.dumps(wanted).encode(), timeout=timeout)
+    answers, failure = None, None
+    if ran.timed_out:
+        failure = f"your code did not finish within {timeout:g} s when re-run outside the notebook"
+    else:
+        try:
+            answers = answers_from(ran.stdout, wanted["marker"], len(wanted["calls"]))
+        except Malformed as problem:
+            failure = (f"re-running your code outside the notebook gave no usable answers "
+                       f"({problem}; exit code {ran.returncode})")
+    return judge(source, answers, failure)
+
