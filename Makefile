@@ -8,6 +8,9 @@ VENV ?= .venv
 SUBMITTED ?= autograder/samples/submitted
 GRADES ?= build/grades
 TIMEOUT ?= 30
+NOTEBOOK_TIMEOUT ?= 600
+MEMORY ?= 2G
+SANDBOX ?= on
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 PORT ?= 8888
 PYTEST_ARGS ?=
@@ -19,11 +22,12 @@ export PATH := $(BIN):$(PATH)
 export JUPYTER_CONFIG_PATH := $(abspath autograder)
 STAMP := $(VENV)/.installed
 
-.PHONY: help env lab test release grade bench clean chromium
+.PHONY: help env lab test release grade bench clean chromium bubblewrap
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
-	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) TIMEOUT=$(TIMEOUT) JOBS=$(JOBS) PORT=$(PORT)"
+	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) TIMEOUT=$(TIMEOUT) NOTEBOOK_TIMEOUT=$(NOTEBOOK_TIMEOUT)"
+	@echo "             MEMORY=$(MEMORY) JOBS=$(JOBS) SANDBOX=$(SANDBOX) PORT=$(PORT)"
 
 env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out of date
 
@@ -40,7 +44,7 @@ lab: env ## open JupyterLab on the learners' notebooks in course/
 	@# Jupyter refuses to run as root without --allow-root (containers, CI, this kind of machine).
 	jupyter lab --ServerApp.root_dir=course --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root)
 
-test: env chromium ## run every check of the course (what CI runs)
+test: env chromium bubblewrap ## run every check of the course (what CI runs)
 	python -m pytest autograder/tests $(PYTEST_ARGS)
 
 # The browser test drives Debian's Chromium (Playwright's own browser download does not work here).
@@ -55,11 +59,24 @@ chromium: ## install Debian's Chromium for the browser test, if it is missing
 	  fi; \
 	fi
 
+# Grading runs each student's code in a sandbox made with bubblewrap (tconv/grader/sandbox.py).
+bubblewrap: ## install bubblewrap for the grading sandbox, if it is missing
+	@if ! command -v bwrap >/dev/null; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
+	  else \
+	    echo "!!! bwrap (bubblewrap) is missing and cannot be installed here (needs root and apt-get):" >&2; \
+	    echo "!!! install it (sudo apt-get install bubblewrap), or grade with SANDBOX=off only where" >&2; \
+	    echo "!!! learner code may run with your rights." >&2; \
+	  fi; \
+	fi
+
 release: env ## regenerate course/ and the sample submissions from solutions/
 	python -m tconv.release
 
-grade: env ## grade SUBMITTED=<dir or .zip> into GRADES=<dir> (default: the sample class)
-	python -m tconv.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --timeout $(TIMEOUT) --jobs $(JOBS)
+grade: env $(if $(filter on,$(SANDBOX)),bubblewrap) ## grade SUBMITTED=<dir or .zip> into GRADES=<dir>, each notebook in a sandbox
+	python -m tconv.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --timeout $(TIMEOUT) \
+	  --notebook-timeout $(NOTEBOOK_TIMEOUT) --memory $(MEMORY) --jobs $(JOBS) --sandbox $(SANDBOX)
 
 bench: env ## time notebook execution against grading, seconds per notebook
 	python autograder/benchmarks/bench_grading.py

@@ -1,11 +1,12 @@
-"""Seconds per notebook: executing the solutions vs. grading a synthetic class, JOBS=1 vs. JOBS=2.
+"""Seconds per notebook: executing the solutions vs. grading a synthetic class, with and without
+the sandbox, JOBS=1 vs. JOBS=2.
 
     python autograder/benchmarks/bench_grading.py [--students N] [--assignments A ...]
 
 Execution: nbclient runs each solutions/ notebook once, top to bottom, in a fresh kernel.
-Grading: `tconv.grading` grades N copies of the perfect sample student (the whole course, or the
-named assignments) in one batch: nbgrader's start-up, gradebook, autograde, the re-check outside
-the kernel, feedback and export included, once with one job and once with two.
+Grading: `tconv.grading` grades N copies of the perfect sample student (default: 20 students,
+chapters 01-02) in one batch: worker start-up, gradebook, sandboxed autograde, the re-check,
+feedback and export included; with the sandbox on and off, with one job and with two.
 """
 
 from __future__ import annotations
@@ -30,7 +31,8 @@ def execute_seconds(path: Path) -> float:
     return time.perf_counter() - start
 
 
-def grading_seconds(students: int, assignments: list[str], jobs: int) -> tuple[float, int]:
+def grading_seconds(students: int, assignments: list[str], jobs: int,
+                    sandboxed: bool) -> tuple[float, int]:
     with tempfile.TemporaryDirectory() as scratch:
         submitted = Path(scratch) / "submitted"
         for n in range(students):
@@ -39,14 +41,15 @@ def grading_seconds(students: int, assignments: list[str], jobs: int) -> tuple[f
                                 submitted / f"student{n:02d}" / assignment)
         notebooks = len(list(submitted.glob("*/*/*.ipynb")))
         start = time.perf_counter()
-        grading.grade(submitted, Path(scratch) / "grades", cell_timeout=120, jobs=jobs)
+        grading.grade(submitted, Path(scratch) / "grades", cell_timeout=120, jobs=jobs,
+                      sandboxed=sandboxed)
         return time.perf_counter() - start, notebooks
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=40)
-    parser.add_argument("--assignments", nargs="+", default=course.assignments())
+    parser.add_argument("--students", type=int, default=20)
+    parser.add_argument("--assignments", nargs="+", default=course.assignments()[:2])
     args = parser.parse_args()
 
     print("executing each solutions notebook once:")
@@ -58,11 +61,20 @@ def main() -> None:
     mean_executed = sum(executed.values()) / len(executed)
 
     print(f"execution: {mean_executed:.1f} s per notebook (mean of {len(executed)})")
-    for jobs in (1, 2):
-        seconds, notebooks = grading_seconds(args.students, args.assignments, jobs)
-        print(f"grading, JOBS={jobs}: {seconds / notebooks:.1f} s per notebook "
-              f"({args.students} students, {notebooks} notebooks, {seconds:.0f} s in all)",
-              flush=True)
+    per_notebook = {}
+    for sandboxed in (True, False):
+        for jobs in (1, 2):
+            seconds, notebooks = grading_seconds(args.students, args.assignments, jobs, sandboxed)
+            per_notebook[(sandboxed, jobs)] = seconds / notebooks
+            print(f"grading, sandbox {'on ' if sandboxed else 'off'}, JOBS={jobs}: "
+                  f"{seconds / notebooks:.1f} s per notebook ({args.students} students, "
+                  f"{notebooks} notebooks, {seconds:.0f} s in all)", flush=True)
+    for sandboxed in (True, False):
+        one, two = per_notebook[(sandboxed, 1)], per_notebook[(sandboxed, 2)]
+        print(f"sandbox {'on ' if sandboxed else 'off'}: JOBS=1 grades at {one / mean_executed:.2f}x "
+              f"the time of executing; JOBS=2 is {one / two:.2f}x faster than JOBS=1")
+    print(f"the sandbox costs {per_notebook[(True, 1)] / per_notebook[(False, 1)]:.2f}x "
+          f"(JOBS=1)")
 
 
 if __name__ == "__main__":

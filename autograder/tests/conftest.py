@@ -54,3 +54,23 @@ def fresh_release(tmp_path_factory) -> Path:
     into = tmp_path_factory.mktemp("release")
     release.main(["--into", str(into)])
     return into
+
+
+def with_answer(notebook_path, source):
+    """Put ``source`` in every solution cell of the notebook at ``notebook_path``."""
+    import nbformat
+
+    notebook = nbformat.read(notebook_path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = source
+    nbformat.write(notebook, notebook_path)
+
+
+RIGHT_1D = """
+def conv_transpose1d(x, w, stride=1):
+    out = np.zeros((len(x) - 1) * stride + len(w))
+    for j in range(len(x)):
+        out[j * stride:j * stride + len(w)] += x[j] * w
+    return out
+"""

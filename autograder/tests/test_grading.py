@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from conftest import RIGHT_1D, with_answer
 from tconv import course, grading
 
 
@@ -115,24 +116,6 @@ def test_a_wrong_submitted_folder_is_explained(tmp_path, layout, message):
     assert result.returncode != 0 and message in result.stderr
 
 
-def _with_answer(notebook_path, source):
-    import nbformat
-
-    notebook = nbformat.read(notebook_path, as_version=4)
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = source
-    nbformat.write(notebook, notebook_path)
-
-
-RIGHT_1D = """
-def conv_transpose1d(x, w, stride=1):
-    out = np.zeros((len(x) - 1) * stride + len(w))
-    for j in range(len(x)):
-        out[j * stride:j * stride + len(w)] += x[j] * w
-    return out
-"""
-
 FAULTS = {  # student -> (what they wrote in the chapter 01 solution cell, full marks expected?)
     "kernel_dies": ("import os\nos._exit(1)", False),
     "never_returns": ("def conv_transpose1d(x, w, stride=1):\n    while True:\n        pass", False),
@@ -161,7 +144,7 @@ def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(tmp_p
         path.unlink()
     (submitted / "missing" / ch01 / "notes.txt").write_text("I forgot the notebook")
     for student, (source, _) in FAULTS.items():
-        _with_answer(next((submitted / student / ch01).glob("*.ipynb")), source)
+        with_answer(next((submitted / student / ch01).glob("*.ipynb")), source)
 
     grades = tmp_path / "grades"
     rows = grading.grade(submitted, grades, cell_timeout=10, jobs=2)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass
@@ -66,14 +67,24 @@ def _grade_in(job: Job, settings: Settings, result: Result) -> None:
         submitted.write_bytes(job.notebook_bytes)
         (root / "source" / job.assignment).mkdir(parents=True)
         shutil.copy(settings.template_db, root / "gradebook.db")
-        kernel_folder = Path(scratch) / "kernel"
+        # The kernel's sockets: a Unix socket's path must stay under 108 bytes, so this folder
+        # is made in the system's temporary folder, not under GRADES. Its parent is private.
+        private = Path(tempfile.mkdtemp(prefix="tconv-"))
+        kernel_folder = private / "k"
         kernel_folder.mkdir()
         kernel_folder.chmod(0o777)  # the sandbox's uid makes its sockets here
-        api = NbGraderAPI(config=_config(root, kernel_folder, settings))
-        outcome = api.autograde(job.assignment, job.student)
+        try:
+            api = NbGraderAPI(config=_config(root, kernel_folder, settings))
+            outcome = api.autograde(job.assignment, job.student)
+        finally:
+            shutil.rmtree(private, ignore_errors=True)
         autograded = root / "autograded" / job.student / job.assignment / f"{job.notebook}.ipynb"
         if not autograded.exists():
             result.notes.append(_why_not_graded(outcome))
+            log = (outcome.get("log") or "") + (outcome.get("error") or "")
+            printable = "".join(c if c.isprintable() or c == "\n" else "?" for c in log)
+            print(f"  nbgrader's log for {job.student}/{job.assignment}:\n"
+                  + "\n".join(printable.splitlines()[-25:]), file=sys.stderr)
             return
         db_url = f"sqlite:///{root / 'gradebook.db'}"
         with Gradebook(db_url) as gradebook:
@@ -147,7 +158,10 @@ def _why_not_graded(outcome: dict) -> str:
     if "Kernel died" in log or "DeadKernelError" in log or "kernel died" in log.lower():
         return ("its kernel died while the notebook ran (os._exit, a crash, the memory limit or "
                 "the notebook's time budget): every graded cell scores 0")
-    return "nbgrader could not run this notebook to the end: every graded cell scores 0"
+    last = [line.strip() for line in log.splitlines() if line.strip()
+            and not line.startswith(("[WARNING]", "[INFO]"))][-1:] or ["no log"]
+    return (f"nbgrader could not run this notebook to the end ({last[0][:200]}): every graded "
+            f"cell scores 0")
 
 
 def _comment(gradebook, source: Path, grade, message: str, missing) -> None:
