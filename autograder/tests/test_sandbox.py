@@ -265,7 +265,9 @@ def test_pytorch_from_a_thread_is_caught_by_the_recheck(sandboxed_batch):
 def test_markup_from_a_student_is_inert(sandboxed_batch):
     rows, grades, *_ = sandboxed_batch
     feedback = (grades / "feedback" / "injects_markup" / CH01 / f"{CH01}.html").read_text()
-    assert "<script>alert" not in feedback and "onerror" not in feedback
+    tags, handlers = _live_markup(feedback)
+    assert "alert" in feedback  # the attack is shown, as text
+    assert not tags & {"script", "iframe", "object", "embed"} and handlers == []
     lines = (grades / "report.md").read_text().splitlines()
     assert not any(line.startswith("- **honest_a**: 0") for line in lines)
     assert not any("<script>" in line for line in lines)
@@ -292,6 +294,21 @@ def test_without_the_sandbox_the_attack_succeeds(student, tmp_path, secrets):
         "forks_many": lambda: "PROCESSES 150" in outputs,
     }[student]
     assert succeeded(), f"{student}: the attack did not succeed even without the sandbox"
+
+
+def _live_markup(page: str) -> tuple[set, list]:
+    """The elements of ``page`` and its event-handler attributes, as a browser would parse them."""
+    from html.parser import HTMLParser
+
+    found: tuple[set, list] = (set(), [])
+
+    class Reader(HTMLParser):
+        def handle_starttag(self, tag, attrs):
+            found[0].add(tag)
+            found[1].extend(name for name, _ in attrs if name.startswith("on"))
+
+    Reader().feed(page)
+    return found
 
 
 # --- names and text, without grading -----------------------------------------------------------
@@ -358,6 +375,7 @@ def test_csv_markdown_and_html_renderings_are_inert(tmp_path):
     page = report.safe_html('<p onclick="x()">a</p><script>alert(1)</script>'
                             '<a href=" javascript:alert(1)">l</a><img src="data:image/png;base64,'
                             'AAAA"><iframe src="x"></iframe><style>p > a {color: red}</style>')
-    assert "script" not in page and "onclick" not in page and "javascript" not in page
-    assert "iframe" not in page and 'src="data:image/png;base64,AAAA"' in page
+    tags, handlers = _live_markup(page)
+    assert not tags & {"script", "iframe"} and handlers == [] and "javascript" not in page
+    assert 'src="data:image/png;base64,AAAA"' in page
     assert "p > a {color: red}" in page

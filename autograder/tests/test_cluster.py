@@ -1,0 +1,151 @@
+"""Grading on Dask: a scheduler and two worker processes started here stand in for a cluster; a
+worker is killed mid-batch; the grades are the same, cell by cell, as one local job's; a second
+run on the same input grades nothing again."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tconv import course, grading
+
+CH01 = "01_scatter_add_1d"
+STUDENTS = ["perfect", "untouched", "overwrites_instead_of_adding", "integer_output_array",
+            "vectorised_over_taps_with_add_at", "gathers_instead_of_scattering"]
+
+
+@pytest.fixture(scope="module")
+def small_class(tmp_path_factory) -> Path:
+    submitted = tmp_path_factory.mktemp("cluster") / "submitted"
+    for student in STUDENTS:
+        shutil.copytree(course.SAMPLE_SUBMISSIONS / student / CH01, submitted / student / CH01)
+    return submitted
+
+
+@pytest.fixture(scope="module")
+def one_job(small_class, tmp_path_factory):
+    grades = tmp_path_factory.mktemp("one_job")
+    return grading.grade(small_class, grades, cell_timeout=60, jobs=1), grades
+
+
+def _cells(rows) -> dict:
+    return {(r["student_id"], r["grade_id"]): r["score"] for r in rows}
+
+
+class Cluster:
+    """`dask scheduler` and two `dask worker` processes on this machine's loopback."""
+
+    def __init__(self, folder: Path):
+        self.file = folder / "scheduler.json"
+        dask = str(Path(sys.executable).parent / "dask")
+        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        self.scheduler = subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--scheduler-file", str(self.file)], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True)
+        deadline = time.monotonic() + 60
+        while not self.file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        import json
+
+        self.address = json.loads(self.file.read_text())["address"]
+        self.workers = [subprocess.Popen(
+            [dask, "worker", self.address, "--nthreads", "1", "--nworkers", "1",
+             "--no-dashboard", "--name", f"worker{n}"], env=env, stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL, start_new_session=True) for n in range(2)]
+        from distributed import Client
+
+        with Client(self.address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes themselves (children of the nannies)."""
+        found = subprocess.run(["pgrep", "-f", "distributed.nanny|dask worker|spawn_main"],
+                               capture_output=True, text=True).stdout.split()
+        nannies = {w.pid for w in self.workers}
+        return [int(pid) for pid in found if _parent(int(pid)) in nannies]
+
+    def close(self):
+        for process in [*self.workers, self.scheduler]:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    running = Cluster(tmp_path_factory.mktemp("scheduler"))
+    yield running
+    running.close()
+
+
+def test_a_local_cluster_of_two_gives_the_grades_of_one_job(small_class, one_job, tmp_path):
+    rows, _ = one_job
+    two = grading.grade(small_class, tmp_path / "grades", cell_timeout=60, jobs=2)
+    assert _cells(two) == _cells(rows)
+    assert any(score > 0 for score in _cells(rows).values())
+    assert any(score == 0 for score in _cells(rows).values())
+
+
+def test_a_cluster_that_loses_a_worker_still_grades_everyone(small_class, one_job, cluster,
+                                                              tmp_path, capsys):
+    rows, _ = one_job
+    killed = []
+
+    def kill_a_worker_once_busy():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not killed:
+            busy = [pid for pid in cluster.worker_pids()
+                    if any("ipykernel" in _cmdline(child) for child in _children(pid))]
+            if busy:
+                os.kill(busy[0], signal.SIGKILL)
+                killed.append(busy[0])
+            time.sleep(0.2)
+
+    killer = threading.Thread(target=kill_a_worker_once_busy)
+    killer.start()
+    grades = tmp_path / "grades"
+    on_cluster = grading.grade(small_class, grades, cell_timeout=60, scheduler=cluster.address)
+    killer.join()
+    assert killed, "no worker was busy grading, so none was killed"
+    assert _cells(on_cluster) == _cells(rows)
+    assert "dashboard" in capsys.readouterr().out
+
+
+def test_a_second_run_on_the_same_input_grades_nothing_again(small_class, one_job, capsys):
+    rows, grades = one_job
+    again = grading.grade(small_class, grades, cell_timeout=60, jobs=1)
+    assert _cells(again) == _cells(rows)
+    assert f"{len(STUDENTS)} notebook(s) already graded" in capsys.readouterr().out
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _parent(int(entry.name)) == pid:
+            found.append(int(entry.name))
+            found += _children(int(entry.name))
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
