@@ -11,6 +11,7 @@ TIMEOUT ?= 30
 NOTEBOOK_TIMEOUT ?= 600
 MEMORY ?= 2G
 SANDBOX ?= on
+SCHEDULER ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 PORT ?= 8888
 PYTEST_ARGS ?=
@@ -27,7 +28,7 @@ STAMP := $(VENV)/.installed
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) TIMEOUT=$(TIMEOUT) NOTEBOOK_TIMEOUT=$(NOTEBOOK_TIMEOUT)"
-	@echo "             MEMORY=$(MEMORY) JOBS=$(JOBS) SANDBOX=$(SANDBOX) PORT=$(PORT)"
+	@echo "             MEMORY=$(MEMORY) JOBS=$(JOBS) SCHEDULER=$(SCHEDULER) SANDBOX=$(SANDBOX) PORT=$(PORT)"
 
 env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out of date
 
@@ -76,7 +77,8 @@ release: env ## regenerate course/ and the sample submissions from solutions/
 
 grade: env $(if $(filter on,$(SANDBOX)),bubblewrap) ## grade SUBMITTED=<dir or .zip> into GRADES=<dir>, each notebook in a sandbox
 	python -m tconv.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --timeout $(TIMEOUT) \
-	  --notebook-timeout $(NOTEBOOK_TIMEOUT) --memory $(MEMORY) --jobs $(JOBS) --sandbox $(SANDBOX)
+	  --notebook-timeout $(NOTEBOOK_TIMEOUT) --memory $(MEMORY) --jobs $(JOBS) --sandbox $(SANDBOX) \
+	  $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
 
 bench: env ## time notebook execution against grading, seconds per notebook
 	python autograder/benchmarks/bench_grading.py

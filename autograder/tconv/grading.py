@@ -26,21 +26,22 @@ import argparse
 import os
 import shutil
 import sys
-from concurrent.futures import ProcessPoolExecutor, wait
 from dataclasses import replace
 from pathlib import Path
 
 from . import course
-from .grader import gradebook, intake, report, sandbox, task
-from .grader.records import CellResult, Job, Result
+from .grader import gradebook, intake, report, runner, sandbox, task
+from .grader.records import Result
 from .grader.report import EXERCISE_COLUMNS  # noqa: F401 - the exercises.csv contract
 
 DEFAULT_CELL_TIMEOUT = 30
 
 
 def grade(submitted: Path, grades: Path, cell_timeout: int = DEFAULT_CELL_TIMEOUT, jobs: int = 1,
-          limits: sandbox.Limits = sandbox.Limits(), sandboxed: bool = True) -> list[dict]:
-    """Grade everything in ``submitted``; return the exercises.csv rows."""
+          limits: sandbox.Limits = sandbox.Limits(), sandboxed: bool = True,
+          scheduler: str | None = None) -> list[dict]:
+    """Grade everything in ``submitted``; return the exercises.csv rows. ``scheduler`` (a Dask
+    scheduler's address) sends the tasks to a cluster; else ``jobs`` local workers grade."""
     submitted, grades = Path(submitted).resolve(), Path(grades).resolve()
     found, messages = intake.intake(submitted)
     for message in messages:
@@ -51,10 +52,13 @@ def grade(submitted: Path, grades: Path, cell_timeout: int = DEFAULT_CELL_TIMEOU
     gradebook.prepare(work, assignments)
     if sandboxed:
         sandbox.probe(work.scratch / "probe")
-    settings = task.Settings(work.template_db, work.scratch, cell_timeout, limits, sandboxed)
+    settings = task.Settings(work.template_db.read_bytes(), cell_timeout, limits, sandboxed,
+                             scratch=None if scheduler else str(work.scratch))
+    where = f"on the Dask cluster at {scheduler}" if scheduler else f"{jobs} at a time"
     print(f"grading {len(found)} notebook(s) of {len({j.student for j in found})} student(s), "
-          f"{jobs} at a time{'' if sandboxed else ', WITHOUT the sandbox'}", flush=True)
-    results = run_tasks(found, settings, jobs)
+          f"{where}{'' if sandboxed else ', WITHOUT the sandbox'}", flush=True)
+    results = runner.run(found, settings, workers=jobs, scheduler=scheduler,
+                         cache=work.results, course_digest=course_digest(assignments))
     gradebook.record(work, found, results)
     rows = export(grades)
     copy_feedback(work, grades / "feedback")
@@ -67,59 +71,17 @@ def grade(submitted: Path, grades: Path, cell_timeout: int = DEFAULT_CELL_TIMEOU
     return rows
 
 
-def run_tasks(jobs: list[Job], settings: task.Settings, workers: int) -> list[Result]:
-    """Every job graded by task.grade in ``workers`` processes. A task whose process died is
-    tried once more alone; one that fails again (or overruns its budget) scores 0 with a note."""
-    budget = settings.limits.wall_seconds + 4 * max(60, 4 * settings.cell_timeout) + 120
-    results = _pool(jobs, settings, workers, budget)
-    again = [job for job, result in zip(jobs, results) if result is None]
-    for job in again:
-        print(f"  grading {job.student}/{job.assignment} again on its own", file=sys.stderr)
-        results[jobs.index(job)] = _pool([job], settings, 1, budget)[0]
-    return [result if result is not None else _failed(job, settings)
-            for job, result in zip(jobs, results)]
+def course_digest(assignments: list[str]) -> str:
+    """A digest of what a result depends on besides the submission: the instructors' notebooks
+    and the course package. Results of an earlier run are kept only while it is unchanged."""
+    import hashlib
 
-
-def _pool(jobs: list[Job], settings: task.Settings, workers: int, budget: float):
-    import multiprocessing
-
-    results: list[Result | None] = [None] * len(jobs)
-    context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=max(1, min(workers, len(jobs))), mp_context=context,
-                               initializer=task.warm_up)
-    try:
-        futures = {pool.submit(task.grade, job, settings): n for n, job in enumerate(jobs)}
-        pending = set(futures)
-        while pending:
-            done, pending = wait(pending, timeout=budget)
-            if not done:  # nothing finished within one task's budget: stop the stragglers
-                break
-            for future in done:
-                try:
-                    results[futures[future]] = future.result()
-                except Exception as error:  # noqa: BLE001 - a dead worker costs its task only
-                    print(f"  a grading process failed ({type(error).__name__})",
-                          file=sys.stderr)
-                else:
-                    result = results[futures[future]]
-                    print(f"  {result.job_student}/{result.assignment}: "
-                          f"{sum(c.score for c in result.cells):g} / "
-                          f"{sum(c.max_score for c in result.cells):g} "
-                          f"({result.seconds:.1f} s)", flush=True)
-    finally:
-        for process in list(getattr(pool, "_processes", {}).values()):
-            if process.is_alive() and any(r is None for r in results):
-                process.kill()
-        pool.shutdown(wait=True, cancel_futures=True)
-    return results
-
-
-def _failed(job: Job, settings: task.Settings) -> Result:
-    cells = [CellResult(grade_id, 0.0, points, 0.0) for grade_id, points in
-             task.graded_cells(settings.template_db, job.assignment, job.notebook).items()]
-    return Result(job.student, job.assignment, job.notebook, cells=cells,
-                  notes=[*job.notes, "its grading did not finish (the grading process died or "
-                                     "overran its time budget twice): every graded cell scores 0"])
+    digest = hashlib.sha256()
+    files = [course.SOLUTIONS / a / f"{n}.ipynb" for a in assignments for n in course.notebooks(a)]
+    files += sorted((course.AUTOGRADER / "tconv").rglob("*.py"))
+    for path in files:
+        digest.update(str(path.relative_to(course.ROOT)).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
 
 
 def readings(results: list[Result]):
@@ -212,6 +174,9 @@ def main(argv=None) -> None:
                         help="memory (address space) per student process, e.g. 2G, 1500M")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="student notebooks graded side by side (default: the cores)")
+    parser.add_argument("--scheduler", default=None,
+                        help="a Dask scheduler's address (tcp://host:8786): grade on that "
+                             "cluster instead of --jobs local workers")
     parser.add_argument("--sandbox", choices=["on", "off"], default="on",
                         help="off runs learner code with YOUR rights: only where you trust it")
     parser.add_argument("--export-only", action="store_true",
@@ -229,7 +194,7 @@ def main(argv=None) -> None:
                      wall_seconds=float(args.notebook_timeout))
     try:
         rows = grade(args.submitted, args.grades, args.timeout, args.jobs, limits,
-                     sandboxed=args.sandbox == "on")
+                     sandboxed=args.sandbox == "on", scheduler=args.scheduler or None)
     except sandbox.SandboxUnavailable as error:
         raise SystemExit(f"error: {error}") from None
     print(f"wrote {args.grades / 'grades.csv'}, {args.grades / 'exercises.csv'}, "

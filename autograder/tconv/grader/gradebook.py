@@ -32,6 +32,7 @@ class Workspace:
         self.autograded = self.root / "autograded"
         self.feedback = self.root / "feedback"
         self.scratch = self.root / "scratch"
+        self.results = grades / "results"   # kept between runs: what is graded is not again
         self.template_db = self.root / "template.db"
         self.db = self.root / "gradebook.db"
         self.db_url = f"sqlite:///{self.db}"

@@ -51,8 +51,8 @@ def run(jobs: list[Job], settings: task.Settings, *, workers: int = 1,
                 results[missing[n]] = result
                 if cache is not None and not _failed_in_grading(result):
                     _store(cache, keys[missing[n]], result)
-    return [result if result is not None else failed(job, settings,
-                                                     "its grading never finished")
+    return [result if result is not None else failed(
+                job, settings, "its grading failed twice (its worker died or the cluster lost it)")
             for job, result in zip(jobs, results)]
 
 
@@ -71,6 +71,7 @@ def _on_dask(jobs: list[Job], settings: task.Settings, workers: int, scheduler: 
         if scheduler:
             print(f"  Dask cluster at {scheduler}: {len(client.scheduler_info()['workers'])} "
                   f"worker(s); dashboard: {client.dashboard_link}", flush=True)
+        client.run(task.warm_up)  # each worker pays its imports once, before the clock starts
         shared = client.scatter(settings, broadcast=True)
         futures = [client.submit(task.grade, job, shared, key=f"grade-{n}-{job.student}",
                                  pure=False) for n, job in enumerate(jobs)]
@@ -80,9 +81,11 @@ def _on_dask(jobs: list[Job], settings: task.Settings, workers: int, scheduler: 
             n = index[future.key]
             try:
                 result = future.result()
-            except Exception as error:  # noqa: BLE001 - a lost task costs its student only
-                result = failed(jobs[n], settings, f"its grading failed on the cluster "
-                                                   f"({type(error).__name__})")
+            except Exception as error:  # noqa: BLE001 - tried again, then a note
+                print(f"  {jobs[n].student}/{jobs[n].assignment}: no result from the cluster "
+                      f"({type(error).__name__}: {str(error)[:200]})", file=sys.stderr)
+                progress.done(True)
+                continue
             progress.done(_failed_in_grading(result))
             yield n, result
         progress.finish()

@@ -8,6 +8,7 @@ the re-check child each run in a Sandbox; what comes back from them is data.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import sys
@@ -28,12 +29,23 @@ MAX_AUTOGRADED_BYTES = 8 * 1024 ** 2
 
 @dataclass(frozen=True)
 class Settings:
-    """The same for every task of a batch (and picklable, to reach worker processes)."""
-    template_db: Path          # gradebook with every assignment generated, no student yet
-    scratch: Path              # where private folders are made (mode 0700)
+    """The same for every task of a batch, and sent to every worker: plain values only."""
+    template: bytes            # the gradebook with every assignment generated, no student yet
     cell_timeout: int = 30
     limits: Limits = Limits()
     sandboxed: bool = True
+    scratch: str | None = None  # where private folders are made (default: the system's temp)
+
+    @property
+    def template_db(self) -> Path:
+        """The template as a file on this machine (written once per process)."""
+        digest = hashlib.sha256(self.template).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"tconv-template-{os.getuid()}-{digest}.db"
+        if not path.exists():
+            partial = path.with_suffix(f".{os.getpid()}.part")
+            partial.write_bytes(self.template)
+            partial.rename(path)
+        return path
 
 
 def grade(job: Job, settings: Settings) -> Result:
@@ -60,7 +72,7 @@ def _grade_in(job: Job, settings: Settings, result: Result) -> None:
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps import NbGraderAPI
 
-    with tempfile.TemporaryDirectory(dir=settings.scratch) as scratch:
+    with tempfile.TemporaryDirectory(prefix="tconv-task-", dir=settings.scratch) as scratch:
         root = Path(scratch) / "course"
         submitted = root / "submitted" / job.student / job.assignment / f"{job.notebook}.ipynb"
         submitted.parent.mkdir(parents=True)
