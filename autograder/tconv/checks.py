@@ -132,30 +132,26 @@ def shortcut_message(call: str, shortcut: str) -> str:
             f"own code.")
 
 
-def try_it(fn, *args, **kwargs):
+def try_it(fn, *args, **kwargs) -> None:
     """Call the learner's ``fn(*args, **kwargs)`` in a *try it* cell and print the result.
 
     An error is printed, not raised, so that *Run All* goes on to the checks below, which say what
-    is wrong. Returns the result, or None when there is none (then later ``try_it`` calls on it
-    print that they were skipped). Large arrays and tensors are shown by their shape.
+    is wrong. Large arrays and tensors are shown by their shape. Returns nothing (so the cell does
+    not show the result a second time); to try several steps, pass a function of your own.
     """
     name = getattr(fn, "__name__", type(fn).__name__)
-    if fn is None:
-        print("(skipped: the try above gave nothing to try)")
-        return None
     try:
         result = fn(*args, **kwargs)
     except NotImplementedError:
-        print(f"{name} is not written yet (it raises NotImplementedError): replace that line with "
-              f"your code, run its cell, then run this cell again.")
-        return None
+        print(f"{name} stopped at `raise NotImplementedError()`: replace that line in the exercise "
+              f"cell with your code, run that cell, then this one. The checks below run anyway.")
+        return
     except Exception as error:  # shown, not raised: the checks below run all the same
         print(f"{name} raised {type(error).__name__}: {error}\n{_hint_for(error)}"
               f"The checks below run anyway and say more; to see the full traceback, call it "
               f"in a cell of your own.")
-        return None
+        return
     print(_summary(result))
-    return result
 
 
 def _summary(result) -> str:

@@ -253,27 +253,24 @@ def test_an_index_past_the_end_names_the_array_it_ran_past():
 
 
 def test_try_it_prints_the_result_or_the_error_and_never_raises(capsys):
-    assert checks.try_it(scatter, np.array([2, 3]), [1.0, 2.0, 3.0], stride=2).tolist() == [
-        2, 4, 9, 6, 9]
+    assert checks.try_it(scatter, np.array([2, 3]), [1.0, 2.0, 3.0], stride=2) is None
     assert capsys.readouterr().out == "[2. 4. 9. 6. 9.]\n"
 
     def stub(x, w, stride=1):
         raise NotImplementedError()
 
-    assert checks.try_it(stub, [1.0], [1.0]) is None
-    assert "stub is not written yet" in capsys.readouterr().out
+    checks.try_it(stub, [1.0], [1.0])
+    assert "stub stopped at `raise NotImplementedError()`" in capsys.readouterr().out
 
     def broken(x, w, stride=1):
         out = np.zeros(3)
         out[0:2] += np.ones(3)
         return out
 
-    assert checks.try_it(broken, [1.0], [1.0]) is None
+    checks.try_it(broken, [1.0], [1.0])
     shown = capsys.readouterr().out
     assert "broken raised ValueError" in shown and "differ in shape" in shown
     assert "The checks below run anyway" in shown
-    assert checks.try_it(None, 1) is None
-    assert "skipped" in capsys.readouterr().out
     checks.try_it(np.zeros, (20, 20))
     assert capsys.readouterr().out == "ndarray of shape (20, 20)\n"
 
