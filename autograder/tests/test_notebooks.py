@@ -67,7 +67,10 @@ def test_chapter_06_training_reaches_the_numbers_its_prose_states():
     with_skips, without = compared["with skips"], compared["without skips"]
     assert score == with_skips[0] >= unet.IOU_TARGET
     assert with_skips[0] - without[0] >= unet.SKIP_GAIN
-    assert with_skips[1] > without[1] and min(with_skips[2], without[2]) > 99
+    assert with_skips[1] - without[1] > with_skips[2] - without[2] > 0  # the gap: at the edges
+    assert min(with_skips[2], without[2]) > 99
+    assert round(with_skips[0] - without[0], 1) == 0.1  # the summary's "about 0.1 less"
+    assert "about 0.1 less without its skip connections" in _cell(notebook, "cell-49").source
     stated = _cell(notebook, "cell-40").source
     assert f"IoU of **{score:.2f}**" in stated and f"{max(thresholds):.2f} for the best" in stated
     assert f"at least {unet.SKIP_GAIN:g}" in _cell(notebook, "cell-skips-compared-after").source
@@ -76,6 +79,9 @@ def test_chapter_06_training_reaches_the_numbers_its_prose_states():
     assert (f"{with_skips[1]:.0f}% against {without[1]:.0f}%"
             in _cell(notebook, "cell-skips-compared-after").source)
     assert f"stays at {unet.IOU_TARGET} or above" in stated
+    parameters = int(re.search(r"([\d,]+) parameters", _printed(notebook, "cell-35")).group(1)
+                     .replace(",", ""))
+    assert f"about {round(parameters, -2):,} parameters" in _cell(notebook, "cell-34").source
 
 
 def test_solutions_are_committed_without_outputs():
