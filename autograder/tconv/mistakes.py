@@ -206,7 +206,7 @@ def _crop_by_negative_end(full, padding):
 
 CONV_TRANSPOSE2D = [
     Mistake(
-        "cropping with full[p:-p], which is empty when p = 0",
+        "crop ending at -padding, empty when padding is 0",
         "a slice's end -0 is 0, not the end of the array, so full[p:-p] keeps nothing when "
         "padding is 0 (and full[:, p_w:-p_w] nothing when p_w is 0). Write the end from the front: "
         "full[p_h:full.shape[0] - p_h, p_w:full.shape[1] - p_w].",
@@ -480,7 +480,7 @@ CONV_TRANSPOSE2D_BY_ZERO_INSERTION = [
                                                          pad=lambda k, p: p),
     ),
     Mistake(
-        "cropping with padded[c:-c], which is empty when c = 0",
+        "crop ending at -c, empty when there is nothing to crop",
         "a slice's end -0 is 0, not the end of the array, so padded[c:-c] keeps nothing when there "
         "is nothing to crop (c = 0, the usual case). Write the end from the front: "
         "padded[c_h:padded.shape[0] - c_h, c_w:padded.shape[1] - c_w].",
@@ -562,7 +562,7 @@ DECODER_BLOCK = [
         lambda block, x, skip: _decoder_forward(block, x, skip),
     ),
     Mistake(
-        "wrong concatenation order: upsampled map first",
+        "wrong concatenation order, upsampled map first",
         "concatenate the cropped skip map FIRST and the upsampled map second: "
         "torch.cat([skip, up], dim=1). conv1's weights expect the skip map's channels in the "
         "first half of its input channels.",

@@ -346,3 +346,12 @@ def test_calling_the_reference_size_function_is_a_shortcut_too():
     message = failure(checks.check_conv_output_size, lambda *a: answers.conv_output_size(*a),
                       CASES_CONV)
     assert "tconv.reference.conv_output_size" in message
+
+
+def test_no_mistake_name_holds_a_colon():
+    """The message reads "known mistake, <name>: <explanation>", and the grading report takes the
+    name up to the first colon."""
+    groups = [value for name, value in vars(mistakes).items()
+              if name.isupper() and isinstance(value, list)]
+    names = [m.name for group in groups for m in group]
+    assert len(groups) >= 9 and not [name for name in names if ":" in name]

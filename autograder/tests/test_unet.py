@@ -309,7 +309,7 @@ def test_decoder_block_check_names_each_known_mistake(mistake):
 def test_missing_crop_fails_the_paper_sizes_and_wrong_order_does_not():
     missing_crop, wrong_order = mistakes.DECODER_BLOCK[:2]
     assert missing_crop.name == "skip connection not cropped"
-    assert wrong_order.name == "wrong concatenation order: upsampled map first"
+    assert wrong_order.name == "wrong concatenation order, upsampled map first"
     steps = unet_cases.block_paper_steps()
     assert missing_crop.name in failure(checks.check_decoder_block_paper_sizes,
                                         block_with(missing_crop), steps)
