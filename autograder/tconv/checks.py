@@ -1,11 +1,13 @@
 """Learner-facing checks: run an exercise function on cases and explain what is wrong.
 
-A check calls the learner's function on each case, converts the answer to a plain float array (or
-int), and compares it with the reference implementation and with PyTorch. The first failing case
-raises ``CheckFailed`` (an ``AssertionError``) whose message says what is wrong and where: the
-call that failed, expected and actual shapes with the formula for the right one, the first
-differing position with both values, and, when the answer equals what a known mistake produces,
-the mistake's name and how to fix it. A check that passes prints one line saying what it checked.
+A check calls the learner's function on every case, converts each answer to a plain float array
+(or int), and compares it with the reference implementation and with PyTorch. If any case fails,
+it raises ``CheckFailed`` (an ``AssertionError``) whose message says what is wrong with the first
+failing case and where: the call, expected and actual shapes with the formula for the right one,
+the first differing position with both values, how many cases fail, and, when the answers equal
+what a known mistake produces on every case, the mistake's name and how to fix it. A check that
+passes prints one line saying what it checked. ``try_it`` runs a learner's function in a *try it*
+cell and prints an error instead of raising it, so that *Run All* reaches the checks.
 
 Values are compared in plain Python on copies of the numbers, so nothing the answer object does
 (an ``ndarray`` subclass, a lying ``__eq__``) changes the verdict. Tolerances suit float32.
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -79,8 +83,25 @@ def check_conv_transpose_output_size(fn, cases) -> None:
 
 
 # --- the machinery -----------------------------------------------------------------------------
+# A check runs the learner's function on EVERY case before it judges: the message shows the first
+# failing case, and a known mistake is named only when it reproduces every case (the failing ones
+# and the passing ones), so a slip that happens to coincide with a mistake on one case is not
+# given that mistake's name.
 
-def _call(name: str, fn, case: Case):
+@dataclass
+class _Outcome:
+    """One case: the arguments, the learner's answer or the exception it raised, and what is wrong
+    with it (``problem`` is None when the case passed)."""
+    args: tuple
+    answer: object = None
+    error: Exception | None = None
+    problem: str | None = None
+    picture: tuple | None = None  # (expected, actual, title) to draw if this case is shown
+
+
+def _run(name: str, fn, case):
+    """``(answer, None)``, or ``(None, error)`` when the learner's code raised ``error``. A name
+    that is not a function, a stub, or a shortcut stops the check at once (``CheckFailed``)."""
     if not callable(fn):
         raise CheckFailed(f"{name} is not a function (it is a {type(fn).__name__}): "
                           f"run the cell that defines it, and do not reuse the name.")
@@ -92,13 +113,16 @@ def _call(name: str, fn, case: Case):
     except NotImplementedError:
         raise CheckFailed(f"{name} is not written yet: replace `raise NotImplementedError()` "
                           f"in its cell with your code and run that cell again.") from None
-    except Exception as error:  # the learner's bug, reported as feedback
-        raise CheckFailed(f"{case.describe(name)}\n  raised {type(error).__name__}: {error}\n"
-                          f"  {_hint_for(error)}Run this call yourself to see the full traceback."
-                          ) from None
+    except Exception as error:  # the learner's bug: judged with the other cases
+        return None, error
     if shortcuts:
         raise CheckFailed(shortcut_message(case.describe(name), shortcuts[0]))
-    return answer
+    return answer, None
+
+
+def _crash(call: str, error: Exception, hint: str = "") -> str:
+    return (f"{call}\n  raised {type(error).__name__}: {error}\n"
+            f"  {hint}Run this call yourself to see the full traceback.")
 
 
 def shortcut_message(call: str, shortcut: str) -> str:
@@ -108,18 +132,69 @@ def shortcut_message(call: str, shortcut: str) -> str:
             f"own code.")
 
 
+def try_it(fn, *args, **kwargs) -> None:
+    """Call the learner's ``fn(*args, **kwargs)`` in a *try it* cell and print the result.
+
+    An error is printed, not raised, so that *Run All* goes on to the checks below, which say what
+    is wrong. Large arrays and tensors are shown by their shape. Returns nothing (so the cell does
+    not show the result a second time); to try several steps, pass a function of your own.
+    """
+    name = getattr(fn, "__name__", type(fn).__name__)
+    try:
+        result = fn(*args, **kwargs)
+    except NotImplementedError:
+        print(f"{name} stopped at `raise NotImplementedError()`: replace that line in the exercise "
+              f"cell with your code, run that cell, then this one. The checks below run anyway.")
+        return
+    except Exception as error:  # shown, not raised: the checks below run all the same
+        print(f"{name} raised {type(error).__name__}: {error}\n{_hint_for(error)}"
+              f"The checks below run anyway and say more; to see the full traceback, call it "
+              f"in a cell of your own.")
+        return
+    print(_summary(result))
+
+
+def _summary(result) -> str:
+    size = getattr(result, "size", None)
+    if callable(size):  # a torch tensor: .size() is a method, .numel() the count
+        size = result.numel()
+    if isinstance(size, int) and size > 100 and hasattr(result, "shape"):
+        return f"{type(result).__name__} of shape {tuple(result.shape)}"
+    return str(result)
+
+
 _ERROR_HINTS = [
     ("Cannot cast ufunc 'add' output", "Your output array holds integers (it took the input's "
      "dtype), so adding float values into it fails: create it as floats, e.g. np.zeros(length). "),
-    ("could not broadcast", "A slice of the output and the copy you add into it differ in length: "
-     "check where each copy starts and the output's length. "),
-    ("out of bounds", "An index ran past the end of the output: check the output's length. "),
+    # numpy 1.x and 2.x word a length mismatch differently ("could not broadcast input array",
+    # "operands could not be broadcast together", "non-broadcastable output operand").
+    ("broadcast", "A slice of the output and the copy you put into it differ in shape: check "
+     "where each copy starts and ends, and the output's shape. "),
 ]
 
 
-def _hint_for(error: Exception) -> str:
+def _hint_for(error: Exception, arrays=()) -> str:
+    """A hint for a learner's exception; ``arrays`` lists (name, shape) of the arrays in play
+    (the arguments and the right output), to say which one an index ran past."""
     text = str(error)
-    return "".join(hint for pattern, hint in _ERROR_HINTS if pattern in text)
+    hints = [hint for pattern, hint in _ERROR_HINTS if pattern in text]
+    bound = re.search(r"out of bounds for (?:axis|dimension) (\d+) with size (\d+)", text)
+    if bound:
+        axis, size = int(bound.group(1)), int(bound.group(2))
+        fits = [name for name, shape in arrays if len(shape) > axis and shape[axis] == size]
+        where = (f"{' or '.join(fits)} (axis {axis} has {size} entries)" if fits else
+                 f"an array whose axis {axis} has only {size} entries ("
+                 + ", ".join(f"{name} is {shape}" for name, shape in arrays) + ")")
+        hints.append(f"An index ran past the end of {where}: check the range of the loop that "
+                     f"makes that index. ")
+    return "".join(hints)
+
+
+def _arrays_in(case, output_shape=None) -> list:
+    """(name, shape) of the case's array arguments, and of the right output."""
+    found = [(name, np.shape(value)) for name, value in zip(case.names, case.args)
+             if isinstance(value, np.ndarray)]
+    return found + ([("the output", tuple(output_shape))] if output_shape is not None else [])
 
 
 def _as_float_array(name: str, answer, case: Case) -> np.ndarray:
@@ -156,21 +231,64 @@ def _equal_arrays(expected: np.ndarray, actual: np.ndarray) -> bool:
     return expected.shape == actual.shape and _first_difference(expected, actual) is None
 
 
-def _diagnosis(found: list, case: Case, matches) -> str:
-    named = []
-    for mistake in found:
+def _same_array(produced, answer) -> bool:
+    return _equal_arrays(np.asarray(produced, dtype=np.float64), answer)
+
+
+def _same_error(produced: Exception | None, error: Exception) -> bool:
+    """The same crash: the same exception type and the same first sentence."""
+    return (produced is not None and type(produced) is type(error)
+            and str(produced).split(".")[0] == str(error).split(".")[0])
+
+
+def _explains(mistake, outcomes: list, same) -> bool:
+    """True when ``mistake`` reproduces every failing case (its answer, or the same crash) and
+    agrees with every passing one. Where the mistake's code cannot run on a case the learner got
+    right, that case says nothing either way."""
+    for outcome in outcomes:
         try:
-            produced = mistake.compute(*case.args)
-        except Exception:  # a mistake that cannot run on this input is not the learner's
-            continue
-        if matches(produced):
-            named.append(f"{mistake.name}: {mistake.explanation}")
+            produced, raised = mistake.compute(*outcome.args), None
+        except Exception as error:  # noqa: BLE001 - a mistake may crash as the learner's code did
+            produced, raised = None, error
+        if outcome.error is not None:
+            if not _same_error(raised, outcome.error):
+                return False
+        elif raised is not None:
+            if outcome.problem is not None:
+                return False
+        elif not same(produced, outcome.answer):
+            return False
+    return True
+
+
+def _diagnosis(found: list, outcomes: list, same) -> str:
+    named = [f"{mistake.name}: {mistake.explanation}" for mistake in found
+             if _explains(mistake, outcomes, same)]
     if len(named) == 1:
         return f"\n  This looks like a known mistake, {named[0]}"
     if named:
-        return ("\n  This is what each of these known mistakes produces here:"
-                + "".join(f"\n  - {text}" for text in named))
+        return ("\n  On every case here, your answers are what each of these known mistakes "
+                "produces:" + "".join(f"\n  - {text}" for text in named))
     return ""
+
+
+def _verdict(name: str, cases, sources: list, outcomes: list, known: list, same,
+             picture: bool = False, passed: str | None = None) -> None:
+    """Print the pass line (``passed``, or the usual one), or raise CheckFailed for the first
+    failing case, with how many cases fail and the known mistake that explains all of them."""
+    failed = [outcome for outcome in outcomes if outcome.problem is not None]
+    if not failed:
+        if passed:
+            print(passed)
+        else:
+            _passed(name, cases, sources)
+        return
+    first = failed[0]
+    if picture and first.picture is not None:
+        _show_comparison(*first.picture)
+    count = (f"\n  {len(failed)} of {len(outcomes)} cases fail; this is the first."
+             if len(outcomes) > 1 else "")
+    raise CheckFailed(first.problem + count + _diagnosis(known, outcomes, same))
 
 
 def _format(array: np.ndarray) -> str:
@@ -181,37 +299,42 @@ def _format(array: np.ndarray) -> str:
 def _check_arrays(name, fn, cases, sources, formula, known, picture,
                   what="output length") -> None:
     """``formula(case)`` explains the right shape; ``what`` names it ("output length", ...)."""
+    outcomes = []
     for case in cases:
-        actual = _as_float_array(name, _call(name, fn, case), case)
-        def diagnosis():
-            return _diagnosis(known, case, lambda produced: _equal_arrays(
-                np.asarray(produced, dtype=np.float64), actual))
-
-        for source, compute in sources:
-            expected = np.asarray(compute(*case.args), dtype=np.float64)
-            if actual.shape != expected.shape:
-                raise CheckFailed(
-                    f"{case.describe(name)}\n"
-                    f"  wrong shape: expected {expected.shape}, got {actual.shape}.\n"
-                    f"  The {what} is {formula(case)}.{diagnosis()}")
-            difference = _first_difference(expected, actual)
+        answer, error = _run(name, fn, case)
+        expected = [(source, np.asarray(compute(*case.args), dtype=np.float64))
+                    for source, compute in sources]
+        if error is not None:
+            hint = _hint_for(error, _arrays_in(case, expected[0][1].shape))
+            outcomes.append(_Outcome(case.args, error=error,
+                                     problem=_crash(case.describe(name), error, hint)))
+            continue
+        outcome = _Outcome(case.args, _as_float_array(name, answer, case))
+        outcomes.append(outcome)
+        actual = outcome.answer
+        for source, want in expected:
+            if actual.shape != want.shape:
+                outcome.problem = (f"{case.describe(name)}\n"
+                                   f"  wrong shape: expected {want.shape}, got {actual.shape}.\n"
+                                   f"  The {what} is {formula(case)}.")
+                break
+            difference = _first_difference(want, actual)
             if difference is not None:
-                index, want, got, count = difference
+                index, wanted, got, count = difference
                 where = index[0] if len(index) == 1 else index
                 # Of an (N, C, H, W) answer, show the one (H, W) map where it first goes wrong.
                 lead = index[:-2]
-                shown_expected, shown_actual = expected[lead], actual[lead]
                 label = f"[{', '.join(str(v) for v in lead)}]" if lead else ""
-                if picture:
-                    _show_comparison(shown_expected, shown_actual,
-                                     f"{name}: expected vs. yours{label}")
-                raise CheckFailed(
+                outcome.picture = (want[lead], actual[lead], f"{name}: expected vs. yours{label}")
+                outcome.problem = (
                     f"{case.describe(name)}\n"
                     f"  wrong value at index {where}{_AXES.get(len(index), '')}: expected "
-                    f"{want:.6g}, got {got:.6g} ({count} of {expected.size} values differ from "
+                    f"{wanted:.6g}, got {got:.6g} ({count} of {want.size} values differ from "
                     f"{source}).\n"
-                    f"{_side_by_side(shown_expected, shown_actual, label)}{diagnosis()}")
-    _passed(name, cases, [source for source, _ in sources])
+                    f"{_side_by_side(want[lead], actual[lead], label)}")
+                break
+    _verdict(name, cases, [source for source, _ in sources], outcomes, known, _same_array,
+             picture)
 
 
 _AXES = {2: " (row, column)", 4: " (batch, channel, row, column)"}
@@ -229,8 +352,15 @@ def _side_by_side(expected: np.ndarray, actual: np.ndarray, label: str = "") -> 
 
 
 def _check_ints(name, fn, cases, sources, formula, known) -> None:
+    outcomes = []
     for case in cases:
-        answer = _call(name, fn, case)
+        answer, error = _run(name, fn, case)
+        if error is not None:
+            outcomes.append(_Outcome(case.args, error=error,
+                                     problem=_crash(case.describe(name), error, _hint_for(error))))
+            continue
+        outcome = _Outcome(case.args, answer)
+        outcomes.append(outcome)
         for source, compute in sources:
             expected = int(compute(*case.args))
             is_int = isinstance(answer, numbers.Integral) and not isinstance(answer, bool)
@@ -238,15 +368,15 @@ def _check_ints(name, fn, cases, sources, formula, known) -> None:
                 continue
             if (isinstance(answer, numbers.Real) and not isinstance(answer, bool)
                     and math.isfinite(float(answer)) and float(answer) == expected):
-                raise CheckFailed(
+                outcome.problem = (
                     f"{case.describe(name)}\n  returned {answer!r}, a {type(answer).__name__}: "
                     f"the value is right but a size must be an int. This looks like true division "
                     f"instead of floor division: use // rather than /, or convert with int().")
-            diagnosis = _diagnosis(known, case, lambda produced: _same_number(produced, answer))
-            raise CheckFailed(
-                f"{case.describe(name)}\n  expected {expected} ({source}), got {answer!r}.\n"
-                f"  {formula(case)}{diagnosis}")
-    _passed(name, cases, [source for source, _ in sources])
+            else:
+                outcome.problem = (f"{case.describe(name)}\n  expected {expected} ({source}), got "
+                                   f"{answer!r}.\n  {formula(case)}")
+            break
+    _verdict(name, cases, [source for source, _ in sources], outcomes, known, _same_number)
 
 
 def _same_number(produced, answer) -> bool:
@@ -363,13 +493,12 @@ def _answer_shortcut(shortcuts: list, what: str) -> None:
                           f"the course's own solution earns no credit.")
 
 
-def _learner_call(what: str, fn, *args):
-    """Run the learner's code; a NotImplementedError or a crash becomes a CheckFailed."""
+def _attempt(what: str, fn, *args):
+    """Run the learner's code: ``(answer, None)`` or ``(None, error)``. A stub or a call into the
+    course's answers stops the check at once (CheckFailed)."""
     try:
         with guard.watch() as shortcuts:
             answer = fn(*args)
-        _answer_shortcut(shortcuts, what)
-        return answer
     except CheckFailed:
         raise
     except NotImplementedError:
@@ -377,8 +506,17 @@ def _learner_call(what: str, fn, *args):
                           f"`raise NotImplementedError()` with your code and run its cell again."
                           ) from None
     except Exception as error:  # the learner's bug, reported as feedback
-        raise CheckFailed(f"{what}\n  raised {type(error).__name__}: {error}\n"
-                          f"  Run this call yourself to see the full traceback.") from None
+        return None, error
+    _answer_shortcut(shortcuts, what)
+    return answer, None
+
+
+def _learner_call(what: str, fn, *args):
+    """Run the learner's code; a NotImplementedError or a crash becomes a CheckFailed."""
+    answer, error = _attempt(what, fn, *args)
+    if error is not None:
+        raise CheckFailed(_crash(what, error))
+    return answer
 
 
 def _tensor_as_array(what: str, answer, kind="tensor") -> np.ndarray:
@@ -398,34 +536,39 @@ def check_center_crop(fn, crop_cases) -> None:
 
     from . import unet_reference
 
+    outcomes = []
     for case in crop_cases:
         x = case.input()
-        actual = _tensor_as_array(case.describe(), _learner_call(
-            case.describe(), fn, torch.from_numpy(x.copy()), case.height, case.width))
+        answer, error = _attempt(case.describe(), fn, torch.from_numpy(x.copy()), case.height,
+                                 case.width)
+        if error is not None:
+            outcomes.append(_Outcome(case.args, error=error, problem=_crash(case.describe(), error)))
+            continue
+        outcome = _Outcome(case.args, _tensor_as_array(case.describe(), answer))
+        outcomes.append(outcome)
+        actual = outcome.answer
         expected = np.asarray(unet_reference.center_crop(x, case.height, case.width), np.float64)
-        diagnosis = _diagnosis(mistakes.CENTER_CROP, case,
-                               lambda produced: _equal_arrays(np.asarray(produced, np.float64),
-                                                              actual))
         n, c, full_height, full_width = case.shape
         top, left = (full_height - case.height) // 2, (full_width - case.width) // 2
         where = (f"The window starts at row top = (H - height) // 2 = ({full_height} - "
                  f"{case.height}) // 2 = {top} and column left = (W - width) // 2 = "
                  f"({full_width} - {case.width}) // 2 = {left}.")
         if actual.shape != expected.shape:
-            raise CheckFailed(f"{case.describe()}\n  wrong shape: expected {expected.shape} = "
-                              f"(N, C, height, width), got {actual.shape}. Crop the last two axes "
-                              f"only: x[:, :, top:top + height, left:left + width].\n  "
-                              f"{where}{diagnosis}")
-        if _first_difference(expected, actual) is not None:
+            outcome.problem = (f"{case.describe()}\n  wrong shape: expected {expected.shape} = "
+                               f"(N, C, height, width), got {actual.shape}. Crop the last two "
+                               f"axes only: x[:, :, top:top + height, left:left + width].\n  "
+                               f"{where}")
+        elif _first_difference(expected, actual) is not None:
             first = actual.flat[0]
             located = ""
             if first == int(first) and 0 <= first < x.size:  # x.flat[k] = k: find the corner
                 _, _, row, column = np.unravel_index(int(first), case.shape)
                 located = (f"  Your window's top-left value is x[0, 0, {row}, {column}]; "
                            f"the centered window's is x[0, 0, {top}, {left}].\n")
-            raise CheckFailed(f"{case.describe()}\n  right shape {expected.shape}, wrong values "
-                              f"(x is numbered: x.flat[k] = k).\n{located}  {where}{diagnosis}")
-    _passed("center_crop", crop_cases, ["the reference center crop"])
+            outcome.problem = (f"{case.describe()}\n  right shape {expected.shape}, wrong values "
+                               f"(x is numbered: x.flat[k] = k).\n{located}  {where}")
+    _verdict("center_crop", crop_cases, ["the reference center crop"], outcomes,
+             mistakes.CENTER_CROP, _same_array)
 
 
 def check_center_crop_rejects_larger(fn, crop_cases) -> None:
@@ -531,42 +674,34 @@ def check_decoder_block_submodules(block_class, sizes=((8, 4), (6, 5))) -> None:
           f"{', '.join(f'DecoderBlock{size}' for size in sizes)}.")
 
 
-def _run_decoder_block(block, case, reference_block, x, skip):
-    """The learner's forward pass on copies of the inputs; a crash is named if a mistake makes it."""
+def _run_decoder_block(block, case, x, skip):
+    """The learner's forward pass on copies of the inputs: ``(answer, None)`` or ``(None, error)``."""
     import torch
 
     with torch.no_grad():
         try:
             with guard.watch() as shortcuts:
                 answer = block(x.clone(), skip.clone())
-            _answer_shortcut(shortcuts, case.describe())
-            return answer
         except CheckFailed:
             raise
         except NotImplementedError:
             raise CheckFailed(f"{case.describe()}\n  raised NotImplementedError: forward, or the "
                               f"center_crop it calls, is not written yet.") from None
-        except Exception as error:
-            named = ""
-            for mistake in mistakes.DECODER_BLOCK:
-                try:
-                    mistake.compute(reference_block, x, skip)
-                except Exception as produced:  # the same crash as the learner's?
-                    if (type(produced) is type(error)
-                            and str(produced).split(".")[0] == str(error).split(".")[0]):
-                        named = f"\n  This looks like a known mistake, {mistake.name}: " \
-                                f"{mistake.explanation}"
-                        break
-            raise CheckFailed(f"{case.describe()}\n  forward(x, skip) raised "
-                              f"{type(error).__name__}: {error}{named}") from None
+        except Exception as error:  # judged with the other cases; a known mistake may crash so
+            return None, error
+    _answer_shortcut(shortcuts, case.describe())
+    return answer, None
+
+
+def _same_tensor(produced, answer) -> bool:
+    return _equal_arrays(np.asarray(produced.detach(), np.float64), answer)
 
 
 def check_decoder_block(block_class, block_cases, picture=True) -> None:
     """Give the learner's block a reference block's weights; compare the outputs value by value."""
-    from types import SimpleNamespace
-
     import torch
 
+    outcomes = []
     for case in block_cases:
         reference_block = case.reference_block()
         block = _build_decoder_block(block_class, case.in_channels, case.out_channels)
@@ -575,55 +710,65 @@ def check_decoder_block(block_class, block_cases, picture=True) -> None:
         x, skip = case.inputs()
         with torch.no_grad():
             expected = reference_block(x, skip).numpy().astype(np.float64)
-        actual = _tensor_as_array(case.describe(),
-                                  _run_decoder_block(block, case, reference_block, x, skip))
-
-        def diagnosis():
-            def same(produced):
-                return _equal_arrays(np.asarray(produced.detach(), np.float64), actual)
-            with torch.no_grad():
-                return _diagnosis(mistakes.DECODER_BLOCK,
-                                  SimpleNamespace(args=(reference_block, x, skip)), same)
-
+        answer, error = _run_decoder_block(block, case, x, skip)
+        args = (reference_block, x, skip)
+        if error is not None:
+            outcomes.append(_Outcome(args, error=error, problem=(
+                f"{case.describe()}\n  forward(x, skip) raised {type(error).__name__}: {error}")))
+            continue
+        outcome = _Outcome(args, _tensor_as_array(case.describe(), answer))
+        outcomes.append(outcome)
+        actual = outcome.answer
         h, w = case.x_shape[2:]
         formula = (f"(N, out_channels, 2h - 4, 2w - 4) = ({case.x_shape[0]}, {case.out_channels}, "
                    f"2*{h} - 4, 2*{w} - 4): the up-convolution doubles, each 3x3 convolution "
                    f"takes 2 away")
         if actual.shape != expected.shape:
-            raise CheckFailed(f"{case.describe()}\n  wrong output shape: expected "
-                              f"{expected.shape}, got {actual.shape}.\n  {formula}.{diagnosis()}")
+            outcome.problem = (f"{case.describe()}\n  wrong output shape: expected "
+                               f"{expected.shape}, got {actual.shape}.\n  {formula}.")
+            continue
         difference = _first_difference(expected, actual)
         if difference is not None:
             index, want, got, count = difference
-            if picture:
-                _show_comparison(expected, actual, "DecoderBlock output, first map: "
-                                                   "expected vs. yours")
-            raise CheckFailed(
+            outcome.picture = (expected, actual, "DecoderBlock output, first map: expected vs. yours")
+            outcome.problem = (
                 f"{case.describe()}\n  right shape, wrong values (your block was given the same "
                 f"weights as the reference block): at index {index} expected {want:.6g}, got "
-                f"{got:.6g} ({count} of {expected.size} values differ).{diagnosis()}")
-    _passed("DecoderBlock", block_cases, ["the reference block given the same weights"])
+                f"{got:.6g} ({count} of {expected.size} values differ).")
+    with torch.no_grad():
+        _verdict("DecoderBlock", block_cases, ["the reference block given the same weights"],
+                 outcomes, mistakes.DECODER_BLOCK, _same_tensor, picture)
 
 
 def check_decoder_block_paper_sizes(block_class, steps) -> None:
     """Run the block at the paper's four expanding steps; compare output shapes with the table."""
     import torch
 
+    outcomes, cases = [], [case for case, _ in steps]
     for case, wanted in steps:
         block = _build_decoder_block(block_class, case.in_channels, case.out_channels)
         x, skip = case.inputs()
-        with torch.no_grad():
-            answer = _run_decoder_block(block, case, case.reference_block(), x, skip)
+        args = (case.reference_block(), x, skip)
+        answer, error = _run_decoder_block(block, case, x, skip)
+        if error is not None:
+            outcomes.append(_Outcome(args, error=error, problem=(
+                f"{case.describe()}\n  forward(x, skip) raised {type(error).__name__}: {error}")))
+            continue
         if not isinstance(answer, torch.Tensor):
             _tensor_as_array(case.describe(), answer)
+        outcome = _Outcome(args, tuple(answer.shape))
+        outcomes.append(outcome)
         if tuple(answer.shape) != tuple(wanted):
-            raise CheckFailed(f"{case.describe()}\n  output shape {tuple(answer.shape)}, but the "
-                              f"paper's size table says {wanted}: up-convolution "
-                              f"{case.x_shape[2]} -> {2 * case.x_shape[2]}, crop the skip map to "
-                              f"that, then two unpadded 3x3 convolutions -> "
-                              f"{2 * case.x_shape[2] - 4}.")
-    print(f"✓ DecoderBlock: {len(steps)} of the paper's expanding steps give the table's sizes "
-          f"({', '.join(f'{case.x_shape[2]} -> {wanted[2]}' for case, wanted in steps)}).")
+            outcome.problem = (
+                f"{case.describe()}\n  output shape {tuple(answer.shape)}, but the paper's size "
+                f"table says {wanted}: up-convolution {case.x_shape[2]} -> {2 * case.x_shape[2]}, "
+                f"crop the skip map to that, then two unpadded 3x3 convolutions -> "
+                f"{2 * case.x_shape[2] - 4}.")
+    with torch.no_grad():
+        _verdict("DecoderBlock", cases, [], outcomes, mistakes.DECODER_BLOCK,
+                 lambda produced, shape: tuple(produced.shape) == shape, passed=(
+                     f"✓ DecoderBlock: {len(steps)} of the paper's expanding steps give the "
+                     f"table's sizes ({', '.join(f'{case.x_shape[2]} -> {wanted[2]}' for case, wanted in steps)})."))
 
 
 def check_scatter_add_function(function_class, strides=(1, 2)) -> None:

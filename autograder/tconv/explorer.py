@@ -2,7 +2,8 @@
 
 ``explorer_figure(...)`` draws, for a square input and kernel: the input with one chosen pixel,
 the full scatter-add output with the number of kernel copies that land on each output pixel
-(uneven counts are where checkerboard artifacts come from), the cells the chosen pixel writes to,
+(with equal kernel weights, uneven counts make a checkerboard; chapter 06 gives the exact
+condition, equal tap sums in every phase), the cells the chosen pixel writes to,
 the crop window that ``padding`` and ``output_padding`` leave, and the output-size formula with
 the numbers put in. Everything is computed with ``tconv.reference``.
 
@@ -154,12 +155,12 @@ def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1
     inside = counts[kept & ~added]
     if inside.min() == inside.max():
         verdict = (f"every output pixel gets {int(inside.min())} cop{'y' if inside.min() == 1 else 'ies'}"
-                   " of the kernel: even overlap, no checkerboard from it")
+                   ": even overlap (its weights can still make a checkerboard)")
     else:
-        verdict = (f"output pixels get {int(inside.min())} to {int(inside.max())} copies of the "
-                   "kernel: uneven overlap, the source of checkerboard artifacts")
-        if inside.min() == 0:
-            verdict += " (white: holes no copy reaches)"
+        verdict = (f"output pixels get {int(inside.min())} to {int(inside.max())} copies: "
+                   + ("holes (white) that no copy reaches, whatever the weights"
+                      if inside.min() == 0 else
+                      "uneven overlap, a checkerboard unless the weights even it out"))
     fig.suptitle(f"{settings}\n{formula}\n{verdict}", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / height))  # room for the three title lines
     return fig

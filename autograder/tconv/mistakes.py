@@ -109,6 +109,12 @@ CONV_OUTPUT_SIZE = [
         lambda i, k, s, p, d: (i + p - d * (k - 1) - 1) // s + 1,
     ),
     Mistake(
+        "span d*k instead of d*(k - 1) + 1",
+        "a kernel of k taps with dilation d has k - 1 gaps of d between its first and last tap, "
+        "so it spans d*(k - 1) + 1 samples, not d*k (the two agree only when d = 1).",
+        lambda i, k, s, p, d: (i + 2 * p - d * k) // s + 1,
+    ),
+    Mistake(
         "true division instead of floor division",
         "use // (floor division): the kernel only fits at whole positions, and the result must "
         "be an int.",
@@ -138,6 +144,12 @@ CONV_TRANSPOSE_OUTPUT_SIZE = [
         "output_padding is added on one side only (the end), unlike padding: + output_padding, "
         "not + 2*output_padding.",
         lambda i, k, s, p, d, op: (i - 1) * s - 2 * p + d * (k - 1) + 2 * op + 1,
+    ),
+    Mistake(
+        "span d*k instead of d*(k - 1) + 1",
+        "a copy of a kernel of k taps with dilation d spans d*(k - 1) + 1 samples (k - 1 gaps of "
+        "d, plus the last tap), not d*k; the two agree only when d = 1.",
+        lambda i, k, s, p, d, op: (i - 1) * s - 2 * p + d * k + op,
     ),
     Mistake(
         "i * stride instead of (i - 1) * stride",
@@ -186,7 +198,20 @@ _FORGOT_CROP = (
     "rows from the top and from the bottom and `padding` columns from the left and from the right "
     "(full[p_h:H_full - p_h, p_w:W_full - p_w]).")
 
+def _crop_by_negative_end(full, padding):
+    """``full[p_h:-p_h, p_w:-p_w]``: right for padding >= 1, empty for padding 0 (-0 is 0)."""
+    (p_h, p_w) = _pair(padding)
+    return full[p_h:-p_h, p_w:-p_w]
+
+
 CONV_TRANSPOSE2D = [
+    Mistake(
+        "crop ending at -padding, empty when padding is 0",
+        "a slice's end -0 is 0, not the end of the array, so full[p:-p] keeps nothing when "
+        "padding is 0 (and full[:, p_w:-p_w] nothing when p_w is 0). Write the end from the front: "
+        "full[p_h:full.shape[0] - p_h, p_w:full.shape[1] - p_w].",
+        lambda x, w, stride, padding: _crop_by_negative_end(_full_2d(x, w, stride), padding),
+    ),
     Mistake(
         "forgetting the crop",
         "you returned the full (intermediate) output. " + _FORGOT_CROP,
@@ -405,7 +430,7 @@ CONV1D_MATRIX = [
 ]
 
 
-def _by_zero_insertion(x, w, stride, padding, *, flip=(True, True), pad=None):
+def _by_zero_insertion(x, w, stride, padding, *, flip=(True, True), pad=None, negative_end=False):
     """Zero insertion, padding ``pad(k, p)`` per axis, cross-correlation with a flipped kernel."""
     x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
     (s_h, s_w), (p_h, p_w) = _pair(stride), _pair(padding)
@@ -414,8 +439,11 @@ def _by_zero_insertion(x, w, stride, padding, *, flip=(True, True), pad=None):
     pad = pad or (lambda k, p: k - 1 - p)
     a_h, a_w = pad(w.shape[0], p_h), pad(w.shape[1], p_w)
     padded = np.pad(spread, [(max(a_h, 0),) * 2, (max(a_w, 0),) * 2])  # a negative amount crops
-    padded = padded[max(-a_h, 0):padded.shape[0] - max(-a_h, 0),
-                    max(-a_w, 0):padded.shape[1] - max(-a_w, 0)]
+    if negative_end:  # padded[c:-c]: empty when c is 0
+        padded = padded[max(-a_h, 0):-max(-a_h, 0), max(-a_w, 0):-max(-a_w, 0)]
+    else:
+        padded = padded[max(-a_h, 0):padded.shape[0] - max(-a_h, 0),
+                        max(-a_w, 0):padded.shape[1] - max(-a_w, 0)]
     kernel = w[::-1 if flip[0] else 1, ::-1 if flip[1] else 1]
     out = np.zeros((padded.shape[0] - w.shape[0] + 1, padded.shape[1] - w.shape[1] + 1))
     for r in range(out.shape[0]):
@@ -450,6 +478,13 @@ CONV_TRANSPOSE2D_BY_ZERO_INSERTION = [
         "copy of the kernel fits, minus the crop), not by `padding`.",
         lambda x, w, stride, padding: _by_zero_insertion(x, w, stride, padding,
                                                          pad=lambda k, p: p),
+    ),
+    Mistake(
+        "crop ending at -c, empty when there is nothing to crop",
+        "a slice's end -0 is 0, not the end of the array, so padded[c:-c] keeps nothing when there "
+        "is nothing to crop (c = 0, the usual case). Write the end from the front: "
+        "padded[c_h:padded.shape[0] - c_h, c_w:padded.shape[1] - c_w].",
+        lambda x, w, stride, padding: _by_zero_insertion(x, w, stride, padding, negative_end=True),
     ),
 ] + [mistake for mistake in CONV_TRANSPOSE2D if mistake.name == "stride applied to the wrong axis"]
 
@@ -527,7 +562,7 @@ DECODER_BLOCK = [
         lambda block, x, skip: _decoder_forward(block, x, skip),
     ),
     Mistake(
-        "wrong concatenation order: upsampled map first",
+        "wrong concatenation order, upsampled map first",
         "concatenate the cropped skip map FIRST and the upsampled map second: "
         "torch.cat([skip, up], dim=1). conv1's weights expect the skip map's channels in the "
         "first half of its input channels.",

@@ -79,7 +79,8 @@ def scatter_steps_1d(x, w, stride=1, upto=None):
         _draw_row(ax, rows[j], y, colors, labels, title=f"x[{j}] = {_label(x[j])}  ×  w  at {start}")
     partial = rows[:shown].sum(axis=0)
     _draw_row(ax, partial, 0, [SUM] * width,
-              title="sum" if shown == len(rows) else f"sum of the first {shown}")
+              title="sum" if shown == len(rows) else
+              f"sum so far ({shown} of {len(rows)} copies)")
     ax.axhline(0.98, color="#333333", lw=2)
     _finish_rows(ax, width, len(rows) + 1)
     shown_x = ", ".join(_label(v) for v in x)
@@ -322,7 +323,8 @@ def channel_map(channels_in, channels_out, groups=1):
         color = COPY_COLORS[group % len(COPY_COLORS)]
         ax.add_patch(Rectangle((4.6, y(target, channels_out) - 0.3), 3.2, 0.6, facecolor=color,
                                alpha=0.35, edgecolor="#333333"))
-        sources = " + ".join(f"in {c} ⋆ w[{c},{o}]"
+        # "★": the star operator "⋆" (U+22C6), in this font and size, is drawn as a dot
+        sources = " + ".join(f"in {c} ★ w[{c},{o}]"
                              for c in range(group * per_in, (group + 1) * per_in))
         ax.text(4.7, y(target, channels_out), f"out {target} = {sources}", ha="left", va="center",
                 fontsize=9)

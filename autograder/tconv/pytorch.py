@@ -76,6 +76,30 @@ def conv_transpose2d_nchw(x, weight, bias=None, stride=1, padding=0, output_padd
 
 # --- chapter 05 --------------------------------------------------------------------------------
 
+def conv_transpose2d_by_direct_convolution(x, weight, stride=1, padding=0, output_padding=0,
+                                           dilation=1) -> np.ndarray:
+    """``F.conv_transpose2d`` computed as a direct convolution, chapter 05's recipe in full.
+
+    Insert ``stride - 1`` zeros between input values; zero-pad by ``dilation*(k - 1) - padding``
+    on each side (a crop where that is negative) and by ``output_padding`` more at the bottom and
+    right; then ``F.conv2d`` with the kernel flipped on both axes and dilated by ``dilation``.
+    x: (N, C_in, H, W), weight: (C_in, C_out, kH, kW) -> (N, C_out, H_out, W_out), float64
+    """
+    torch = _torch()
+    functional = torch.nn.functional
+    x = torch.as_tensor(np.asarray(x, dtype=np.float64))
+    weight = torch.as_tensor(np.asarray(weight, dtype=np.float64))
+    (s_h, s_w), (p_h, p_w) = _pair(stride), _pair(padding)
+    (o_h, o_w), (d_h, d_w) = _pair(output_padding), _pair(dilation)
+    n, channels, height, width = x.shape
+    spread = x.new_zeros(n, channels, (height - 1) * s_h + 1, (width - 1) * s_w + 1)
+    spread[:, :, ::s_h, ::s_w] = x
+    a_h, a_w = d_h * (weight.shape[2] - 1) - p_h, d_w * (weight.shape[3] - 1) - p_w
+    padded = functional.pad(spread, (a_w, a_w + o_w, a_h, a_h + o_h))  # negative amounts crop
+    kernel = weight.flip(2, 3).transpose(0, 1)  # conv2d's layout: (C_out, C_in, kH, kW)
+    return functional.conv2d(padded, kernel, dilation=(d_h, d_w)).numpy()
+
+
 def conv1d_matrix(n, w, stride=1) -> np.ndarray:
     """The matrix of ``F.conv1d`` (no padding) on length-``n`` inputs, measured column by column:
     column ``j`` is the convolution of the ``j``-th unit vector."""

@@ -17,6 +17,7 @@ import numpy as np
 __all__ = [
     "conv_output_size",
     "conv_transpose_output_size",
+    "inverting_output_padding",
     "conv_transpose1d",
     "conv_transpose1d_contributions",
     "conv_transpose2d",
@@ -89,6 +90,17 @@ def conv_transpose_output_size(i, k, stride=1, padding=0, dilation=1, output_pad
             f"most {(full + output_padding - 1) // 2}"
         )
     return size
+
+
+def inverting_output_padding(i, k, stride=1, padding=0, dilation=1) -> int:
+    """The ``output_padding`` with which a transposed convolution (same ``k``, ``stride``,
+    ``padding``, ``dilation``) gives back the length ``i`` that a convolution took in.
+
+    ``(i + 2*padding - dilation*(k - 1) - 1) mod stride``: the samples the convolution's floor
+    dropped. ``nn.ConvTranspose1d/2d(...)(y, output_size=...)`` chooses the same value.
+    """
+    conv_output_size(i, k, stride, padding, dilation)  # validates: the kernel must fit
+    return (i + 2 * padding - dilation * (k - 1) - 1) % stride
 
 
 # --- chapter 01: transposed convolution in 1D ----------------------------------------------

@@ -119,9 +119,16 @@ def architecture(rows: list, title: str | None = None):
 
 
 def samples(images, masks, predictions=None, count=6, margin=0):
-    """Input images (the mirrored border, if any, shaded), true masks and predicted probabilities."""
+    """Input images (the mirrored border, if any, shaded), true masks and predicted probabilities.
+
+    ``predictions``: one (N, 1, s, s) array, or {row name: array} to compare several models.
+    """
     count = min(count, len(images))
-    rows = 2 if predictions is None else 3
+    if predictions is None:
+        predictions = {}
+    elif not isinstance(predictions, dict):
+        predictions = {"predicted\nprobability": predictions}
+    rows = 2 + len(predictions)
     fig, axes = plt.subplots(rows, count, figsize=(1.9 * count, 1.95 * rows), squeeze=False)
     for k in range(count):
         image = np.asarray(images[k, 0])
@@ -131,9 +138,9 @@ def samples(images, masks, predictions=None, count=6, margin=0):
             axes[0, k].add_patch(Rectangle((margin - 0.5, margin - 0.5), inner, inner, fill=False,
                                            edgecolor="#DD8452", lw=1.2))
         axes[1, k].imshow(masks[k, 0], cmap="gray", vmin=0, vmax=1)
-        if predictions is not None:
-            axes[2, k].imshow(predictions[k, 0], cmap="magma", vmin=0, vmax=1)
-    names = ["input", "true mask", "predicted\nprobability"]
+        for r, predicted in enumerate(predictions.values(), start=2):
+            axes[r, k].imshow(predicted[k, 0], cmap="magma", vmin=0, vmax=1)
+    names = ["input", "true mask"] + list(predictions)
     for r in range(rows):
         axes[r, 0].set_ylabel(names[r])
         for ax in axes[r]:
@@ -162,36 +169,28 @@ def loss_curve(losses, title="training loss"):
 
 
 def upsampling_comparison(image, size: int = 4):
-    """Top: an image doubled three ways (``unet.upsample_three_ways``). Bottom: how many kernel
-    copies land on each output pixel of a ``size x size`` map for the two transposed
-    convolutions, and the bilinear route's output for a map of ones."""
-    results = unet.upsample_three_ways(image)
-    counts = [unet.overlap_count(size, 3)[1:, 1:],  # padding 1 crops the first row and column;
-              # output_padding 1 puts back the row and column that padding took at the end
-              unet.overlap_count(size, 2),
-              np.round(unet.upsample_three_ways(np.ones((size, size)))["bilinear, then 3x3 conv"],
-                       2)]
-    fig, axes = plt.subplots(2, 4, figsize=(13, 6.6),
-                             gridspec_kw={"width_ratios": [1, 1, 1, 1]})
+    """Top: an image doubled four ways (``unet.upsample_four_ways``). Bottom: what each makes of a
+    ``size x size`` map of ones; a transposed convolution keeps it constant inside exactly when
+    its kernel's phase sums are equal (``unet.phase_sums``)."""
+    results = unet.upsample_four_ways(image)
+    ones = unet.upsample_four_ways(np.ones((size, size)))
+    fig, axes = plt.subplots(2, 5, figsize=(16, 7.2))
     axes[0, 0].imshow(image, cmap="gray")
     axes[0, 0].set_title(f"input {np.shape(image)[0]}x{np.shape(image)[1]}")
     for ax, (name, values) in zip(axes[0, 1:], results.items()):
         ax.imshow(values, cmap="gray")
-        ax.set_title(name, fontsize=10)
+        ax.set_title(name.replace(", ", ",\n", 1), fontsize=10)
     for ax in axes[0]:
         ax.set_xticks([])
         ax.set_yticks([])
     axes[1, 0].axis("off")
-    axes[1, 0].text(0, 0.5, "bottom row:\ncopies of the kernel\nlanding on each pixel\n"
-                    f"(a {size}x{size} input)", fontsize=10, va="center")
-    titles = ["3x3, stride 2: 1, 2 or 4 copies", "2x2, stride 2: always 1 copy",
-              "bilinear + conv on ones: all 1"]
-    for ax, values, name in zip(axes[1, 1:], counts, titles):
-        shades = np.where(values == values.max(), "#C44E52",
-                          np.where(values == values.min(), "white", "#F4A6A6"))
-        if values.min() == values.max():
-            shades = np.full(values.shape, "white", dtype=object)
-        plots.draw_grid(ax, values, shades, fontsize=8, title=name)
+    axes[1, 0].text(0, 0.5, f"bottom row:\neach method on a\n{size}x{size} map of ones\n\n"
+                    "3x3 kernels: padding 1,\noutput_padding 1;\n2x2 kernel: padding 0",
+                    fontsize=10, va="center")
+    for ax, (name, values) in zip(axes[1, 1:], ones.items()):
+        values = np.round(values, 2)
+        shades = np.where(np.isclose(values, 1), "white", "#F4A6A6").astype(object)
+        plots.draw_grid(ax, values, shades, fontsize=7, title=name.replace("transposed conv, ", ""))
     fig.tight_layout()
     return fig
 

@@ -88,20 +88,68 @@ def test_numpy_integers_count_as_ints():
 
 # --- every known mistake is rejected and named ----------------------------------------------------
 
+def named_alone(mistake, message) -> bool:
+    """The message names ``mistake`` as the one known mistake its answers reproduce."""
+    return (f"This looks like a known mistake, {mistake.name}:" in message
+            and "each of these known mistakes" not in message)
+
+
 @pytest.mark.parametrize("mistake", mistakes.CONV_TRANSPOSE1D, ids=lambda m: m.name)
 def test_each_1d_mistake_is_named(mistake):
-    assert mistake.name in failure(no_picture, mistake.compute, CASES_1D)
+    assert named_alone(mistake, failure(no_picture, mistake.compute, CASES_1D))
 
 
 @pytest.mark.parametrize("mistake", mistakes.CONV_OUTPUT_SIZE, ids=lambda m: m.name)
 def test_each_conv_size_mistake_is_named(mistake):
-    assert mistake.name in failure(checks.check_conv_output_size, mistake.compute, CASES_CONV)
+    assert named_alone(mistake, failure(checks.check_conv_output_size, mistake.compute, CASES_CONV))
 
 
 @pytest.mark.parametrize("mistake", mistakes.CONV_TRANSPOSE_OUTPUT_SIZE, ids=lambda m: m.name)
 def test_each_transpose_size_mistake_is_named(mistake):
     message = failure(checks.check_conv_transpose_output_size, mistake.compute, CASES_TRANSPOSE)
-    assert mistake.name in message
+    assert named_alone(mistake, message)
+
+
+def test_the_span_slip_d_times_k_is_named_and_not_mistaken_for_others():
+    """d*k instead of d*(k - 1) + 1 coincides with other mistakes on single cases (the + 1
+    forgotten, i * stride); only the mistake that reproduces every case is named."""
+    def span_dk(i, k, stride=1, padding=0, dilation=1, output_padding=0):
+        return (i - 1) * stride - 2 * padding + dilation * k + output_padding
+
+    message = failure(checks.check_conv_transpose_output_size, span_dk, CASES_TRANSPOSE)
+    assert "known mistake, span d*k instead of d*(k - 1) + 1:" in message
+    assert "i * stride instead" not in message and "+ 1 forgotten" not in message
+    # On one case each, the other two mistakes give the same number as d*k:
+    coincide = {m.name for m in mistakes.CONV_TRANSPOSE_OUTPUT_SIZE for case in CASES_TRANSPOSE
+                if m.compute(*case.args) == span_dk(*case.args) != transpose_size(*case.args)}
+    assert "i * stride instead of (i - 1) * stride" in coincide
+
+
+def test_a_mistake_that_explains_only_some_failing_cases_is_not_named():
+    def partly_forgot_the_plus_one(i, k, stride=1, padding=0, dilation=1):
+        right = conv_size(i, k, stride, padding, dilation)
+        return right - 1 if i % 2 else right + 7  # the + 1 forgotten only on odd inputs
+
+    message = failure(checks.check_conv_output_size, partly_forgot_the_plus_one, CASES_CONV)
+    assert "known mistake" not in message
+    assert f"of {len(CASES_CONV)} cases fail; this is the first." in message
+
+
+def test_a_mistake_must_also_agree_where_the_answer_is_right():
+    """Overwriting and adding agree when copies do not overlap; an answer right on every case
+    but one is not 'overwriting' just because that one case looks like it."""
+    overwrite = mistakes.CONV_TRANSPOSE1D[0].compute
+    stride_large = cases.case_1d([1.0, 2.0], [1.0, 1.0, 1.0], 1, "overlap")
+
+    def overwrites_only_here(x, w, stride=1):
+        if len(x) == 2 and stride == 1:
+            return overwrite(x, w, stride)
+        return scatter(x, w, stride)  # right everywhere else, overlapping copies included
+
+    others = cases.random_1d(5, 1)
+    assert any(not np.allclose(overwrite(*c.args), scatter(*c.args)) for c in others)
+    message = failure(no_picture, overwrites_only_here, [stride_large] + others)
+    assert "1 of 6 cases fail" in message and "known mistake" not in message
 
 
 # --- what a failure says --------------------------------------------------------------------------
@@ -171,6 +219,60 @@ def test_an_answer_that_lies_about_equality_is_judged_by_its_numbers():
         return np.zeros((len(x) - 1) * stride + len(w)).view(Liar)
 
     assert "wrong value at index 0" in failure(no_picture, liar, cases.seed_example_1d())
+
+
+@pytest.mark.parametrize("line", [
+    "out[j * stride:j * stride + len(w) + 1] += x[j] * w",   # numpy 2: operands could not ...
+    "out[j * stride:j * stride + len(w) + 1] = x[j] * w",    # could not broadcast input array
+    "np.add(out[j * stride:j * stride + len(w)], x[j] * w[:, None], out=out[j * stride:j * stride + len(w)])",
+])
+def test_a_slice_of_the_wrong_length_gets_the_broadcast_hint(line):
+    namespace = {"np": np}
+    exec("def slipped(x, w, stride=1):\n"
+         "    out = np.zeros((len(x) - 1) * stride + len(w) + 5)\n"
+         "    w = np.asarray(w, dtype=float)\n"
+         "    for j in range(len(x)):\n"
+         f"        {line}\n"
+         "    return out\n", namespace)
+    message = failure(no_picture, namespace["slipped"], cases.seed_example_1d())
+    assert "raised ValueError" in message and "differ in shape" in message, message
+
+
+def test_an_index_past_the_end_names_the_array_it_ran_past():
+    def past_the_output(x, w, stride=1):
+        out = np.zeros((len(x) - 1) * stride + len(w) - 1)
+        for j in range(len(x)):
+            for t in range(len(w)):
+                out[j * stride + t] += x[j] * w[t]
+        return out
+
+    message = failure(no_picture, past_the_output, cases.seed_example_1d())
+    assert "index 4 is out of bounds" in message
+    assert "An index ran past the end of an array whose axis 0 has only 4 entries" in message
+    assert "the output is (5,)" in message
+
+
+def test_try_it_prints_the_result_or_the_error_and_never_raises(capsys):
+    assert checks.try_it(scatter, np.array([2, 3]), [1.0, 2.0, 3.0], stride=2) is None
+    assert capsys.readouterr().out == "[2. 4. 9. 6. 9.]\n"
+
+    def stub(x, w, stride=1):
+        raise NotImplementedError()
+
+    checks.try_it(stub, [1.0], [1.0])
+    assert "stub stopped at `raise NotImplementedError()`" in capsys.readouterr().out
+
+    def broken(x, w, stride=1):
+        out = np.zeros(3)
+        out[0:2] += np.ones(3)
+        return out
+
+    checks.try_it(broken, [1.0], [1.0])
+    shown = capsys.readouterr().out
+    assert "broken raised ValueError" in shown and "differ in shape" in shown
+    assert "The checks below run anyway" in shown
+    checks.try_it(np.zeros, (20, 20))
+    assert capsys.readouterr().out == "ndarray of shape (20, 20)\n"
 
 
 def test_a_failing_value_check_draws_expected_yours_and_difference(monkeypatch):
@@ -244,3 +346,12 @@ def test_calling_the_reference_size_function_is_a_shortcut_too():
     message = failure(checks.check_conv_output_size, lambda *a: answers.conv_output_size(*a),
                       CASES_CONV)
     assert "tconv.reference.conv_output_size" in message
+
+
+def test_no_mistake_name_holds_a_colon():
+    """The message reads "known mistake, <name>: <explanation>", and the grading report takes the
+    name up to the first colon."""
+    groups = [value for name, value in vars(mistakes).items()
+              if name.isupper() and isinstance(value, list)]
+    names = [m.name for group in groups for m in group]
+    assert len(groups) >= 9 and not [name for name in names if ":" in name]

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+import functools
+import re
 import time
 from pathlib import Path
 
@@ -19,19 +21,67 @@ def released_files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.ipynb"))}
 
 
-@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: p.stem)
-def test_solution_notebook_runs_top_to_bottom_without_error_or_stderr(path):
+@functools.cache
+def executed(path: Path):
+    """The notebook executed top to bottom, once per test session (chapter 06 trains two networks:
+    the test of its stated numbers reads them from this run instead of training again)."""
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(notebook, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
-    seconds = time.perf_counter() - start
+    return notebook, time.perf_counter() - start
+
+
+@pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: p.stem)
+def test_solution_notebook_runs_top_to_bottom_without_error_or_stderr(path):
+    notebook, seconds = executed(path)
     for number, cell in enumerate(notebook.cells):
         for output in cell.get("outputs", []):
             assert output.output_type != "error", f"cell {number} raised {output.get('ename')}"
             assert not (output.output_type == "stream" and output.name == "stderr"), (
                 f"cell {number} wrote to stderr (this zeroes a grade cell): {output.text[:300]}")
     print(f"{path.stem}: executed in {seconds:.1f} s")
+
+
+def _cell(notebook, cell_id):
+    return next(cell for cell in notebook.cells if cell.get("id") == cell_id)
+
+
+def _printed(notebook, cell_id) -> str:
+    return "".join(output.text for output in _cell(notebook, cell_id).outputs
+                   if output.output_type == "stream")
+
+
+def test_chapter_06_training_reaches_the_numbers_its_prose_states():
+    """The IoU target, the ablation without skip connections (IoU and edge accuracy), and the
+    numbers the prose quotes, all read from the one execution of the notebook."""
+    from tconv import unet
+
+    notebook, _ = executed(course.SOLUTIONS / "06_unet_decoder" / "06_unet_decoder.ipynb")
+    thresholds = [float(v) for v in re.findall(r"IoU (\d\.\d+)", _printed(notebook, "cell-33"))]
+    score = float(re.search(r"held-out images: (\d\.\d+)", _printed(notebook, "cell-39")).group(1))
+    compared = dict(
+        (name, (float(iou), float(edge), float(other))) for name, iou, edge, other in re.findall(
+            r"(with skips|without skips) +IoU (\d\.\d+) \| right on edge pixels ([\d.]+)%, on the "
+            r"others ([\d.]+)%", _printed(notebook, "cell-skips-compared")))
+    with_skips, without = compared["with skips"], compared["without skips"]
+    assert score == with_skips[0] >= unet.IOU_TARGET
+    assert with_skips[0] - without[0] >= unet.SKIP_GAIN
+    assert with_skips[1] - without[1] > with_skips[2] - without[2] > 0  # the gap: at the edges
+    assert min(with_skips[2], without[2]) > 99
+    assert round(with_skips[0] - without[0], 1) == 0.1  # the summary's "about 0.1 less"
+    assert "about 0.1 less without its skip connections" in _cell(notebook, "cell-49").source
+    stated = _cell(notebook, "cell-40").source
+    assert f"IoU of **{score:.2f}**" in stated and f"{max(thresholds):.2f} for the best" in stated
+    assert f"at least {unet.SKIP_GAIN:g}" in _cell(notebook, "cell-skips-compared-after").source
+    assert (f"IoU {with_skips[0]:.2f} with the skip connections and {without[0]:.2f} without"
+            in _cell(notebook, "cell-skips-compared-after").source)
+    assert (f"{with_skips[1]:.0f}% against {without[1]:.0f}%"
+            in _cell(notebook, "cell-skips-compared-after").source)
+    assert f"stays at {unet.IOU_TARGET} or above" in stated
+    parameters = int(re.search(r"([\d,]+) parameters", _printed(notebook, "cell-35")).group(1)
+                     .replace(",", ""))
+    assert f"about {round(parameters, -2):,} parameters" in _cell(notebook, "cell-34").source
 
 
 def test_solutions_are_committed_without_outputs():

@@ -91,3 +91,29 @@ def test_pytorch_twins_run_in_float64():
     assert torch.get_default_dtype() == torch.float32  # the twins must not rely on the default
     out = pytorch.conv_transpose1d([1 / 3], [3.0])
     assert out.dtype == np.float64 and out[0] == pytest.approx(1.0, abs=1e-15)
+
+
+# --- chapter 02's sentences, checked against PyTorch -----------------------------------------
+
+def test_stride_explains_output_padding_below_stride_and_dilation_is_pytorchs_rule():
+    """Up to `s` input lengths share a convolution output, and output_padding 0..s-1 reaches
+    each of them; with s = 1, d = 2 PyTorch accepts output_padding=1, whose length (9) no
+    convolution with k = 3, d = 2 maps back to 4 (it maps only 8 to 4)."""
+    for i in range(6, 30):
+        o = pytorch.conv_output_size(i, 3, stride=3, padding=1)
+        sharing = [j for j in range(1, 40) if pytorch.conv_output_size(j, 3, 3, 1) == o]
+        assert len(sharing) <= 3
+        reached = {pytorch.conv_transpose_output_size(o, 3, 3, 1, 1, op) for op in range(3)}
+        assert set(sharing) <= reached
+    longer = pytorch.conv_transpose_output_size(4, 3, stride=1, dilation=2, output_padding=1)
+    assert longer == 9 and pytorch.conv_output_size(9, 3, dilation=2) == 5
+    assert [i for i in range(5, 40) if pytorch.conv_output_size(i, 3, dilation=2) == 4] == [8]
+
+
+def test_pytorchs_1d_output_padding_error_speaks_of_an_added_height_axis():
+    with pytest.raises(RuntimeError) as raised:
+        torch.nn.functional.conv_transpose1d(torch.zeros(1, 1, 4), torch.zeros(1, 1, 3), stride=2,
+                                             output_padding=2)
+    first = str(raised.value).splitlines()[0]
+    assert "output_padding_height: 0 output_padding_width: 2" in first
+    assert "stride_height: 1 stride_width: 2 dilation_height: 1 dilation_width: 1" in first
