@@ -300,12 +300,14 @@ def _polyphase(x, w, stride, *, order=None, reverse_phase=False, flip=False, con
     for p in range(s):
         source = (s - 1 - p) if order == "reversed" else p
         phase = w[source::s][::-1] if reverse_phase else w[source::s]
-        pieces.append(np.convolve(x, phase) if phase.size else np.zeros(len(x) - 1))
+        empty = np.zeros(len(x) - 1 if concatenate else 0)  # a phase with no taps: zeros, or nothing
+        pieces.append(np.convolve(x, phase) if phase.size else empty)
     if concatenate:
         return np.concatenate(pieces)
     out = np.zeros((len(x) - 1) * s + len(w))
     for p, piece in enumerate(pieces):
-        out[p::s] = piece
+        if piece.size:  # a phase with no taps stays zero
+            out[p::s] = piece
     return out
 
 
