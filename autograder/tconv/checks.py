@@ -843,3 +843,6 @@ def check_scatter_add_function(function_class, strides=(1, 2)) -> None:
                               f"(its finite differences give other gradients).")
     print(f"✓ {function_class.__name__}: forward matches F.conv_transpose2d, backward matches its "
           f"gradients, and torch.autograd.gradcheck passes (strides {', '.join(map(str, strides))}).")
+
+
+from .checkerboard import check_conv_transpose1d_polyphase, check_overlap_counts_1d, check_phase_sums, check_pixel_shuffle  # noqa: E402,F401 (chapter 07)

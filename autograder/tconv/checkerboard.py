@@ -1,0 +1,482 @@
+"""Chapter 07 (checkerboard artifacts and the sub-pixel view): cases, known mistakes and checks.
+
+The answers live in ``checkerboard_reference``; pictures in ``checkerboard_plots``; the training
+experiment in ``checkerboard_experiment``. The checks reuse chapter 01-05's machinery
+(``checks._check_arrays``: the learner's call under the shortcut guard, shape, first wrong value,
+a picture, the named mistake) and are exposed to the notebook as ``checks.check_<name>``.
+``RECHECKABLE`` maps each check to the reference with the learner function's signature, for the
+grader's re-check outside the learner's kernel.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import checkerboard_reference as answers
+from . import pytorch, reference
+from .cases import Case
+from .mistakes import Mistake
+from .reference import _require_array, _require_int
+
+# --- kernels and the sub-pixel weight (not exercises: the notebook uses them) ------------
+
+def subpixel_weight(w, s) -> np.ndarray:
+    """The weight of a stride-1 ``Conv2d`` whose ``s*s`` output channels, pixel-shuffled, are the
+    stride-``s`` transposed convolution with kernel ``w``.
+
+    The kernel is padded with zero taps at the bottom and right to ``m*s`` rows and columns
+    (``m = ceil(max(kH, kW) / s)``), so that every phase has ``m x m`` taps; channel ``a*s + b`` holds the
+    phase ``w[a::s, b::s]`` flipped on both axes (``Conv2d`` slides its kernel unflipped,
+    chapter 05). ``F.conv2d`` of the input zero-padded by ``m - 1`` with this weight, followed by
+    ``nn.PixelShuffle(s)``, gives ``F.conv_transpose2d(x, w, stride=s)`` plus ``m*s - kH`` (``m*s - kW``) extra
+    rows and columns at the end (only zero taps reach them), to be cut off.
+
+    w: (kH, kW); s: int -> (s*s, 1, m, m) float64
+    """
+    w = _require_array("w", w, 2, "(kH, kW)")
+    s = _require_int("s", s, 1)
+    m = math.ceil(max(w.shape) / s)
+    padded = np.zeros((m * s, m * s))
+    padded[:w.shape[0], :w.shape[1]] = w
+    phases = [padded[a::s, b::s][::-1, ::-1] for a in range(s) for b in range(s)]
+    return np.stack(phases)[:, None]
+
+
+def bilinear_kernel(size) -> np.ndarray:
+    """The bilinear-interpolation kernel used to initialise up-convolutions (FCN's
+    ``upsample_filt``): a tent ``1 - |t - center| / factor`` on each axis, outer product.
+
+    size = 2*s for stride s (its phases each sum to 1); size 3 gives the 3x3 tent
+    [[.25, .5, .25], [.5, 1, .5], [.25, .5, .25]] that doubles with stride 2.
+    -> (size, size) float64
+    """
+    size = _require_int("size", size, 1)
+    factor = (size + 1) // 2
+    center = factor - 1 if size % 2 == 1 else factor - 0.5
+    tent = 1 - np.abs(np.arange(size) - center) / factor
+    return np.outer(tent, tent)
+
+
+# --- cases -----------------------------------------------------------------------------------
+
+_NAMES_COUNTS = ("k", "s", "n")
+_NAMES_PHASES = ("w", "s")
+_NAMES_POLYPHASE = ("x", "w", "stride")
+_NAMES_SHUFFLE = ("x", "r")
+
+EXAMPLE_COUNTS = (3, 2, 4)          # a 3-tap kernel, stride 2, 4 inputs: 1 1 2 1 2 1 2 1 1
+AVERAGING_3X3 = np.full((3, 3), 0.25)  # chapter 06's comparison kernel: 1/4 everywhere
+UNEVEN_2X2 = np.array([[0.9, 0.3], [0.2, 0.6]])  # a 2x2 stride-2 kernel: one tap per phase
+
+
+def case_counts(k, s, n, note="") -> Case:
+    return Case((k, s, n), _NAMES_COUNTS, note)
+
+
+def case_phases(w, s, note="") -> Case:
+    return Case((np.asarray(w, dtype=np.float64), s), _NAMES_PHASES, note)
+
+
+def case_polyphase(x, w, stride, note="") -> Case:
+    return Case((np.asarray(x), np.asarray(w), stride), _NAMES_POLYPHASE, note)
+
+
+def case_shuffle(x, r, note="") -> Case:
+    return Case((np.asarray(x), r), _NAMES_SHUFFLE, note)
+
+
+def counts_example() -> list[Case]:
+    return [case_counts(*EXAMPLE_COUNTS, "the chapter's example")]
+
+
+def counts_random(count: int, seed: int) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    return [case_counts(int(rng.integers(1, 8)), int(rng.integers(1, 6)), int(rng.integers(1, 9)),
+                        f"random, seed {seed}") for _ in range(count)]
+
+
+def counts_edge() -> list[Case]:
+    return [
+        case_counts(4, 2, 5, "k = 2s: every inner position twice"),
+        case_counts(2, 3, 3, "k < s: gaps no copy reaches"),
+        case_counts(5, 5, 3, "k = s: the copies tile"),
+        case_counts(4, 3, 1, "one input: one copy"),
+        case_counts(1, 1, 6, "k = s = 1"),
+        case_counts(7, 3, 4, "k = 7, s = 3: counts 3, 2, 2"),
+    ]
+
+
+def phases_chapter_kernels() -> list[Case]:
+    """The kernels the chapter discusses."""
+    return [
+        case_phases(UNEVEN_2X2, 2, "a 2x2 stride-2 kernel: one tap per phase"),
+        case_phases(bilinear_kernel(3), 2, "the 3x3 bilinear (tent) kernel"),
+        case_phases(AVERAGING_3X3, 2, "chapter 06's averaging 3x3 kernel"),
+        case_phases(np.arange(16.0).reshape(4, 4), 2, "a numbered 4x4 kernel"),
+    ]
+
+
+def phases_random(count: int, seed: int, max_kernel=6, max_stride=4) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        shape = tuple(int(v) for v in rng.integers(1, max_kernel + 1, 2))
+        stride = tuple(int(v) for v in rng.integers(1, max_stride + 1, 2))
+        cases.append(case_phases(rng.integers(-4, 5, shape).astype(np.float64),
+                                 stride if stride[0] != stride[1] else stride[0],
+                                 f"random, seed {seed}"))
+    return cases
+
+
+def phases_edge() -> list[Case]:
+    numbered = np.arange(1.0, 13.0).reshape(3, 4)
+    return [
+        case_phases(numbered, (1, 2), "stride (1, 2): phases along the columns only"),
+        case_phases(numbered, (3, 2), "stride (3, 2) on a 3x4 kernel"),
+        case_phases(numbered, 5, "stride 5 > kernel: empty phases sum to 0"),
+        case_phases([[2.5]], 1, "a 1x1 kernel, stride 1"),
+        case_phases(np.arange(30.0).reshape(5, 6) - 14.5, (2, 3), "5x6 kernel, stride (2, 3)"),
+    ]
+
+
+def polyphase_example() -> list[Case]:
+    return [
+        case_polyphase([1.0, 2.0, 3.0], [1.0, 2.0, 3.0, 4.0], 2, "K = 4, stride 2: two 2-tap phases"),
+        case_polyphase([2.0, 3.0], [1.0, 2.0, 3.0], 2, "chapter 01's example"),
+    ]
+
+
+def polyphase_random(count: int, seed: int, integers=True) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        length, kernel, stride = (int(rng.integers(1, 7)), int(rng.integers(1, 8)),
+                                  int(rng.integers(1, 5)))
+        if integers:
+            x, w = rng.integers(-5, 6, length), rng.integers(-3, 4, kernel).astype(np.float64)
+        else:
+            x, w = rng.normal(size=length), rng.normal(size=kernel)
+        cases.append(case_polyphase(x, w, stride, f"random, seed {seed}"))
+    return cases
+
+
+def polyphase_edge() -> list[Case]:
+    rng = np.random.default_rng(707)
+    return [
+        case_polyphase([1.0, -2.0, 3.0], [2.0, 5.0], 3, "stride 3 > K = 2: one phase has no taps"),
+        case_polyphase([1.0, 2.0], [4.0], 4, "K = 1, stride 4: three empty phases"),
+        case_polyphase([1.0, 2.0, 3.0], [1.0, -1.0, 2.0], 1, "stride 1: one phase, the whole kernel"),
+        case_polyphase([3.0], [1.0, 2.0, 3.0, 4.0, 5.0], 2, "one input value"),
+        case_polyphase(np.array([1, -2, 3, 4]), np.array([0.5, 0.25, -1.0, 2.0, 1.5, -0.5]), 3,
+                       "integer input, K = 2 * stride"),
+        case_polyphase(rng.normal(size=6).astype(np.float32),
+                       rng.normal(size=5).astype(np.float32), 2, "float32 input and kernel"),
+        case_polyphase(rng.normal(size=40), rng.normal(size=9), 4, "long input"),
+    ]
+
+
+def shuffle_example() -> list[Case]:
+    return [
+        case_shuffle(np.arange(24.0).reshape(4, 2, 3), 2, "numbered: 4 channels -> 1, r = 2"),
+        case_shuffle(np.arange(32.0).reshape(8, 2, 2), 2, "numbered: 8 channels -> 2, r = 2"),
+    ]
+
+
+def shuffle_random(count: int, seed: int) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        r, channels = int(rng.integers(1, 4)), int(rng.integers(1, 4))
+        shape = (channels * r * r, int(rng.integers(1, 5)), int(rng.integers(1, 5)))
+        cases.append(case_shuffle(rng.normal(size=shape), r, f"random, seed {seed}"))
+    return cases
+
+
+def shuffle_edge() -> list[Case]:
+    return [
+        case_shuffle(np.arange(18.0).reshape(2, 3, 3), 1, "r = 1: nothing moves"),
+        case_shuffle(np.arange(18.0).reshape(9, 1, 2), 3, "r = 3, one row"),
+        case_shuffle(np.arange(36.0).reshape(18, 1, 2), 3, "r = 3, two output channels"),
+        case_shuffle(np.arange(12).reshape(12, 1, 1), 2, "integers, 1x1 maps, three channels"),
+    ]
+
+
+# --- known mistakes --------------------------------------------------------------------------
+
+def _pair(value):
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _counts(k, s, n, *, step=None, length=None, combine="add"):
+    step = s if step is None else step
+    out = np.zeros((n - 1) * s + k if length is None else length)
+    for j in range(n):
+        window = out[j * step:j * step + k]
+        if combine == "add":
+            window += 1
+        else:
+            window[:] = 1
+    return out
+
+
+OVERLAP_COUNTS_1D = [
+    Mistake(
+        "overwriting instead of adding",
+        "where two copies overlap, each must ADD 1 to the count (counts[start:start + k] += 1); "
+        "setting it to 1 (= 1) only marks which positions are covered.",
+        lambda k, s, n: _counts(k, s, n, combine="overwrite"),
+    ),
+    Mistake(
+        "stride ignored",
+        "copy j starts at j * s, not at j: the copies move s places per input.",
+        lambda k, s, n: _counts(k, s, n, step=1),
+    ),
+    Mistake(
+        "output length n * s",
+        "the output is (n - 1) * s + k long: the last copy starts at (n - 1) * s and is k long.",
+        lambda k, s, n: _counts(k, s, n, length=n * s),
+    ),
+    Mistake(
+        "the interior count used at the borders",
+        "ceil((k - p) / s) is the count of phase p only AWAY from the borders; near the ends fewer "
+        "copies arrive. Count the copies themselves: start from zeros and add 1 over each copy.",
+        lambda k, s, n: np.array([len(range(o % s, k, s)) for o in range((n - 1) * s + k)]),
+    ),
+]
+
+
+def _phase_sums_with(w, s, reduce=np.sum, flip=False, swap=False):
+    w = np.asarray(w, dtype=np.float64)
+    w = w[::-1, ::-1] if flip else w
+    s_h, s_w = _pair(s)[::-1] if swap else _pair(s)
+    return np.array([[reduce(w[a::s_h, b::s_w]) for b in range(s_w)] for a in range(s_h)])
+
+
+def _block_sums(w, s):
+    w = np.asarray(w, dtype=np.float64)
+    (s_h, s_w) = _pair(s)
+    m_h, m_w = math.ceil(w.shape[0] / s_h), math.ceil(w.shape[1] / s_w)
+    return np.array([[w[a * m_h:(a + 1) * m_h, b * m_w:(b + 1) * m_w].sum() for b in range(s_w)]
+                     for a in range(s_h)])
+
+
+_PHASE = "phase (a, b) holds the taps w[a::s_h, b::s_w]: every s-th tap, starting at (a, b)"
+
+PHASE_SUMS = [
+    Mistake(
+        "phases of the flipped kernel",
+        "the scatter-add puts tap w[t] at output position j*s + t, so phase (a, b) is "
+        "w[a::s_h, b::s_w] of the kernel as it is; you took the phases of the kernel flipped "
+        "(w[::-1, ::-1]), the direct-convolution view of chapter 05, which numbers the phases "
+        "from the other end.",
+        lambda w, s: _phase_sums_with(w, s, flip=True),
+    ),
+    Mistake(
+        "stride pair read as (columns, rows)",
+        "s = (s_h, s_w): the result has s_h rows and s_w columns, and row a sums w[a::s_h, ...].",
+        lambda w, s: _phase_sums_with(w, s, swap=True),
+    ),
+    Mistake(
+        "mean instead of sum",
+        "a constant input c gives c times the SUM of a phase's taps (every tap adds c * w[t]); the "
+        "mean divides by the number of taps.",
+        lambda w, s: _phase_sums_with(w, s, reduce=lambda taps: taps.mean() if taps.size else 0.0),
+    ),
+    Mistake(
+        "kernel cut into blocks instead of every s-th tap",
+        f"you summed contiguous blocks of the kernel; {_PHASE}.",
+        _block_sums,
+    ),
+]
+
+
+def _polyphase(x, w, stride, *, order=None, reverse_phase=False, flip=False, concatenate=False):
+    x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
+    w = w[::-1] if flip else w
+    s = stride
+    pieces = []
+    for p in range(s):
+        source = (s - 1 - p) if order == "reversed" else p
+        phase = w[source::s][::-1] if reverse_phase else w[source::s]
+        empty = np.zeros(len(x) - 1 if concatenate else 0)  # a phase with no taps: zeros, or nothing
+        pieces.append(np.convolve(x, phase) if phase.size else empty)
+    if concatenate:
+        return np.concatenate(pieces)
+    out = np.zeros((len(x) - 1) * s + len(w))
+    for p, piece in enumerate(pieces):
+        if piece.size:  # a phase with no taps stays zero
+            out[p::s] = piece
+    return out
+
+
+CONV_TRANSPOSE1D_POLYPHASE = [
+    Mistake(
+        "phases interleaved in the wrong order",
+        "output positions p, p + s, p + 2s, ... come from phase p, the taps w[p::s]: "
+        "out[p::s] = (x convolved with w[p::s]), with the same p on both sides.",
+        lambda x, w, stride: _polyphase(x, w, stride, order="reversed"),
+    ),
+    Mistake(
+        "each phase reversed (correlation instead of convolution)",
+        "each phase is a stride-1 transposed convolution: x[j] scatters w[p::s] forward from "
+        "position j, which is np.convolve(x, w[p::s]) (full mode), not np.correlate (that slides "
+        "the phase reversed).",
+        lambda x, w, stride: _polyphase(x, w, stride, reverse_phase=True),
+    ),
+    Mistake(
+        "phases of the flipped kernel",
+        "phase p is w[p::s] of the kernel as it is; you took the phases of w[::-1] (the "
+        "direct-convolution view flips the kernel, the scatter-add does not).",
+        lambda x, w, stride: _polyphase(x, w, stride, flip=True),
+    ),
+    Mistake(
+        "phases concatenated instead of interleaved",
+        "the phases must be interleaved: phase p fills every s-th output position starting at p "
+        "(out[p::s] = ...), not one block after the other.",
+        lambda x, w, stride: _polyphase(x, w, stride, concatenate=True),
+    ),
+]
+
+
+def _shuffle(x, r, axes):
+    x = np.asarray(x, dtype=np.float64)
+    channels, height, width = x.shape
+    c = channels // (r * r)
+    if axes == "r r c":
+        return x.reshape(r, r, c, height, width).transpose(2, 3, 0, 4, 1).reshape(
+            c, height * r, width * r)
+    if axes == "swapped":
+        return x.reshape(c, r, r, height, width).transpose(0, 3, 2, 4, 1).reshape(
+            c, height * r, width * r)
+    if axes == "tiled":
+        return x.reshape(c, r, r, height, width).transpose(0, 1, 3, 2, 4).reshape(
+            c, height * r, width * r)
+    return x.reshape(c, height * r, width * r)
+
+
+PIXEL_SHUFFLE = [
+    Mistake(
+        "channel order (r, r, C) instead of (C, r, r)",
+        "PyTorch numbers the input channels c*r*r + i*r + j: the r*r channels of one output "
+        "channel are neighbours, x.reshape(C, r, r, H, W); you split them as (r, r, C).",
+        lambda x, r: _shuffle(x, r, "r r c"),
+    ),
+    Mistake(
+        "row and column offsets swapped",
+        "channel c*r*r + i*r + j goes to row offset i and column offset j: "
+        "out[c, h*r + i, w*r + j] = x[c*r*r + i*r + j, h, w]; yours puts it at (j, i).",
+        lambda x, r: _shuffle(x, r, "swapped"),
+    ),
+    Mistake(
+        "reshape without moving the axes",
+        "x.reshape(C, H*r, W*r) only re-reads the numbers in memory order, so channel 0's map "
+        "fills the first rows whole. "
+        "Reshape to (C, r, r, H, W), move the axes to (C, H, r, W, r) with transpose(0, 3, 1, 4, 2), "
+        "then reshape to (C, H*r, W*r).",
+        lambda x, r: _shuffle(x, r, "plain"),
+    ),
+    Mistake(
+        "sub-images tiled instead of interleaved",
+        "each channel's H x W map is spread over the whole output, one pixel per r x r cell "
+        "(out[c, h*r + i, w*r + j]), not copied as a block at (i*H, j*W): the axes must end as "
+        "(C, H, r, W, r), not (C, r, H, r, W).",
+        lambda x, r: _shuffle(x, r, "tiled"),
+    ),
+]
+
+
+# --- checks ----------------------------------------------------------------------------------
+# checks.py imports this module at its bottom (so the notebook finds checks.check_<name>); it is
+# imported here inside the functions so that either module may be imported first.
+
+def _checks():
+    from . import checks
+
+    return checks
+
+
+def _counts_formula(case: Case) -> str:
+    k, s, n = case.args
+    return f"(n - 1)*s + k = ({n} - 1)*{s} + {k} = {(n - 1) * s + k}"
+
+
+def check_overlap_counts_1d(fn, cases, picture=True) -> None:
+    """Check ``overlap_counts_1d(k, s, n)`` against the reference and PyTorch (ones through ones)."""
+    _checks()._check_arrays("overlap_counts_1d", fn, cases,
+                            [("the reference implementation", answers.overlap_counts_1d),
+                             ("F.conv_transpose1d of ones with a kernel of ones",
+                              answers.torch_overlap_counts_1d)],
+                            _counts_formula, OVERLAP_COUNTS_1D, picture)
+
+
+def _phases_formula(case: Case) -> str:
+    s_h, s_w = _pair(case.value("s"))
+    return f"(s_h, s_w) = ({s_h}, {s_w}): one sum per phase (a, b)"
+
+
+def check_phase_sums(fn, cases, picture=True) -> None:
+    """Check ``phase_sums(w, s)`` against the reference and the interior of PyTorch's
+    ``conv_transpose2d`` of a map of ones."""
+    _checks()._check_arrays("phase_sums", fn, cases,
+                            [("the reference implementation", answers.phase_sums),
+                             ("the inside of F.conv_transpose2d of a map of ones",
+                              answers.torch_phase_sums)],
+                            _phases_formula, PHASE_SUMS, picture, what="output shape")
+
+
+def _polyphase_formula(case: Case) -> str:
+    length, kernel, stride = len(case.value("x")), len(case.value("w")), case.value("stride")
+    return (f"(L - 1)*stride + K = ({length} - 1)*{stride} + {kernel} = "
+            f"{(length - 1) * stride + kernel}, as in chapter 01")
+
+
+def check_conv_transpose1d_polyphase(fn, cases, picture=True) -> None:
+    """Check ``conv_transpose1d_polyphase(x, w, stride)``: it must give chapter 01's scatter-add
+    result and PyTorch's ``conv_transpose1d``."""
+    _checks()._check_arrays("conv_transpose1d_polyphase", fn, cases,
+                            [("chapter 01's scatter-add reference", reference.conv_transpose1d),
+                             ("PyTorch's conv_transpose1d", pytorch.conv_transpose1d)],
+                            _polyphase_formula, CONV_TRANSPOSE1D_POLYPHASE, picture)
+
+
+def _shuffle_formula(case: Case) -> str:
+    channels, height, width = np.shape(case.value("x"))
+    r = case.value("r")
+    return (f"(C*r*r / (r*r), H*r, W*r) = ({channels} / {r * r}, {height}*{r}, {width}*{r}) = "
+            f"({channels // (r * r)}, {height * r}, {width * r})")
+
+
+def check_pixel_shuffle(fn, cases, picture=True) -> None:
+    """Check ``pixel_shuffle(x, r)`` against the reference and ``torch.nn.PixelShuffle``."""
+    _checks()._check_arrays("pixel_shuffle", fn, cases,
+                            [("the reference implementation", answers.pixel_shuffle),
+                             ("torch.nn.PixelShuffle", answers.torch_pixel_shuffle)],
+                            _shuffle_formula, PIXEL_SHUFFLE, picture, what="output shape")
+
+
+RECHECKABLE = {
+    "check_overlap_counts_1d": answers.overlap_counts_1d,
+    "check_phase_sums": answers.phase_sums,
+    "check_conv_transpose1d_polyphase": answers.conv_transpose1d_polyphase,
+    "check_pixel_shuffle": answers.pixel_shuffle,
+}
+
+
+# --- trying an answer without stopping "Run All" -----------------------------------------------
+
+def try_it(fn, *args) -> None:
+    """Call the learner's ``fn(*args)`` and print what it returns; if it raises, print the error
+    instead of raising it, so that "Run All" goes on to the checks, which say more."""
+    try:
+        answer = fn(*args)
+    except NotImplementedError:
+        print(f"{getattr(fn, '__name__', fn)} is not written yet: replace `raise "
+              f"NotImplementedError()` with your code and run its cell again.")
+        return
+    except Exception as error:  # the learner's bug: shown, and the checks below explain it
+        print(f"{getattr(fn, '__name__', fn)}{args} raised {type(error).__name__}: {error}\n"
+              f"(the checks below run it on more cases and say more)")
+        return
+    print(answer)

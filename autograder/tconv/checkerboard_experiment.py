@@ -1,0 +1,130 @@
+"""Chapter 07's experiment: two learned 2x upsamplers, trained on the same images, and a measure
+of the checkerboard each makes.
+
+- ``transposed``: a 3x3, stride-2 transposed convolution (padding 1, output_padding 1) to
+  ``CHANNELS`` maps, ReLU, then a 3x3 convolution back to one map;
+- ``resize``: nearest-neighbour resize by 2 (Odena, Dumoulin and Olah's *resize-convolution*), a
+  3x3 convolution to ``CHANNELS`` maps, ReLU, then the same 3x3 convolution back to one map.
+
+Both learn to turn a 16x16 image (the 2x2 average of a 32x32 one) back into the 32x32 image, on
+smooth random images generated from a seed. The checkerboard is measured on what each makes of a
+map of ones: ``checkerboard_amplitude`` is the energy of the output at the stride-periodic
+frequencies, relative to its mean (0 for a constant output).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+IMAGE_SIZE = 32        # high-resolution images, 32x32; the inputs are 16x16
+TRAIN_IMAGES = 512
+TEST_IMAGES = 64
+TRAIN_SEED, TEST_SEED = 0, 1
+CHANNELS = 8
+STEPS = 400
+BATCH = 16
+LEARNING_RATE = 3e-3
+EVERY = 25             # measure the checkerboard every EVERY steps
+MARGIN = 4             # pixels left out at each border: zero padding changes them
+NAMES = {"transposed": "3x3 transposed conv, stride 2", "resize": "nearest resize, then 3x3 conv"}
+
+
+def smooth_images(count: int, size: int = IMAGE_SIZE, seed: int = 0) -> torch.Tensor:
+    """``count`` smooth random images (N, 1, size, size): white noise blurred by a Gaussian
+    (sigma 2.5 pixels, wrapping around the edges), scaled to standard deviation 0.3 around 1."""
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(count, 1, size, size, generator=generator)
+    offsets = torch.arange(-6, 7, dtype=torch.float32)
+    bell = torch.exp(-offsets ** 2 / (2 * 2.5 ** 2))
+    bell = bell / bell.sum()
+    blurred = F.conv2d(F.pad(noise, (6, 6, 6, 6), mode="circular"), bell.view(1, 1, 1, -1))
+    blurred = F.conv2d(blurred, bell.view(1, 1, -1, 1))
+    return 1 + 0.3 * blurred / blurred.std(dim=(2, 3), keepdim=True)
+
+
+def downsample(images: torch.Tensor) -> torch.Tensor:
+    """The low-resolution inputs: each 2x2 block averaged. (N, 1, 2h, 2w) -> (N, 1, h, w)"""
+    return F.avg_pool2d(images, 2)
+
+
+def upsamplers(channels: int = CHANNELS, seed: int = 0) -> dict[str, nn.Module]:
+    """The two models, each initialised from ``torch.manual_seed(seed)``."""
+    torch.manual_seed(seed)
+    transposed = nn.Sequential(
+        nn.ConvTranspose2d(1, channels, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
+        nn.Conv2d(channels, 1, 3, padding=1))
+    torch.manual_seed(seed)
+    resize = nn.Sequential(
+        nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(1, channels, 3, padding=1),
+        nn.ReLU(), nn.Conv2d(channels, 1, 3, padding=1))
+    return {"transposed": transposed, "resize": resize}
+
+
+def phase_means(y, s: int = 2) -> np.ndarray:
+    """The mean of each of the ``s x s`` phases of a 2-D map: ``means[a, b] = y[a::s, b::s].mean()``."""
+    y = np.asarray(y, dtype=np.float64)
+    return np.array([[y[a::s, b::s].mean() for b in range(s)] for a in range(s)])
+
+
+def checkerboard_amplitude(y, s: int = 2) -> float:
+    """How strong the stride-periodic pattern of a 2-D map is, relative to its mean.
+
+    The ``s``-periodic part of ``y`` is its phase means, tiled; its standard deviation divided by
+    the map's mean is ``sqrt(E) / |Y[0, 0]|``, where ``Y`` is the map's 2-D DFT and ``E`` the energy
+    at the frequencies that are multiples of ``1/s`` except 0 (for a map whose sides are multiples
+    of ``s``). 0 for a constant map.
+    """
+    means = phase_means(y, s)
+    return float(means.std() / abs(means.mean()))
+
+
+@torch.no_grad()
+def constant_response(model: nn.Module, size: int = 16, margin: int = MARGIN) -> np.ndarray:
+    """What ``model`` makes of a ``size x size`` map of ones, without ``margin`` pixels at each
+    border (what zero padding changes). -> (2*size - 2*margin, 2*size - 2*margin)"""
+    out = model(torch.ones(1, 1, size, size))[0, 0]
+    return out[margin:out.shape[0] - margin, margin:out.shape[1] - margin].numpy().astype(np.float64)
+
+
+@dataclass
+class Run:
+    steps: list = field(default_factory=list)        # the steps at which the measure was taken
+    amplitude: dict = field(default_factory=dict)    # name -> checkerboard amplitude per measure
+    loss: dict = field(default_factory=dict)         # name -> training loss per step
+    test_error: dict = field(default_factory=dict)   # name -> mean squared error, held-out images
+    seconds: float = 0.0
+
+
+def train(models: dict, steps: int = STEPS, seed: int = 0, every: int = EVERY) -> Run:
+    """Train every model with Adam on mean squared error, on the same batches of the same images
+    (drawn from ``seed``); measure each model's checkerboard every ``every`` steps."""
+    started = time.perf_counter()
+    images = smooth_images(TRAIN_IMAGES, seed=TRAIN_SEED)
+    inputs = downsample(images)
+    test_images = smooth_images(TEST_IMAGES, seed=TEST_SEED)
+    run = Run(steps=list(range(0, steps + 1, every)) + ([steps] if steps % every else []))
+    for name, model in models.items():
+        optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE)
+        generator = torch.Generator().manual_seed(seed)
+        run.amplitude[name], run.loss[name] = [], []
+        for step in range(steps + 1):
+            if step in run.steps:
+                run.amplitude[name].append(checkerboard_amplitude(constant_response(model)))
+            if step == steps:
+                break
+            batch = torch.randint(0, TRAIN_IMAGES, (BATCH,), generator=generator)
+            loss = F.mse_loss(model(inputs[batch]), images[batch])
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+            run.loss[name].append(loss.item())
+        with torch.no_grad():
+            run.test_error[name] = F.mse_loss(model(downsample(test_images)), test_images).item()
+    run.seconds = time.perf_counter() - started
+    return run

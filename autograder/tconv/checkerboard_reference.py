@@ -1,0 +1,176 @@
+"""Chapter 07's answers: overlap counts, kernel phases, the polyphase and sub-pixel views.
+
+The reference implementations of the chapter's graded exercises (numpy, written for clarity),
+the kernels the chapter talks about, and the PyTorch twins the checks hold everything against.
+A learner's answer that calls into this module is a shortcut, like one into ``tconv.reference``.
+
+A stride-``s`` transposed convolution sends input ``x[j]`` times tap ``w[t]`` to output position
+``j*s + t``. Output positions ``n`` with the same ``n mod s`` (the same *phase* ``p``) are reached
+only by the taps ``w[p], w[p + s], w[p + 2s], ...`` (``w[p::s]``). Everything in this chapter
+follows from that one line.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import reference
+from .reference import _require_array, _require_int, _require_pair
+
+__all__ = [
+    "overlap_counts_1d",
+    "overlap_counts_2d",
+    "interior_counts",
+    "phase_sums",
+    "conv_transpose1d_polyphase",
+    "conv_transpose2d_polyphase",
+    "pixel_shuffle",
+]
+
+
+# --- overlap counts ------------------------------------------------------------------------
+
+def overlap_counts_1d(k, s, n) -> np.ndarray:
+    """How many copies of a ``k``-tap kernel land on each output position of a stride-``s``
+    transposed convolution of ``n`` inputs: the scatter-add of ones through ones.
+
+    k, s, n: ints >= 1 -> int array ((n - 1)*s + k,)
+    """
+    k, s, n = _require_int("k", k, 1), _require_int("s", s, 1), _require_int("n", n, 1)
+    counts = np.zeros((n - 1) * s + k, dtype=int)
+    for j in range(n):
+        counts[j * s:j * s + k] += 1
+    return counts
+
+
+def overlap_counts_2d(k, s, n) -> np.ndarray:
+    """The 2-D counts: ``k``, ``s``, ``n`` are ints or (rows, columns) pairs. A copy covers a
+    rectangle, so the count at (row, column) is the row count times the column count.
+
+    -> int array ((n_h - 1)*s_h + k_h, (n_w - 1)*s_w + k_w)
+    """
+    (k_h, k_w), (s_h, s_w), (n_h, n_w) = (_require_pair("k", k, 1), _require_pair("s", s, 1),
+                                          _require_pair("n", n, 1))
+    return np.outer(overlap_counts_1d(k_h, s_h, n_h), overlap_counts_1d(k_w, s_w, n_w))
+
+
+def interior_counts(k, s) -> np.ndarray:
+    """Away from the borders, the count at output phase ``p`` is the number of taps in that
+    phase, ``len(range(p, k, s)) = ceil((k - p) / s)`` (0 when s > k and p >= k).
+
+    -> int array (s,)
+    """
+    k, s = _require_int("k", k, 1), _require_int("s", s, 1)
+    return np.array([len(range(p, k, s)) for p in range(s)])
+
+
+# --- phases --------------------------------------------------------------------------------
+
+def phase_sums(w, s) -> np.ndarray:
+    """The sum of the kernel's taps in each phase: ``sums[a, b] = w[a::s_h, b::s_w].sum()``.
+
+    Away from the borders, a stride-``s`` transposed convolution turns a map of ones into these
+    ``s_h x s_w`` numbers, tiled. The output of a constant input is constant iff they are equal.
+
+    w: (kH, kW); s: int or (s_h, s_w) pair -> float array (s_h, s_w)
+    """
+    w = _require_array("w", w, 2, "(kH, kW)")
+    s_h, s_w = _require_pair("s", s, 1)
+    sums = np.zeros((s_h, s_w))
+    for a in range(s_h):
+        for b in range(s_w):
+            sums[a, b] = w[a::s_h, b::s_w].sum()  # empty (0) when the stride exceeds the kernel
+    return sums
+
+
+def conv_transpose1d_polyphase(x, w, stride=1) -> np.ndarray:
+    """Chapter 01's ``conv_transpose1d`` as ``stride`` stride-1 convolutions, interleaved.
+
+    Output phase ``p`` (positions p, p + s, p + 2s, ...) is the stride-1 transposed convolution
+    (the 'full' convolution) of ``x`` with the phase kernel ``w[p::s]``. A phase with no taps
+    (stride > K) is zeros.
+
+    x: (L,), w: (K,) -> ((L - 1)*stride + K,), float64
+    """
+    x = _require_array("x", x, 1, "(L,)")
+    w = _require_array("w", w, 1, "(K,)")
+    s = _require_int("stride", stride, 1)
+    out = np.zeros((len(x) - 1) * s + len(w))
+    for p in range(min(s, len(w))):
+        out[p::s] = reference.conv_transpose1d(x, w[p::s], 1)
+    return out
+
+
+def conv_transpose2d_polyphase(x, w, stride=1) -> np.ndarray:
+    """Chapter 03's full (uncropped) ``conv_transpose2d`` as ``s_h * s_w`` stride-1 transposed
+    convolutions with the phase kernels ``w[a::s_h, b::s_w]``, interleaved.
+
+    x: (H, W), w: (kH, kW) -> ((H - 1)*s_h + kH, (W - 1)*s_w + kW), float64
+    """
+    x = _require_array("x", x, 2, "(H, W)")
+    w = _require_array("w", w, 2, "(kH, kW)")
+    s_h, s_w = _require_pair("stride", stride, 1)
+    out = np.zeros(((x.shape[0] - 1) * s_h + w.shape[0], (x.shape[1] - 1) * s_w + w.shape[1]))
+    for a in range(min(s_h, w.shape[0])):
+        for b in range(min(s_w, w.shape[1])):
+            out[a::s_h, b::s_w] = reference.conv_transpose2d_full(x, w[a::s_h, b::s_w], 1)
+    return out
+
+
+# --- the sub-pixel view --------------------------------------------------------------------
+
+def pixel_shuffle(x, r) -> np.ndarray:
+    """``torch.nn.PixelShuffle(r)`` in numpy, on one (unbatched) stack of maps.
+
+    Channel ``c*r*r + i*r + j`` fills the pixels at offset (i, j) of every r x r cell of output
+    channel ``c``: ``out[c, h*r + i, w*r + j] = x[c*r*r + i*r + j, h, w]``.
+
+    x: (C*r*r, H, W); r: int >= 1 -> (C, H*r, W*r), float64
+    """
+    x = _require_array("x", x, 3, "(C*r*r, H, W)")
+    r = _require_int("r", r, 1)
+    channels, height, width = x.shape
+    if channels % (r * r):
+        raise ValueError(f"x has {channels} channels: pixel_shuffle with r={r} needs a multiple "
+                         f"of r*r = {r * r}")
+    out = np.zeros((channels // (r * r), height * r, width * r))
+    for c in range(out.shape[0]):
+        for i in range(r):
+            for j in range(r):
+                out[c, i::r, j::r] = x[c * r * r + i * r + j]
+    return out
+
+
+# --- PyTorch twins -------------------------------------------------------------------------
+
+def torch_overlap_counts_1d(k, s, n) -> np.ndarray:
+    """The counts as ``F.conv_transpose1d`` computes them: ones through a kernel of ones."""
+    import torch
+
+    ones = torch.ones(1, 1, n, dtype=torch.float64)
+    return torch.nn.functional.conv_transpose1d(ones, torch.ones(1, 1, k, dtype=torch.float64),
+                                                stride=s)[0, 0].numpy()
+
+
+def torch_phase_sums(w, s) -> np.ndarray:
+    """The phase sums read off ``F.conv_transpose2d`` of a map of ones, away from the borders:
+    the ``s_h x s_w`` block at row ``m_h*s_h``, column ``m_w*s_w`` with ``m = ceil(k / s)``, where
+    every tap of every phase lands on every pixel."""
+    import torch
+
+    w = np.asarray(w, dtype=np.float64)
+    s_h, s_w = s if isinstance(s, (tuple, list)) else (s, s)
+    m_h, m_w = math.ceil(w.shape[0] / s_h), math.ceil(w.shape[1] / s_w)
+    ones = torch.ones(1, 1, 2 * m_h + 1, 2 * m_w + 1, dtype=torch.float64)
+    out = torch.nn.functional.conv_transpose2d(ones, torch.as_tensor(w)[None, None],
+                                               stride=(s_h, s_w))[0, 0].numpy()
+    return out[m_h * s_h:(m_h + 1) * s_h, m_w * s_w:(m_w + 1) * s_w]
+
+
+def torch_pixel_shuffle(x, r) -> np.ndarray:
+    """``torch.nn.PixelShuffle(r)`` on a float64 copy of ``x`` (C*r*r, H, W)."""
+    import torch
+
+    return torch.nn.PixelShuffle(r)(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()

@@ -1,0 +1,535 @@
+"""Chapter 07: the references against PyTorch, every number the chapter states, the checks against
+right answers written several ways and against every known mistake, and the experiment."""
+
+from __future__ import annotations
+
+import ast
+import math
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings, strategies as st
+
+from tconv import checkerboard, checkerboard_experiment, checkerboard_reference as answers
+from tconv import checks, course, pytorch, reference
+
+FAST = settings(max_examples=60, deadline=None)
+NOTEBOOK = course.SOLUTIONS / "07_checkerboard_subpixel" / "07_checkerboard_subpixel.ipynb"
+
+
+def rng_from(seed):
+    return np.random.default_rng(seed)
+
+
+seeds = st.integers(0, 2**32 - 1)
+
+
+# --- references vs. PyTorch ------------------------------------------------------------------
+
+@FAST
+@given(st.integers(1, 8), st.integers(1, 6), st.integers(1, 8))
+def test_overlap_counts_are_pytorchs_ones_through_ones(k, s, n):
+    counts = answers.overlap_counts_1d(k, s, n)
+    assert counts.dtype.kind == "i"
+    np.testing.assert_array_equal(counts, answers.torch_overlap_counts_1d(k, s, n))
+    # away from the borders (inputs on both sides reach), phase p holds ceil((k - p) / s) copies
+    inner = counts[k - 1:(n - 1) * s + 1]
+    for position, value in enumerate(inner, start=k - 1):
+        assert value == answers.interior_counts(k, s)[position % s] == math.ceil((k - position % s) / s)
+
+
+@FAST
+@given(st.tuples(st.integers(1, 5), st.integers(1, 5)), st.tuples(st.integers(1, 4), st.integers(1, 4)),
+       st.tuples(st.integers(1, 5), st.integers(1, 5)))
+def test_2d_counts_are_rows_times_columns_as_pytorch_counts(k, s, n):
+    ones = F.conv_transpose2d(torch.ones((1, 1) + n, dtype=torch.float64),
+                              torch.ones((1, 1) + k, dtype=torch.float64), stride=s)[0, 0].numpy()
+    np.testing.assert_array_equal(answers.overlap_counts_2d(k, s, n), ones)
+
+
+@FAST
+@given(st.integers(1, 6), st.integers(1, 6), st.one_of(st.integers(1, 4),
+                                                       st.tuples(st.integers(1, 4), st.integers(1, 4))),
+       seeds)
+def test_phase_sums_are_the_inside_of_pytorchs_output_for_ones(k_h, k_w, s, seed):
+    w = rng_from(seed).normal(size=(k_h, k_w))
+    np.testing.assert_allclose(answers.phase_sums(w, s), answers.torch_phase_sums(w, s), atol=1e-12)
+
+
+@FAST
+@given(st.integers(1, 6), st.integers(1, 6), st.integers(1, 4), seeds)
+def test_constant_in_constant_out_iff_equal_phase_sums(k_h, k_w, s, seed):
+    """The chapter's rule: inside, a map of c comes out as c times the phase sums, tiled."""
+    rng = rng_from(seed)
+    w = rng.normal(size=(k_h, k_w))
+    if rng.random() < 0.5:  # make the phase sums equal: shift each phase's first tap
+        sums = answers.phase_sums(w, s)
+        for a in range(min(s, k_h)):
+            for b in range(min(s, k_w)):
+                w[a, b] += 1.0 - sums[a, b]
+    c = 2.5
+    m_h, m_w = math.ceil(k_h / s), math.ceil(k_w / s)
+    n_h, n_w = 2 * m_h + 3, 2 * m_w + 3
+    out = F.conv_transpose2d(torch.full((1, 1, n_h, n_w), c, dtype=torch.float64),
+                             torch.as_tensor(w)[None, None], stride=s)[0, 0].numpy()
+    inside = out[m_h * s:(n_h - m_h) * s, m_w * s:(n_w - m_w) * s]
+    tiled = np.tile(c * answers.phase_sums(w, s), (inside.shape[0] // s, inside.shape[1] // s))
+    np.testing.assert_allclose(inside, tiled, atol=1e-12)
+    sums = answers.phase_sums(w, s)
+    assert np.ptp(inside) < 1e-9 if np.ptp(sums) < 1e-12 else np.ptp(inside) > 1e-9
+
+
+@FAST
+@given(st.integers(1, 6), st.integers(1, 8), st.integers(1, 5), seeds)
+def test_polyphase_1d_is_the_transposed_convolution(length, k, s, seed):
+    rng = rng_from(seed)
+    x, w = rng.normal(size=length), rng.normal(size=k)
+    np.testing.assert_allclose(answers.conv_transpose1d_polyphase(x, w, s),
+                               pytorch.conv_transpose1d(x, w, s), atol=1e-12)
+
+
+@FAST
+@given(st.tuples(st.integers(1, 5), st.integers(1, 5)), st.tuples(st.integers(1, 6), st.integers(1, 6)),
+       st.tuples(st.integers(1, 4), st.integers(1, 4)), seeds)
+def test_polyphase_2d_is_the_transposed_convolution(shape, kernel, s, seed):
+    rng = rng_from(seed)
+    x, w = rng.normal(size=shape), rng.normal(size=kernel)
+    np.testing.assert_allclose(answers.conv_transpose2d_polyphase(x, w, s),
+                               pytorch.conv_transpose2d(x, w, s), atol=1e-12)
+
+
+@FAST
+@given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 5), st.integers(1, 5), seeds)
+def test_pixel_shuffle_is_pytorchs(r, channels, height, width, seed):
+    x = rng_from(seed).normal(size=(channels * r * r, height, width))
+    np.testing.assert_array_equal(answers.pixel_shuffle(x, r), answers.torch_pixel_shuffle(x, r))
+
+
+def subpixel(x, w, s):
+    """The notebook's route: conv2d with the stacked flipped phases, then nn.PixelShuffle."""
+    weight = torch.as_tensor(checkerboard.subpixel_weight(w, s))
+    m = weight.shape[-1]
+    return torch.nn.PixelShuffle(s)(F.conv2d(F.pad(torch.as_tensor(x)[None, None], (m - 1,) * 4),
+                                             weight))[0, 0].numpy()
+
+
+@FAST
+@given(st.tuples(st.integers(1, 5), st.integers(1, 5)), st.tuples(st.integers(1, 7), st.integers(1, 7)),
+       st.integers(1, 4), seeds)
+def test_convolution_then_pixel_shuffle_is_the_transposed_convolution(shape, kernel, s, seed):
+    rng = rng_from(seed)
+    x, w = rng.normal(size=shape), rng.normal(size=kernel)
+    expected = pytorch.conv_transpose2d(x, w, s)
+    got = subpixel(x, w, s)
+    np.testing.assert_allclose(got[:expected.shape[0], :expected.shape[1]], expected, atol=1e-12)
+    assert not got[expected.shape[0]:].any() and not got[:, expected.shape[1]:].any()
+
+
+def test_the_notebooks_subpixel_example_is_exact_to_rounding():
+    torch.manual_seed(7)
+    x = torch.randn(1, 1, 5, 6, dtype=torch.float64)
+    w = torch.randn(4, 4, dtype=torch.float64)
+    got = subpixel(x[0, 0].numpy(), w.numpy(), 2)
+    assert got.shape == (12, 14) and checkerboard.subpixel_weight(w.numpy(), 2).shape == (4, 1, 2, 2)
+    assert np.abs(got - F.conv_transpose2d(x, w[None, None], stride=2)[0, 0].numpy()).max() < 1e-14
+
+
+# --- every number the chapter states --------------------------------------------------------
+
+def test_counts_in_the_prose():
+    assert answers.overlap_counts_1d(3, 2, 4).tolist() == [1, 1, 2, 1, 2, 1, 2, 1, 1]
+    assert answers.interior_counts(3, 2).tolist() == [2, 1]
+    inside = {(k, s): np.outer(answers.interior_counts(k, s), answers.interior_counts(k, s))
+              for k, s in [(3, 2), (2, 2), (4, 2), (5, 3)]}
+    assert inside[3, 2].ravel().tolist() == [4, 2, 2, 1]
+    assert inside[2, 2].ravel().tolist() == [1] * 4
+    assert inside[4, 2].ravel().tolist() == [4] * 4
+    assert inside[5, 3].ravel().tolist() == [4, 4, 2, 4, 4, 2, 2, 2, 1]
+    for k in range(1, 9):
+        for s in range(1, 5):
+            even = len(set(answers.interior_counts(k, s).tolist())) == 1
+            assert even == (k % s == 0), (k, s)
+
+
+def test_phase_sums_of_the_chapters_kernels():
+    assert answers.phase_sums(checkerboard.UNEVEN_2X2, 2).tolist() == [[0.9, 0.3], [0.2, 0.6]]
+    assert checkerboard.bilinear_kernel(3).tolist() == [[0.25, 0.5, 0.25], [0.5, 1, 0.5],
+                                                        [0.25, 0.5, 0.25]]
+    assert answers.phase_sums(checkerboard.bilinear_kernel(3), 2).tolist() == [[1, 1], [1, 1]]
+    assert answers.phase_sums(checkerboard.AVERAGING_3X3, 2).tolist() == [[1, 0.5], [0.5, 0.25]]
+    assert checkerboard.bilinear_kernel(4)[0].tolist() == [0.0625, 0.1875, 0.1875, 0.0625]
+
+
+@pytest.mark.parametrize("s", [1, 2, 3, 4, 5])
+def test_the_bilinear_kernel_of_size_2s_has_phase_sums_one(s):
+    np.testing.assert_allclose(answers.phase_sums(checkerboard.bilinear_kernel(2 * s), s),
+                               np.ones((s, s)), atol=1e-12)
+
+
+@pytest.mark.parametrize("s", [2, 4])
+def test_bilinear_transposed_conv_is_interpolation_but_for_the_outer_s_over_2(s):
+    x = torch.as_tensor(rng_from(s).normal(size=(1, 1, 6, 7)))
+    up = F.conv_transpose2d(x, torch.as_tensor(checkerboard.bilinear_kernel(2 * s))[None, None],
+                            stride=s, padding=s // 2)
+    differs = ((up - F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False)).abs()
+               > 1e-12)[0, 0].numpy()
+    ring = np.ones(differs.shape, dtype=bool)
+    ring[s // 2:-(s // 2), s // 2:-(s // 2)] = False
+    assert (differs == ring).all()
+
+
+def test_random_transposed_convs_make_a_grid_and_bilinear_and_resize_do_not():
+    """The notebook's four responses to a map of ones (seed 0), two border pixels left out."""
+    torch.manual_seed(0)
+    ones = torch.ones(1, 1, 8, 8)
+    with torch.no_grad():
+        three = torch.nn.ConvTranspose2d(1, 1, 3, stride=2, padding=1, output_padding=1)(ones)
+        four = torch.nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1)(ones)
+        bilinear = F.conv_transpose2d(ones, torch.as_tensor(checkerboard.bilinear_kernel(4))
+                                      [None, None].float(), stride=2, padding=1)
+        resized = torch.nn.Conv2d(1, 1, 3, padding=1)(F.interpolate(ones, scale_factor=2))
+    amplitude = checkerboard_experiment.checkerboard_amplitude
+    for grid in (three, four):
+        assert amplitude(grid[0, 0, 2:-2, 2:-2].numpy()) > 0.1
+    for flat in (bilinear, resized):
+        inside = flat[0, 0, 2:-2, 2:-2]
+        assert (inside.max() - inside.min()).item() < 1e-6
+
+
+def test_the_gradient_of_a_strided_convolution_is_the_transposed_convolution():
+    x = torch.randn(1, 1, 17, 17, requires_grad=True)
+    kernel = torch.ones(1, 1, 3, 3)
+    y = F.conv2d(x, kernel, stride=2)
+    assert tuple(y.shape) == (1, 1, 8, 8)
+    y.sum().backward()
+    assert torch.equal(x.grad[0, 0], F.conv_transpose2d(torch.ones_like(y), kernel, stride=2)[0, 0])
+    assert sorted(set(x.grad[0, 0, 2:-2, 2:-2].flatten().tolist())) == [1.0, 2.0, 4.0]
+    x16 = torch.randn(1, 1, 16, 16, requires_grad=True)
+    four = torch.autograd.grad(F.conv2d(x16, torch.ones(1, 1, 4, 4), stride=2).sum(), x16)[0][0, 0]
+    assert set(four[2:-2, 2:-2].flatten().tolist()) == {4.0}
+
+
+# --- the checkerboard measure and the experiment -----------------------------------------------
+
+@FAST
+@given(st.integers(1, 4), st.integers(1, 6), st.integers(1, 6), seeds)
+def test_checkerboard_amplitude_is_the_energy_at_the_periodic_frequencies(s, rows, cols, seed):
+    y = 3.0 + rng_from(seed).normal(size=(rows * s, cols * s))
+    spectrum = np.fft.fft2(y)
+    periodic = np.zeros(y.shape, dtype=bool)
+    periodic[::rows, ::cols] = True   # the frequencies that are multiples of 1/s
+    periodic[0, 0] = False
+    expected = math.sqrt((np.abs(spectrum[periodic]) ** 2).sum()) / abs(spectrum[0, 0])
+    assert checkerboard_experiment.checkerboard_amplitude(y, s) == pytest.approx(expected, rel=1e-9)
+    assert checkerboard_experiment.checkerboard_amplitude(np.full((4, 4), 2.0)) == 0
+
+
+@pytest.fixture(scope="module")
+def experiment():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as in the notebook
+    try:
+        models = checkerboard_experiment.upsamplers(seed=0)
+        return checkerboard_experiment.train(models, steps=checkerboard_experiment.STEPS, seed=0)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def test_the_experiment_gives_the_notebooks_numbers(experiment):
+    """The numbers the chapter states after its run (0.67 -> about 0.0005; 0 throughout;
+    held-out errors 0.0040 and 0.0025)."""
+    transposed, resize = experiment.amplitude["transposed"], experiment.amplitude["resize"]
+    assert experiment.steps[0] == 0 and experiment.steps[-1] == checkerboard_experiment.STEPS
+    assert round(transposed[0], 2) == 0.67
+    assert 0.0002 < transposed[-1] < 0.001
+    assert max(resize) < 1e-6
+    assert round(experiment.test_error["transposed"], 4) == pytest.approx(0.0040, abs=0.0003)
+    assert round(experiment.test_error["resize"], 4) == pytest.approx(0.0025, abs=0.0003)
+
+
+def test_a_short_run_as_in_grading_still_works():
+    run = checkerboard_experiment.train(checkerboard_experiment.upsamplers(seed=0), steps=25, seed=0)
+    assert run.steps == [0, 25] and len(run.loss["resize"]) == 25
+
+
+# --- the checks: right answers pass, whatever their form; every mistake is named ---------------
+
+def counts_add_at(k, s, n):
+    counts = np.zeros((n - 1) * s + k)
+    np.add.at(counts, (np.arange(n)[:, None] * s + np.arange(k)[None, :]).ravel(), 1)
+    return counts
+
+
+def counts_gather(k, s, n):
+    return [sum(1 for j in range(n) if 0 <= o - j * s < k) for o in range((n - 1) * s + k)]
+
+
+def phase_sums_by_mask(w, s):
+    w = np.asarray(w, dtype=np.float32)
+    s_h, s_w = s if isinstance(s, tuple) else (s, s)
+    rows, cols = np.indices(w.shape)
+    return np.array([[w[(rows % s_h == a) & (cols % s_w == b)].sum() for b in range(s_w)]
+                     for a in range(s_h)])
+
+
+def polyphase_by_scatter(x, w, stride=1):
+    out = np.zeros((len(x) - 1) * stride + len(w))
+    for p in range(stride):
+        phase = np.asarray(w, dtype=float)[p::stride]
+        piece = np.zeros(len(x) + max(len(phase), 1) - 1)
+        for j, value in enumerate(x):
+            piece[j:j + len(phase)] += value * phase
+        out[p::stride] = piece[:len(out[p::stride])]
+    return out
+
+
+def shuffle_by_loops(x, r):
+    x = np.asarray(x)
+    c = x.shape[0] // (r * r)
+    out = np.zeros((c, x.shape[1] * r, x.shape[2] * r), dtype=np.float32)
+    for channel in range(x.shape[0]):
+        o, rest = divmod(channel, r * r)
+        i, j = divmod(rest, r)
+        out[o, i::r, j::r] = x[channel]
+    return out.tolist()
+
+
+EXERCISES = {
+    "overlap_counts_1d": (
+        checks.check_overlap_counts_1d, answers.overlap_counts_1d, checkerboard.OVERLAP_COUNTS_1D,
+        [counts_add_at, counts_gather],
+        lambda: (checkerboard.counts_example() + checkerboard.counts_random(40, 2027)
+                 + checkerboard.counts_edge())),
+    "phase_sums": (
+        checks.check_phase_sums, answers.phase_sums, checkerboard.PHASE_SUMS, [phase_sums_by_mask],
+        lambda: (checkerboard.phases_chapter_kernels() + checkerboard.phases_edge()
+                 + checkerboard.phases_random(40, 2028))),
+    "conv_transpose1d_polyphase": (
+        checks.check_conv_transpose1d_polyphase, answers.conv_transpose1d_polyphase,
+        checkerboard.CONV_TRANSPOSE1D_POLYPHASE, [polyphase_by_scatter],
+        lambda: (checkerboard.polyphase_example() + checkerboard.polyphase_random(40, 2029, False)
+                 + checkerboard.polyphase_edge())),
+    "pixel_shuffle": (
+        checks.check_pixel_shuffle, answers.pixel_shuffle, checkerboard.PIXEL_SHUFFLE,
+        [shuffle_by_loops],
+        lambda: (checkerboard.shuffle_example() + checkerboard.shuffle_random(30, 2030)
+                 + checkerboard.shuffle_edge())),
+}
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_checks_pass_the_reference_and_right_answers_written_otherwise(exercise, capsys):
+    check, reference_answer, _, others, pool = EXERCISES[exercise]
+    for answer in [reference_answer] + others:
+        check(answer, pool(), picture=False)
+        assert capsys.readouterr().out.startswith(f"✓ {exercise}:"), answer
+
+
+MISTAKES = [(exercise, mistake) for exercise, (_, _, known, _, _) in EXERCISES.items()
+            for mistake in known]
+
+
+@pytest.mark.parametrize("exercise, mistake", MISTAKES, ids=[f"{e}-{m.name}" for e, m in MISTAKES])
+def test_each_mistake_is_rejected_and_named(exercise, mistake):
+    check, _, _, _, pool = EXERCISES[exercise]
+
+    def runs(case):
+        try:
+            case.call(mistake.compute)
+            return True
+        except Exception:
+            return False
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        check(mistake.compute, [case for case in pool() if runs(case)], picture=False)
+    assert mistake.name in str(failure.value)
+
+
+NOTEBOOK_CELLS = {  # grade_id -> the visible check's cases, as the notebook calls them
+    "overlap_counts_1d": [checkerboard.counts_example(), checkerboard.counts_random(5, 7),
+                          checkerboard.counts_edge()[:1]],
+    "phase_sums": [checkerboard.phases_chapter_kernels(), checkerboard.phases_edge()[:2]],
+    "conv_transpose1d_polyphase": [checkerboard.polyphase_example(),
+                                   checkerboard.polyphase_random(5, 7),
+                                   checkerboard.polyphase_edge()[:1]],
+    "pixel_shuffle": [checkerboard.shuffle_example(), checkerboard.shuffle_random(5, 7)],
+}
+
+
+@pytest.mark.parametrize("exercise, mistake", MISTAKES, ids=[f"{e}-{m.name}" for e, m in MISTAKES])
+def test_the_visible_checks_already_reject_each_mistake(exercise, mistake):
+    """A learner who makes a known mistake sees at least one visible check fail."""
+    check = EXERCISES[exercise][0]
+    failed = 0
+    for case_list in NOTEBOOK_CELLS[exercise]:
+        try:
+            check(mistake.compute, case_list, picture=False)
+        except checks.CheckFailed:
+            failed += 1
+    assert failed, f"{mistake.name} passes every visible check of {exercise}"
+
+
+def test_the_first_visible_case_names_the_polyphase_mistakes_apart():
+    """The first example (K = 4, stride 2) tells each polyphase mistake from the others."""
+    case = checkerboard.polyphase_example()[0]
+    produced = [tuple(np.round(m.compute(*case.args), 9)) for m in
+                checkerboard.CONV_TRANSPOSE1D_POLYPHASE]
+    assert len(set(produced)) == len(produced)
+    for mistake in checkerboard.CONV_TRANSPOSE1D_POLYPHASE:
+        with pytest.raises(checks.CheckFailed) as failure:
+            checks.check_conv_transpose1d_polyphase(mistake.compute, [case], picture=False)
+        assert str(failure.value).count("known mistake") == 1 and mistake.name in str(failure.value)
+
+
+@pytest.mark.parametrize("exercise", EXERCISES)
+def test_an_answer_off_by_one_value_is_rejected_at_its_position(exercise):
+    check, reference_answer, _, _, pool = EXERCISES[exercise]
+
+    def off_by_one(*args):
+        out = np.array(reference_answer(*args), dtype=float)
+        out.flat[-1] += 1
+        return out
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        check(off_by_one, pool()[:1], picture=False)
+    assert "wrong value at index" in str(failure.value)
+
+
+def test_a_phase_with_no_taps_that_crashes_is_reported_with_the_call():
+    def convolve_every_phase(x, w, stride=1):
+        out = np.zeros((len(x) - 1) * stride + len(w))
+        for p in range(stride):
+            out[p::stride] = np.convolve(x, np.asarray(w, dtype=float)[p::stride])
+        return out
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_conv_transpose1d_polyphase(convolve_every_phase, checkerboard.polyphase_edge()[:1],
+                                                picture=False)
+    message = str(failure.value)
+    assert "conv_transpose1d_polyphase(x=[1, -2, 3], w=[2, 5], stride=3)" in message
+    assert "raised ValueError" in message
+
+
+def test_the_stub_says_to_write_the_function():
+    def stub(x, r):
+        raise NotImplementedError()
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_pixel_shuffle(stub, checkerboard.shuffle_example(), picture=False)
+    assert "not written yet" in str(failure.value)
+
+
+def test_calling_pytorchs_transposed_convolution_earns_nothing():
+    def through_pytorch(x, w, stride=1):
+        import torch.nn.functional as functional
+
+        return functional.conv_transpose1d(torch.tensor(np.asarray(x, float))[None, None],
+                                           torch.tensor(np.asarray(w, float))[None, None],
+                                           stride=stride)[0, 0].numpy()
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_conv_transpose1d_polyphase(through_pytorch, checkerboard.polyphase_example(),
+                                                picture=False)
+    assert "earns no credit" in str(failure.value)
+
+
+@pytest.mark.xfail(strict=True, reason="needs 'pixel_shuffle' in guard._BUILTIN_SHORTCUTS "
+                                       "(guard.py is the lead's)")
+def test_calling_pytorchs_pixel_shuffle_earns_nothing():
+    def through_pytorch(x, r):
+        return torch.nn.PixelShuffle(r)(torch.tensor(np.asarray(x, float))).numpy()
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_pixel_shuffle(through_pytorch, checkerboard.shuffle_example(), picture=False)
+    assert "earns no credit" in str(failure.value)
+
+
+@pytest.mark.guarded
+def test_calling_the_chapters_reference_earns_nothing():
+    def through_the_answers(k, s, n):
+        from tconv import checkerboard_reference
+
+        return checkerboard_reference.overlap_counts_1d(k, s, n)
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_overlap_counts_1d(through_the_answers, checkerboard.counts_example(),
+                                       picture=False)
+    assert "earns no credit" in str(failure.value)
+
+
+@pytest.mark.guarded
+@pytest.mark.xfail(strict=True, reason="needs checkerboard_reference.py in guard._ANSWER_FILES "
+                                       "(guard.py is the lead's)")
+def test_calling_the_chapters_pytorch_twin_earns_nothing():
+    def through_the_twin(x, r):
+        from tconv import checkerboard_reference
+
+        return checkerboard_reference.torch_pixel_shuffle(x, r)
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_pixel_shuffle(through_the_twin, checkerboard.shuffle_example(), picture=False)
+    assert "earns no credit" in str(failure.value)
+
+
+def test_try_it_prints_the_answer_or_the_error_and_never_raises(capsys):
+    checkerboard.try_it(answers.overlap_counts_1d, 3, 2, 4)
+    assert capsys.readouterr().out.strip() == "[1 1 2 1 2 1 2 1 1]"
+
+    def stub(k, s, n):
+        raise NotImplementedError()
+
+    checkerboard.try_it(stub, 3, 2, 4)
+    assert "stub is not written yet" in capsys.readouterr().out
+    checkerboard.try_it(lambda k, s, n: np.zeros(2)[5], 3, 2, 4)
+    assert "raised IndexError" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: answers.overlap_counts_1d(0, 2, 3), "k=0 must be an int >= 1"),
+    (lambda: answers.phase_sums(np.ones(3), 2), "w must be a 2-D array"),
+    (lambda: answers.phase_sums(np.ones((2, 2)), (2, 0)), "s[1]=0"),
+    (lambda: answers.pixel_shuffle(np.ones((3, 2, 2)), 2), "needs a multiple of r*r = 4"),
+    (lambda: answers.conv_transpose1d_polyphase([1.0], [1.0], 0), "stride=0"),
+])
+def test_invalid_arguments_are_named(call, words):
+    with pytest.raises((ValueError, TypeError)) as error:
+        call()
+    assert words in str(error.value)
+
+
+# --- the notebook's test cells can be replayed by the grader's re-check ------------------------
+
+def graded_cells():
+    notebook = nbformat.read(NOTEBOOK, as_version=4)
+    return [c for c in notebook.cells if c.metadata.get("nbgrader", {}).get("grade")]
+
+
+def test_every_test_cell_is_a_sequence_of_replayable_check_calls():
+    namespace = {"np": np, "checkerboard": checkerboard}
+    seen = set()
+    for cell in graded_cells():
+        for statement in ast.parse(cell.source).body:
+            call = statement.value
+            assert (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                    and call.func.value.id == "checks" and isinstance(call.args[0], ast.Name)), (
+                cell.metadata["nbgrader"]["grade_id"])
+            name = call.func.attr
+            assert name in checkerboard.RECHECKABLE and getattr(checks, name)
+            arguments = [eval(compile(ast.Expression(a), "<cell>", "eval"), dict(namespace))
+                         for a in call.args[1:]]
+            # the reference with the learner function's signature passes the recorded calls
+            getattr(checks, name)(checkerboard.RECHECKABLE[name], *arguments, picture=False)
+            seen.add(name)
+    assert seen == set(checkerboard.RECHECKABLE)
+
+
+def test_every_exercise_has_a_hidden_test_and_a_visible_one():
+    cells = graded_cells()
+    assert sum(c.metadata["nbgrader"]["points"] for c in cells) == 13
+    for name in checkerboard.RECHECKABLE:
+        mine = [c for c in cells if f"checks.{name}(" in c.source]
+        assert any("BEGIN HIDDEN TESTS" in c.source for c in mine), name
+        assert any(c.source.split("### BEGIN HIDDEN TESTS")[0].strip() for c in mine), name
