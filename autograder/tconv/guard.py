@@ -16,10 +16,10 @@ from pathlib import Path
 _PACKAGE = Path(__file__).resolve().parent
 # Modules that hold the answers: entering one of them from a learner's function is a shortcut.
 _ANSWER_FILES = {str(_PACKAGE / name): name[:-3] for name in
-                 ("reference.py", "pytorch.py", "unet_reference.py")}
+                 ("reference.py", "pytorch.py", "unet_reference.py", "checkerboard_reference.py")}
 _TORCH_GRADIENT_PARTS = (("torch", "autograd"), ("torch", "nn", "grad.py"))
 _GRADIENT_CALLS = {"grad", "backward", "vjp"}
-_BUILTIN_SHORTCUTS = ("conv_transpose", "convolution_backward")
+_BUILTIN_SHORTCUTS = ("conv_transpose", "convolution_backward", "pixel_shuffle")
 
 
 def _torch_gradient_module(filename: str) -> bool:

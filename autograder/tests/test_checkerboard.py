@@ -436,8 +436,6 @@ def test_calling_pytorchs_transposed_convolution_earns_nothing():
     assert "earns no credit" in str(failure.value)
 
 
-@pytest.mark.xfail(strict=True, reason="needs 'pixel_shuffle' in guard._BUILTIN_SHORTCUTS "
-                                       "(guard.py is the lead's)")
 def test_calling_pytorchs_pixel_shuffle_earns_nothing():
     def through_pytorch(x, r):
         return torch.nn.PixelShuffle(r)(torch.tensor(np.asarray(x, float))).numpy()
@@ -461,8 +459,6 @@ def test_calling_the_chapters_reference_earns_nothing():
 
 
 @pytest.mark.guarded
-@pytest.mark.xfail(strict=True, reason="needs checkerboard_reference.py in guard._ANSWER_FILES "
-                                       "(guard.py is the lead's)")
 def test_calling_the_chapters_pytorch_twin_earns_nothing():
     def through_the_twin(x, r):
         from tconv import checkerboard_reference

@@ -35,9 +35,10 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from .. import cases, checks, guard, reference, unet_cases, unet_reference
+from .. import cases, checkerboard, checks, guard, reference, unet_cases, unet_reference
 
-# check -> the reference with the learner function's signature (used only to record the calls)
+# check -> the reference with the learner function's signature (used only to record the calls).
+# A chapter module declares its own RECHECKABLE; chapter 01-06's are here.
 RECHECKABLE = {
     "check_conv_transpose1d": reference.conv_transpose1d,
     "check_conv_output_size": reference.conv_output_size,
@@ -48,8 +49,11 @@ RECHECKABLE = {
     "check_conv_transpose2d_by_zero_insertion": reference.conv_transpose2d_by_zero_insertion,
     "check_center_crop": unet_reference.center_crop,
     "check_center_crop_rejects_larger": unet_reference.center_crop,
+    **checkerboard.RECHECKABLE,
 }
-TEST_NAMESPACE = {"cases": cases, "unet_cases": unet_cases, "np": np}
+# What a test cell's arguments may name: numpy and the modules the notebooks' setup cells import.
+TEST_NAMESPACE = {"cases": cases, "unet_cases": unet_cases, "checkerboard": checkerboard,
+                  "np": np}
 CHILD = Path(__file__).with_name("child.py")
 
 MAX_ANSWER_VALUES = 2_000_000   # all numbers of one notebook's answers together
