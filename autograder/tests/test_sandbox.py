@@ -29,7 +29,7 @@ WRONG_1D = "\ndef conv_transpose1d(x, w, stride=1):\n    return np.zeros(3)\n"
 
 
 PATHS = ("solution", "home_secret", "classmate", "package", "site_packages", "autograder",
-         "startup", "gradebook")
+         "startup", "gradebook", "grades")
 
 
 def attacks(paths: dict) -> dict[str, tuple[str, bool]]:
@@ -45,7 +45,7 @@ try:
     print('READ THE ANSWERS')
 except Exception as error:
     print('could not read the answers:', error)
-    {WRONG_1D.strip()}
+{textwrap.indent(WRONG_1D.strip(), "    ")}
 """, False),
         "leaks_secrets": (f"""
 import os, pathlib
@@ -70,18 +70,20 @@ for folder in [{p['package']}, {p['site_packages']}, {p['autograder']}, {p['star
 import subprocess, sys
 subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
                  start_new_session=True)
-subprocess.Popen(['sleep', '600'], stdout=sys.__stdout__, stderr=sys.__stderr__,
+subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
+                 stdout=sys.__stdout__, stderr=sys.__stderr__,
                  start_new_session=True)   # a grandchild holding the kernel's output
 """ + RIGHT_1D, True),
         "edits_the_gradebook": (f"""
 import os, pathlib, sqlite3
 here = pathlib.Path(os.getcwd())
-for folder in [here, *here.parents]:
-    for path in [folder / 'gradebook.db', folder / 'course' / 'gradebook.db']:
-        if path.exists():
-            with sqlite3.connect(path) as db:
-                db.execute('UPDATE grade SET manual_score = 100')
-            print('EDITED', path)
+found = [folder / 'gradebook.db' for folder in [here, *here.parents]]
+found += pathlib.Path({p['grades']}).glob('**/gradebook.db')
+for path in found:
+    if path.exists():
+        with sqlite3.connect(path) as db:
+            db.execute('UPDATE grade SET manual_score = 100')
+        print('EDITED', path)
 try:
     with sqlite3.connect({p['gradebook']}) as db:
         db.execute('UPDATE grade SET manual_score = 0')
@@ -142,6 +144,7 @@ def _class(tmp_path: Path, students: list[str]) -> tuple[Path, Path, dict]:
         "autograder": course.AUTOGRADER,
         "startup": Path.home() / ".ipython" / "profile_default" / "startup",
         "gradebook": grades / "nbgrader" / "gradebook.db",
+        "grades": grades,
     }
     sources = attacks(paths)
     for student in ["honest_a", "honest_b", *students]:
@@ -149,17 +152,6 @@ def _class(tmp_path: Path, students: list[str]) -> tuple[Path, Path, dict]:
         if student in sources:
             with_answer(submitted / student / CH01 / f"{CH01}.ipynb", sources[student][0])
     return submitted, grades, paths
-
-
-@pytest.fixture
-def secrets(monkeypatch):
-    """An instructor's secret in the environment and in HOME; both must stay out of reach."""
-    secret = f"secret-{uuid.uuid4().hex}"
-    monkeypatch.setenv("TCONV_TEST_SECRET", secret)
-    home_file = Path.home() / f".{TAG}-secret"
-    home_file.write_text(secret)
-    yield secret
-    home_file.unlink(missing_ok=True)
 
 
 def _markers() -> list[Path]:
@@ -197,23 +189,28 @@ def _outputs(grades: Path, student: str) -> str:
                      for output in cell.get("outputs", []))
 
 
-@pytest.fixture(scope="module")
-def sandboxed_batch(tmp_path_factory):
-    tmp_path = tmp_path_factory.mktemp("attacks")
+def _graded(tmp_path: Path, students: list[str], sandboxed: bool):
+    """Grade the attackers beside two honest students, with an instructor's secret in the
+    environment and in HOME; (rows, grades, secret, surviving processes, markers written)."""
     secret = f"secret-{uuid.uuid4().hex}"
     os.environ["TCONV_TEST_SECRET"] = secret
     home_file = Path.home() / f".{TAG}-secret"
     home_file.write_text(secret)
     try:
-        submitted, grades, paths = _class(tmp_path, list(attacks(dict.fromkeys(PATHS, ""))))
-        rows = grading.grade(submitted, grades, cell_timeout=30, jobs=2)
-        survivors = _survivors()
-        markers = _markers()
+        submitted, grades, paths = _class(tmp_path, students)
+        rows = grading.grade(submitted, grades, cell_timeout=30, jobs=2, sandboxed=sandboxed)
+        survivors, markers = _survivors(), _markers()
     finally:
         os.environ.pop("TCONV_TEST_SECRET", None)
         home_file.unlink(missing_ok=True)
         _cleanup()
     return rows, grades, secret, survivors, markers
+
+
+@pytest.fixture(scope="module")
+def sandboxed_batch(tmp_path_factory):
+    return _graded(tmp_path_factory.mktemp("attacks"), list(attacks(dict.fromkeys(PATHS, ""))),
+                   sandboxed=True)
 
 
 def test_honest_students_keep_full_marks_beside_every_attack(sandboxed_batch):
@@ -273,20 +270,22 @@ def test_markup_from_a_student_is_inert(sandboxed_batch):
     assert not any("<script>" in line for line in lines)
 
 
+@pytest.fixture(scope="module")
+def unsandboxed_batch(tmp_path_factory):
+    """The attacks that are safe to let through, graded with the sandbox switched off."""
+    return _graded(tmp_path_factory.mktemp("unsandboxed"), SAFE_WITH_THE_SANDBOX_OFF,
+                   sandboxed=False)
+
+
 @pytest.mark.parametrize("student", SAFE_WITH_THE_SANDBOX_OFF)
-def test_without_the_sandbox_the_attack_succeeds(student, tmp_path, secrets):
+def test_without_the_sandbox_the_attack_succeeds(student, unsandboxed_batch):
     """The same attacks, the sandbox switched off: each one gets through."""
-    submitted, grades, paths = _class(tmp_path, [student])
-    try:
-        rows = grading.grade(submitted, grades, cell_timeout=30, jobs=1, sandboxed=False)
-        outputs = _outputs(grades, student)
-        survivors, markers = _survivors(), _markers()
-    finally:
-        _cleanup()
+    rows, grades, secret, survivors, markers = unsandboxed_batch
+    outputs = _outputs(grades, student)
     full = sum(r["max_score"] for r in rows if r["student_id"] == "honest_a")
     succeeded = {
         "reads_answers": lambda: _scores(rows)[student] == full and "READ THE ANSWERS" in outputs,
-        "leaks_secrets": lambda: secrets in outputs,
+        "leaks_secrets": lambda: secret in outputs,
         "writes_outside": lambda: len(markers) == 4,
         "outlives_its_kernel": lambda: survivors != [],
         "edits_the_gradebook": lambda: "EDITED" in outputs,
