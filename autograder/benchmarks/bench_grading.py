@@ -21,6 +21,7 @@ import nbformat
 from nbclient import NotebookClient
 
 from tconv import course, grading
+from tconv.grader import runner
 
 
 def execute_seconds(path: Path) -> float:
@@ -66,9 +67,14 @@ def main() -> None:
         for jobs in (1, 2):
             seconds, notebooks = grading_seconds(args.students, args.assignments, jobs, sandboxed)
             per_notebook[(sandboxed, jobs)] = seconds / notebooks
+            dask = runner.LAST_RUN
+            overhead = (jobs * dask["wall"] - dask["tasks"]) / dask["count"]
             print(f"grading, sandbox {'on ' if sandboxed else 'off'}, JOBS={jobs}: "
-                  f"{seconds / notebooks:.1f} s per notebook ({args.students} students, "
-                  f"{notebooks} notebooks, {seconds:.0f} s in all)", flush=True)
+                  f"{seconds / notebooks:.1f} s per notebook, {60 * notebooks / seconds:.1f} "
+                  f"notebooks per minute ({args.students} students, {notebooks} notebooks, "
+                  f"{seconds:.0f} s in all); a task takes {dask['tasks'] / dask['count']:.2f} s "
+                  f"on its worker, Dask adds {overhead:.2f} s per task "
+                  f"({overhead / (dask['tasks'] / dask['count']):.1%})", flush=True)
     for sandboxed in (True, False):
         one, two = per_notebook[(sandboxed, 1)], per_notebook[(sandboxed, 2)]
         print(f"sandbox {'on ' if sandboxed else 'off'}: JOBS=1 grades at {one / mean_executed:.2f}x "

@@ -39,13 +39,17 @@ def nbgrader_env(cell_timeout: int | None = None) -> dict:
 
 
 def run_nbgrader(*args: str, cell_timeout: int | None = None, check: bool = True,
-                 quiet: bool = True) -> subprocess.CompletedProcess:
+                 quiet: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
     """Run one nbgrader command from the course root; raise with its log if it fails."""
     command = [str(Path(sys.executable).parent / "nbgrader"), *args]
     if quiet:
         command.append("--log-level=WARN")
-    result = subprocess.run(command, cwd=ROOT, env=nbgrader_env(cell_timeout),
-                            capture_output=True, text=True)
+    try:
+        result = subprocess.run(command, cwd=ROOT, env=nbgrader_env(cell_timeout),
+                                capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"`nbgrader {' '.join(args)}` did not finish within {timeout} s") \
+            from None
     if check and result.returncode != 0:
         raise RuntimeError(f"`nbgrader {' '.join(args)}` failed (exit {result.returncode}):\n"
                            f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
