@@ -69,10 +69,13 @@ def torch_commands(pip, version, system, torch_index=None):
     if torch_index == "pypi" or system != "linux":
         return []
     wanted = "torch==%s+cpu" % version
+    # --no-deps: torch's own dependencies (filelock, sympy, ...) come from the usual index with
+    # the rest of requirements.txt, which the installed CPU build already satisfies.
     return [
         # a local wheel store pip is configured with (find-links): no network needed
-        pip + ["install", "--quiet", "--no-index", wanted],
-        pip + ["install", "--quiet", "--index-url", torch_index or TORCH_CPU_INDEX, wanted],
+        pip + ["install", "--quiet", "--no-deps", "--no-index", wanted],
+        pip + ["install", "--quiet", "--no-deps", "--index-url", torch_index or TORCH_CPU_INDEX,
+               wanted],
     ]
 
 

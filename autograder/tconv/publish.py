@@ -657,8 +657,9 @@ def _inputs_digest() -> str:
     import torch
 
     digest = hashlib.sha256(f"{np.__version__} {torch.__version__}".encode())
-    for path in sorted(PACKAGE.glob("*.py")) + sorted(course.COURSE.glob("*/*.ipynb")) + sorted(
-            course.SOLUTIONS.glob("*/*.ipynb")):
+    modules = sorted(set(learner_modules()) | set(answer_modules()) | {"lookup", "publish"})
+    for path in [PACKAGE / f"{name}.py" for name in modules] + sorted(
+            course.COURSE.glob("*/*.ipynb")) + sorted(course.SOLUTIONS.glob("*/*.ipynb")):
         digest.update(str(path.relative_to(course.ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()[:20]
 
@@ -880,7 +881,9 @@ make lab
 ```
 
 The first run creates `.venv` here (PyTorch's CPU build, numpy, matplotlib, JupyterLab, nbgrader)
-and installs the course package `tconv`; later runs start JupyterLab at once. Open
+and installs the course package `tconv`; later runs start JupyterLab at once. On Linux that is
+about 320 MB to download and 1.4 GB on disk (PyTorch comes from its CPU index: PyPI's Linux wheel
+is the much larger CUDA build); on a Mac, PyTorch needs Apple silicon and macOS 14 or later. Open
 `{first}/{first}.ipynb` and run the cells from the top.
 
 **Without make (Windows)**, from this folder, in a terminal:
