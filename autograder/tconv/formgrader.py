@@ -51,8 +51,7 @@ def server_command(grades: Path, port: int | str) -> tuple[list[str], dict]:
     """(command, environment) of the instructor's JupyterLab with the Formgrader on ``grades``."""
     folder = write_config(grades)
     command = [str(Path(sys.executable).parent / "jupyter"), "lab",
-               f"--ServerApp.root_dir={course.ROOT}", f"--port={port}",
-               "--ServerApp.default_url=/formgrader/gradebook"]
+               f"--ServerApp.root_dir={course.ROOT}", f"--port={port}"]
     if hasattr(os, "getuid") and os.getuid() == 0:
         command.append("--allow-root")
     env = dict(os.environ, JUPYTER_CONFIG_PATH=str(folder),
@@ -84,8 +83,9 @@ def main(argv=None) -> None:
         print(f"wrote {export(args.grades)}")
         return
     command, env = server_command(args.grades, args.port)
-    print(f"Formgrader on {args.grades.resolve() / 'nbgrader' / 'gradebook.db'}: open the URL below "
-          f"(it starts at /formgrader/gradebook)", flush=True)
+    print(f"Formgrader on {args.grades.resolve() / 'nbgrader' / 'gradebook.db'}: open the URL "
+          f"JupyterLab prints below, then Nbgrader > Formgrader (or go to /formgrader/gradebook)",
+          flush=True)
     raise SystemExit(subprocess.run(command, env=env).returncode)
 
 

@@ -61,7 +61,7 @@ COPIED = {"LICENSE": "LICENSE", "LICENSE-CC-BY-4.0": "LICENSE-CC-BY-4.0",
           "binder/start": "binder/start", "scripts/course_env.py": "scripts/course_env.py",
           "jupyter-config/jupyter_server_config.json": "jupyter-config/jupyter_server_config.json",
           "jupyter-config/labconfig/page_config.json": "jupyter-config/labconfig/page_config.json",
-          "jupyter-config/nbgrader_config.json": "jupyter-config/nbgrader_config.json"}
+          "jupyter-config/nbgrader_config.py": "jupyter-config/nbgrader_config.py"}
 
 
 class PublishError(RuntimeError):

@@ -140,7 +140,7 @@ def test_a_learners_server_loads_validate_and_no_instructor_extension(binder_lik
     assert loaded == {"nbgrader.server_extensions.validate_assignment"}, text[-3000:]
     disabled = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">'
                                     r"(.*?)</script>", page, re.DOTALL).group(1))["disabledExtensions"]
-    for plugin in INSTRUCTOR_LAB + ["@jupyter/nbgrader:assignment-list"]:
+    for plugin in INSTRUCTOR_LAB + ["@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:menu"]:
         assert plugin in disabled, disabled
     assert "@jupyter/nbgrader:validate-assignment" not in disabled
 
