@@ -3,7 +3,8 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Python 3.11 to 3.13 (scripts/course_env.py refuses others, naming the versions to install).
+PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p && break; done)
 VENV ?= .venv
 SUBMITTED ?= autograder/samples/submitted
 GRADES ?= build/grades
@@ -15,35 +16,36 @@ SCHEDULER ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 PORT ?= 8888
 PYTEST_ARGS ?=
+DEST ?=
+EDITION ?= graded
+REPO ?=
+TORCH_INDEX ?=
 
 BIN := $(abspath $(VENV))/bin
 # nbgrader runs `alembic` and `jupyter` as subprocesses: they must come from the venv.
 export PATH := $(BIN):$(PATH)
 # nbgrader finds autograder/nbgrader_config.py through this.
 export JUPYTER_CONFIG_PATH := $(abspath autograder)
+export TORCH_INDEX
 STAMP := $(VENV)/.installed
 
-.PHONY: help env lab test release grade bench clean chromium bubblewrap
+.PHONY: help env lab test release grade bench publish formgrader export clean chromium bubblewrap
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) TIMEOUT=$(TIMEOUT) NOTEBOOK_TIMEOUT=$(NOTEBOOK_TIMEOUT)"
 	@echo "             MEMORY=$(MEMORY) JOBS=$(JOBS) SCHEDULER=$(SCHEDULER) SANDBOX=$(SANDBOX) PORT=$(PORT)"
+	@echo "             DEST=<dir> EDITION=$(EDITION) (or self-paced) REPO=<owner/name> PYTHON=$(PYTHON)"
 
 env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out of date
 
-$(STAMP): requirements.txt autograder/pyproject.toml
-	@test -n "$(PYTHON)" || { echo "error: no python3.11 or python3 on PATH; install Python 3.11" >&2; exit 1; }
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet -r requirements.txt
-	$(BIN)/pip install --quiet --no-deps --no-build-isolation -e autograder
-	@# Build matplotlib's font cache now: its first-run notice goes to stderr, which would zero a graded cell.
-	$(BIN)/python -c "import matplotlib.pyplot"
+$(STAMP): requirements.txt autograder/pyproject.toml scripts/course_env.py
+	@test -n "$(PYTHON)" || { echo "error: no python3 on PATH: install Python 3.11 (3.12 and 3.13 work too)" >&2; exit 1; }
+	$(PYTHON) scripts/course_env.py install --venv $(VENV) --requirements requirements.txt --package autograder --editable
 	touch $@
 
-lab: env ## open JupyterLab on the learners' notebooks in course/
-	@# Jupyter refuses to run as root without --allow-root (containers, CI, this kind of machine).
-	jupyter lab --ServerApp.root_dir=course --port=$(PORT) $(if $(filter 0,$(shell id -u)),--allow-root)
+lab: env ## open JupyterLab on the learners' notebooks in course/ (no instructor tools)
+	$(BIN)/python scripts/course_env.py lab --venv $(VENV) --root course --port $(PORT)
 
 test: env chromium bubblewrap ## run every check of the course (what CI runs)
 	python -m pytest autograder/tests $(PYTEST_ARGS)
@@ -82,6 +84,16 @@ grade: env $(if $(filter on,$(SANDBOX)),bubblewrap) ## grade SUBMITTED=<dir or .
 
 bench: env ## time notebook execution against grading, seconds per notebook
 	python autograder/benchmarks/bench_grading.py
+
+publish: env ## build the learners' repository into DEST=<dir> (EDITION=graded|self-paced, REPO=owner/name)
+	@test -n "$(DEST)" || { echo "error: give the folder to write: make publish DEST=../course-for-learners" >&2; exit 1; }
+	python -m tconv.publish --dest "$(DEST)" --edition "$(EDITION)" --repo "$(REPO)"
+
+formgrader: env ## open nbgrader's Formgrader on the gradebook `make grade` wrote into GRADES=<dir>
+	python -m tconv.formgrader serve --grades "$(GRADES)" --port $(PORT)
+
+export: env ## write GRADES/grades.csv again from the gradebook (after changes made in the Formgrader)
+	python -m tconv.formgrader export --grades "$(GRADES)"
 
 clean: ## remove build/ (grades, gradebooks, screenshots); keeps .venv
 	rm -rf build

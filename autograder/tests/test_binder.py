@@ -1,38 +1,40 @@
 """Binder's build, as far as this machine allows (no Docker engine, so no repo2docker image).
 
-repo2docker creates the environment from environment.yml with conda, then runs `postBuild` in the
-repository folder. Here: a fresh virtual environment from requirements.txt (the same packages,
-test_environment.py checks that), then the real `postBuild`, run in a scratch copy of the files it
-uses, with this venv's bin/ first on PATH as conda's is on Binder. Then what a learner's server
-would see: the course package importable from anywhere, nbgrader's instructor extensions off
-(server and lab sides), the assignment list and Validate on. About a minute, most of it pip
-unpacking torch from this machine's disk.
+repo2docker creates the environment from binder/environment.yml with conda, runs binder/postBuild
+in the repository folder, and starts every session through binder/start. Here: a fresh virtual
+environment from requirements.txt (the same packages and more, test_environment.py checks that),
+then the real binder/postBuild, run in a scratch copy of the files it uses, with this venv's bin/
+first on PATH as conda's is on Binder; then JupyterLab started through binder/start, as Binder
+starts it. What the learner's server loads: the course package from anywhere, nbgrader's Validate,
+and none of its instructor extensions nor its assignment list (server and lab sides). About a
+minute, most of it pip unpacking torch from this machine's disk. test_publish.py does the same for
+the learners' copy.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import socket
 import shutil
 import stat
 import subprocess
 import sys
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from tconv import course
 
-POSTBUILD = course.ROOT / "postBuild"
+BINDER = course.ROOT / "binder"
+POSTBUILD = BINDER / "postBuild"
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
-INSTRUCTOR_SERVER = ["nbgrader.server_extensions.formgrader", "nbgrader.server_extensions.course_list"]
-LEARNER_SERVER = ["nbgrader.server_extensions.assignment_list",
-                  "nbgrader.server_extensions.validate_assignment"]
 INSTRUCTOR_LAB = ["@jupyter/nbgrader:formgrader", "@jupyter/nbgrader:course-list",
                   "@jupyter/nbgrader:create-assignment"]
-LEARNER_LAB = ["@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:validate-assignment"]
 
 
 def run(command: list[str], env: dict, cwd: Path, timeout: int = 600) -> str:
@@ -66,64 +68,86 @@ def binder_like(tmp_path_factory):
     shutil.copytree(course.AUTOGRADER, repo / "autograder",
                     ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "samples",
                                                   "tests", ".hypothesis"))
-    shutil.copy2(POSTBUILD, repo / "postBuild")
-    output = run(["./postBuild"], env, repo)
+    shutil.copytree(BINDER, repo / "binder")
+    shutil.copytree(course.ROOT / "jupyter-config", repo / "jupyter-config")
+    output = run(["binder/postBuild"], env, repo)
     done = time.perf_counter()
     print(f"\nfresh venv from requirements.txt: {installed - start:.0f} s; "
           f"postBuild: {done - installed:.0f} s")
-    yield env, scratch, output
+    yield env, scratch, output, repo
     shutil.rmtree(scratch, ignore_errors=True)  # 1.4 GB; pytest would keep three runs of it
 
 
-def test_postbuild_is_executable_bash_with_strict_mode():
-    text = POSTBUILD.read_text()
-    assert POSTBUILD.stat().st_mode & stat.S_IXUSR, "postBuild must be executable (chmod +x)"
+@pytest.mark.parametrize("name", ["postBuild", "start"])
+def test_binder_scripts_are_executable_bash_with_strict_mode(name):
+    path = BINDER / name
+    text = path.read_text()
+    assert path.stat().st_mode & stat.S_IXUSR, f"binder/{name} must be executable (chmod +x)"
     assert text.startswith("#!/usr/bin/env bash\n")
-    assert "set -euo pipefail" in text
+    assert "set -euo pipefail" in text or name == "start"
+    if name == "start":
+        assert text.rstrip().endswith('exec "$@"')  # repo2docker's rule for start
 
 
-def test_binder_reads_the_root_level_files():
-    """A binder/ or .binder/ folder would make repo2docker ignore environment.yml and postBuild
-    at the top level."""
-    assert not (course.ROOT / "binder").exists() and not (course.ROOT / ".binder").exists()
-    assert (course.ROOT / "environment.yml").is_file()
+def test_binder_reads_the_binder_folder():
+    """repo2docker reads binder/ when it exists and then ignores the top-level environment.yml
+    (the instructors' one, with the test tools)."""
+    assert (BINDER / "environment.yml").is_file() and not (course.ROOT / "postBuild").exists()
+    assert not (course.ROOT / ".binder").exists()
 
 
-def test_the_readme_badge_opens_the_first_chapter_in_jupyterlab():
+def test_the_instructors_readme_has_no_badge():
+    """Binder is the learners' door: the badge is in the README `make publish` writes
+    (test_publish.py), with the learners' repository's name; here it would open the answers."""
     readme = (course.ROOT / "README.md").read_text()
-    badge = re.search(r"\(https://mybinder\.org/v2/gh/[^/\s]+/[^/\s]+/main\?urlpath=([^)\s]+)\)", readme)
-    assert badge, "README.md has no Binder badge link"
-    target = urllib.parse.unquote(badge.group(1))
-    assert target.startswith("lab/tree/"), target
-    assert (course.ROOT / target.removeprefix("lab/tree/")).is_file(), target
-    assert target.endswith("course/01_scatter_add_1d/01_scatter_add_1d.ipynb"), target
+    assert "(https://mybinder.org/v2/gh/" not in readme
 
 
 def test_the_course_package_imports_from_outside_the_repo(binder_like):
-    env, scratch, _ = binder_like
+    env, scratch, _, _ = binder_like
     where = run(["python", "-c", "import tconv, tconv.checks, tconv.plots; print(tconv.__file__)"],
                 env, scratch).strip()
     assert "site-packages" in where and str(course.ROOT) not in where, where
 
 
-def test_instructor_server_extensions_are_off_and_learner_ones_on(binder_like):
-    env, scratch, _ = binder_like
-    listing = run(["jupyter", "server", "extension", "list"], env, scratch)
-    state = dict(re.findall(r"^\s*(nbgrader\.server_extensions\.\w+) (enabled|disabled)\s*$",
-                            listing, re.MULTILINE))
-    for name in INSTRUCTOR_SERVER:
-        assert state.get(name) == "disabled", f"{name} is {state.get(name)}:\n{listing}"
-    for name in LEARNER_SERVER:
-        assert state.get(name) == "enabled", f"{name} is {state.get(name)}:\n{listing}"
+def test_a_learners_server_loads_validate_and_no_instructor_extension(binder_like):
+    """JupyterLab started through binder/start: which nbgrader extensions it loads (its log),
+    which lab plugins its page disables."""
+    env, scratch, _, repo = binder_like
+    port, token = free_port(), "binder-test-token"
+    log_path = scratch / "server.log"
+    with open(log_path, "w") as log:
+        server = subprocess.Popen(
+            ["binder/start", "jupyter", "lab", "--no-browser", f"--port={port}",
+             "--ServerApp.ip=127.0.0.1", f"--IdentityProvider.token={token}"]
+            + (["--allow-root"] if os.geteuid() == 0 else []),
+            cwd=repo, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        page = ""
+        deadline = time.monotonic() + 90
+        while not page:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/lab?token={token}",
+                                            timeout=2) as response:
+                    page = response.read().decode()
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, log_path.read_text()
+                time.sleep(0.5)
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+    text = ANSI.sub("", log_path.read_text())
+    loaded = set(re.findall(r"(nbgrader\.server_extensions\.\w+) \| extension was successfully "
+                            r"loaded", text))
+    assert loaded == {"nbgrader.server_extensions.validate_assignment"}, text[-3000:]
+    disabled = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">'
+                                    r"(.*?)</script>", page, re.DOTALL).group(1))["disabledExtensions"]
+    for plugin in INSTRUCTOR_LAB + ["@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:menu"]:
+        assert plugin in disabled, disabled
+    assert "@jupyter/nbgrader:validate-assignment" not in disabled
 
 
-def test_instructor_lab_plugins_are_off_and_learner_ones_on(binder_like):
-    env, scratch, _ = binder_like
-    listing = run(["jupyter", "labextension", "list"], env, scratch)
-    assert re.search(r"@jupyter/nbgrader v0\.9\.6 enabled OK", listing), listing
-    disabled = listing.split("Disabled extensions:", 1)[-1] if "Disabled extensions:" in listing else ""
-    disabled_names = set(re.findall(r"^\s*(@\S+)\s*$", disabled, re.MULTILINE))
-    for plugin in INSTRUCTOR_LAB:
-        assert plugin in disabled_names, f"{plugin} is not disabled:\n{listing}"
-    for plugin in LEARNER_LAB:
-        assert plugin not in disabled_names, f"{plugin} is disabled:\n{listing}"
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]

@@ -1,5 +1,10 @@
-"""A learner's first visit, in a real browser: JupyterLab started the way `make lab` starts it,
-Debian's Chromium driven by Playwright.
+"""A learner's first visit, and an instructor's, in a real browser: JupyterLab started the way
+`make lab` and `make formgrader` start it, Debian's Chromium driven by Playwright.
+
+The learner's JupyterLab shows none of nbgrader's instructor tools (no Formgrader, Course List,
+Create Assignment, nor the Assignment List that only shows an error) and keeps Validate.
+The instructor's Formgrader shows a small class graded by `make grade` (two students), and a
+score changed there by hand is in the CSV that `make export` writes.
 
 The learner opens chapter 01 from the file browser, runs all cells, meets the exercise's
 NotImplementedError, types a correct `conv_transpose1d` into the solution cell, runs all cells
@@ -13,6 +18,8 @@ skipped with a warning.
 
 from __future__ import annotations
 
+import contextlib
+import csv
 import json
 import os
 import secrets
@@ -28,7 +35,10 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tconv import course
+from tconv import course, formgrader, grading
+
+sys.path.insert(0, str(course.ROOT / "scripts"))
+import course_env  # noqa: E402  (scripts/course_env.py: what `make lab` runs)
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for this machine's closed network (see the machine notes): no background connections.
@@ -66,23 +76,28 @@ def lab(tmp_path_factory):
     scratch = tmp_path_factory.mktemp("lab")
     served = scratch / "course"
     shutil.copytree(course.COURSE, served)
-    settings = scratch / "settings"
-    for name, values in LAB_SETTINGS.items():
-        path = settings / name
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(values))
-    port, token = free_loopback_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_CONFIG_PATH=str(course.AUTOGRADER),
-               PATH=f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")
+    settings = lab_settings(scratch)
+    port = free_loopback_port()
+    # What `make lab` runs (scripts/course_env.py lab), plus what a test needs.
+    command, env = course_env.lab_command(Path(sys.executable).parent.parent, served, port)
+    with started(command, env, scratch, settings) as (url, token):
+        yield url, token, served
+
+
+TEST_FLAGS = ["--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0", "--no-browser"]
+
+
+@contextlib.contextmanager
+def started(command: list[str], env: dict, scratch: Path, settings: Path):
+    """Run a Jupyter server command with what a test needs: no browser, loopback, a known token,
+    and settings and workspaces of its own so that nothing of the user's is read or written."""
+    token = secrets.token_hex(16)
     log = (scratch / "jupyter-lab.log").open("w")
-    # What `make lab` runs, plus what a test needs: no browser, loopback, a known token, and
-    # settings and workspaces of its own so that nothing of the user's is read or written.
+    port = next(arg.split("=", 1)[1] for arg in command if arg.startswith("--port="))
     server = subprocess.Popen(
-        [str(Path(sys.executable).parent / "jupyter"), "lab", f"--ServerApp.root_dir={served}",
-         f"--port={port}", "--ServerApp.ip=127.0.0.1", "--ServerApp.port_retries=0",
-         "--no-browser", f"--IdentityProvider.token={token}",
-         f"--LabApp.user_settings_dir={settings}", f"--LabApp.workspaces_dir={scratch / 'workspaces'}"]
-        + (["--allow-root"] if os.geteuid() == 0 else []),
+        command + TEST_FLAGS + [f"--IdentityProvider.token={token}",
+                                f"--LabApp.user_settings_dir={settings}",
+                                f"--LabApp.workspaces_dir={scratch / 'workspaces'}"],
         cwd=course.ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
@@ -96,7 +111,7 @@ def lab(tmp_path_factory):
                     raise RuntimeError("JupyterLab did not start:\n"
                                        + (scratch / "jupyter-lab.log").read_text()[-3000:])
                 time.sleep(0.5)
-        yield url, token, served
+        yield url, token
     finally:
         server.terminate()
         try:
@@ -106,11 +121,27 @@ def lab(tmp_path_factory):
         log.close()
 
 
+def lab_settings(scratch: Path) -> Path:
+    settings = scratch / "settings"
+    for name, values in LAB_SETTINGS.items():
+        path = settings / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(values))
+    return settings
+
+
 @pytest.fixture(scope="module")
 def page(lab, tmp_path_factory):
+    url, token, _ = lab
+    with browser_page(tmp_path_factory) as page:
+        page.goto(f"{url}/lab?token={token}")
+        yield page
+
+
+@contextlib.contextmanager
+def browser_page(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
-    url, token, _ = lab
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
@@ -118,7 +149,6 @@ def page(lab, tmp_path_factory):
         try:
             page = context.pages[0] if context.pages else context.new_page()
             page.set_default_timeout(60_000)
-            page.goto(f"{url}/lab?token={token}")
             yield page
         finally:
             context.close()
@@ -127,6 +157,14 @@ def page(lab, tmp_path_factory):
 def screenshot(page, name: str) -> None:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"))
+
+
+def wait_for_idle_kernel(page) -> None:
+    """The status bar says the kernel is started and idle (on a busy machine that takes a while;
+    before it, Run All does nothing)."""
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.jp-StatusBar-TextItem')]"
+        "   .some(item => /\\(ipykernel\\) \\| Idle/.test(item.textContent))", timeout=120_000)
 
 
 def run_all_cells(page) -> None:
@@ -151,7 +189,7 @@ def test_a_learner_solves_chapter_01_in_jupyterlab(lab, page):
     page.locator(".jp-DirListing-item", has_text=CHAPTER).first.dblclick()
     page.locator(".jp-DirListing-item", has_text=f"{CHAPTER}.ipynb").dblclick()
     page.locator(".jp-Notebook .jp-Cell").first.wait_for()
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=60_000)
+    wait_for_idle_kernel(page)
     screenshot(page, "01_chapter_opened")
 
     # Run everything: the exercise cell raises NotImplementedError, and execution stops there.
@@ -218,3 +256,97 @@ def test_the_chapter_03_explorer_has_live_sliders(lab, page):
     assert stride.locator(".widget-readout").inner_text().strip() == "3"
     cell.scroll_into_view_if_needed()
     screenshot(page, "05_explorer_stride_3")
+
+
+def test_a_learner_sees_no_instructor_tool(lab, page):
+    """No Nbgrader menu (Formgrader, Course List, Assignment List), no Create Assignment panel,
+    the Formgrader's pages absent from the server; Validate in the notebook's toolbar."""
+    url, token, _ = lab
+    page.goto(f"{url}/lab/tree/{CHAPTER}/{CHAPTER}.ipynb?token={token}")
+    page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    page.get_by_role("menuitem", name="Run", exact=True).wait_for()
+    menus = page.locator("#jp-menu-panel .lm-MenuBar-itemLabel").all_inner_texts()
+    assert "Help" in menus and not any("grader" in m.lower() for m in menus), menus
+    validate = page.locator(".jp-Toolbar", has_text="Validate")
+    validate.first.wait_for()
+    screenshot(page, "06_learner_no_instructor_menu")
+    config = page.evaluate("() => JSON.parse(document.getElementById('jupyter-config-data')"
+                           ".textContent).disabledExtensions")
+    for plugin in ("formgrader", "course-list", "create-assignment", "assignment-list", "menu"):
+        assert f"@jupyter/nbgrader:{plugin}" in config, config
+    assert "@jupyter/nbgrader:validate-assignment" not in config
+    for path in ("formgrader", "formgrader/api/assignments"):
+        response = page.request.get(f"{url}/{path}?token={token}")
+        assert response.status == 404, (path, response.status)
+
+    # Validate runs the notebook (answered by the test before) and reports success.
+    page.get_by_role("toolbar", name="main area toolbar").get_by_text("Validate", exact=True).click()
+    dialog = page.locator(".jp-Dialog")
+    dialog.wait_for(timeout=180_000)
+    dialog.get_by_text("Success").wait_for(timeout=180_000)
+    screenshot(page, "07_validate_success")
+    page.keyboard.press("Escape")
+
+
+@pytest.fixture(scope="module")
+def small_class_graded(tmp_path_factory):
+    """Two students of the sample class, chapter 01 only, graded as `make grade` grades."""
+    scratch = tmp_path_factory.mktemp("small-class")
+    submitted = scratch / "submitted"
+    for student in ("perfect", "overwrites_instead_of_adding"):
+        shutil.copytree(course.SAMPLE_SUBMISSIONS / student / CHAPTER, submitted / student / CHAPTER)
+    grades = scratch / "grades"
+    grading.grade(submitted, grades, cell_timeout=60, jobs=1)
+    return grades
+
+
+def _scores(path: Path) -> dict:
+    with open(path, newline="") as file:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)
+                if row["assignment"] == CHAPTER}
+
+
+def test_an_instructor_sees_the_graded_class_and_a_hand_made_change_is_exported(
+        small_class_graded, page, tmp_path_factory):
+    grades = small_class_graded
+    before = _scores(grades / "grades.csv")
+    assert before["perfect"] > before["overwrites_instead_of_adding"], before
+    scratch = tmp_path_factory.mktemp("formgrader")
+    command, env = formgrader.server_command(grades, free_loopback_port())
+    learner_page = page  # the same browser, another tab
+    with started(command, env, scratch, lab_settings(scratch)) as (url, token):
+        page = learner_page.context.new_page()
+        page.goto(f"{url}/lab?token={token}")  # the URL the server prints: it logs the browser in
+        page.get_by_role("menuitem", name="Nbgrader", exact=True).wait_for()  # the instructor's menu
+        page.goto(f"{url}/formgrader/gradebook/{CHAPTER}/{CHAPTER}")
+        # one row per submission; the Formgrader hides the names until the eye icon is clicked
+        names = page.locator("table a.name-shown")
+        names.first.wait_for(state="attached")
+        assert sorted(names.all_text_contents()) == ["overwrites_instead_of_adding", "perfect"]
+        screenshot(page, "08_formgrader_gradebook")
+
+        # A score changed by hand, through the Formgrader's own API (what its grading page calls).
+        changed = page.evaluate("""async ([chapter]) => {
+            const xsrf = document.cookie.match(/_xsrf=([^;]+)/)[1];
+            const get = async (path) => (await fetch(path, {headers: {'X-XSRFToken': xsrf}})).json();
+            const notebooks = await get(`/formgrader/api/submitted_notebooks/${chapter}/${chapter}`);
+            const mine = notebooks.find(n => n.student === 'overwrites_instead_of_adding');
+            const cells = await get(`/formgrader/api/grades?submission_id=${mine.id}`);
+            const score = g => (g.manual_score ?? g.auto_score);
+            const cell = cells.find(g => score(g) < g.max_score);
+            if (!cell) return [0, JSON.stringify(cells), 0];
+            const response = await fetch(`/formgrader/api/grade/${cell.id}`, {method: 'PUT',
+                headers: {'X-XSRFToken': xsrf, 'Content-Type': 'application/json'},
+                body: JSON.stringify({manual_score: cell.max_score})});
+            return [response.status, cell.name, cell.max_score - score(cell)];
+        }""", [CHAPTER])
+        status, cell_name, raised = changed
+        assert status == 200 and raised > 0, changed
+        page.reload()
+        page.locator("table a.name-shown").first.wait_for(state="attached")
+        screenshot(page, "09_formgrader_after_change")
+    formgrader.export(grades)
+    after = _scores(grades / "grades.csv")
+    assert after["overwrites_instead_of_adding"] == before["overwrites_instead_of_adding"] + raised, \
+        (before, after, cell_name)
+    assert after["perfect"] == before["perfect"]

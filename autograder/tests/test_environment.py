@@ -1,17 +1,31 @@
-"""requirements.txt (pip, the Makefile's venv) and environment.yml (conda, Binder) must agree."""
+"""One list of dependencies in three files that must agree, and an install that works on a laptop.
+
+requirements.txt (pip, the Makefile's .venv) and environment.yml (conda, instructors) list the same
+packages at the same versions; binder/environment.yml (Binder, learners) is the learners' part of
+them: no test tools, the same pins where the course depends on a version. scripts/course_env.py
+installs PyTorch's CPU build on Linux (a local wheel store first, then PyTorch's CPU index) and
+refuses a Python outside 3.11-3.13 with a message naming what to install.
+"""
 
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 
+import pytest
 import yaml
 from packaging.specifiers import SpecifierSet
 from packaging.version import Version
 
-from tconv import course
+from tconv import course, publish
 
-CONDA_TO_PIP = {"pytorch-cpu": "torch", "pytorch": "torch"}
-NOT_PACKAGES = {"python", "pip"}
+sys.path.insert(0, str(course.ROOT / "scripts"))
+import course_env  # noqa: E402
+
+CONDA_TO_PIP = {"pytorch-cpu": "torch", "pytorch": "torch", "matplotlib-base": "matplotlib"}
+NOT_PACKAGES = {"python", "pip", "nomkl"}
+NOT_FOR_LEARNERS = {"pytest", "hypothesis", "playwright", "dask", "distributed"}
 
 
 def pip_pins() -> dict[str, str]:
@@ -24,9 +38,9 @@ def pip_pins() -> dict[str, str]:
     return pins
 
 
-def conda_specs() -> dict[str, str]:
-    """{pip name: version spec} from environment.yml, its conda and its pip entries."""
-    env = yaml.safe_load((course.ROOT / "environment.yml").read_text())
+def conda_specs(path) -> dict[str, str]:
+    """{pip name: version spec} from a conda environment file, its conda and its pip entries."""
+    env = yaml.safe_load(path.read_text())
     specs = {}
     for entry in env["dependencies"]:
         if isinstance(entry, dict):
@@ -34,30 +48,116 @@ def conda_specs() -> dict[str, str]:
                 name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line).groups()
                 specs[name.lower()] = f"=={version}"
             continue
-        name, _, version = entry.partition("=")
+        name, _, rest = entry.partition("=")
         if name in NOT_PACKAGES:
             continue
+        version = rest.split("=")[0]  # `pytorch=2.13=cpu_generic*`: version 2.13, then a build
         # conda's `name=2.4` means any 2.4.x release
         specs[CONDA_TO_PIP.get(name, name).lower()] = f"=={version}.*" if version else ""
     return specs
 
 
-def test_the_same_packages_are_listed():
-    assert set(pip_pins()) == set(conda_specs())
+INSTRUCTORS = course.ROOT / "environment.yml"
+BINDER = course.ROOT / "binder" / "environment.yml"
 
 
-def test_pip_pins_are_within_the_conda_versions():
-    specs = conda_specs()
-    for name, version in pip_pins().items():
-        assert Version(version.split("+")[0]) in SpecifierSet(specs[name]), (
-            f"{name}: requirements.txt pins {version}, environment.yml asks for {specs[name]}")
+def test_requirements_and_environment_yml_list_the_same_packages():
+    assert set(pip_pins()) == set(conda_specs(INSTRUCTORS))
 
 
-def test_torch_is_the_cpu_build_pinned_for_this_machine():
+def test_binder_lists_the_learners_packages_only():
+    assert set(conda_specs(BINDER)) == set(pip_pins()) - NOT_FOR_LEARNERS
+    lines = (course.ROOT / "requirements.txt").read_text().splitlines()
+    marked = {line.split("==")[0] for line in lines
+              if not line.startswith("#") and any(m in line for m in publish.NOT_FOR_LEARNERS)}
+    assert marked == NOT_FOR_LEARNERS  # what `make publish` leaves out of the learners' requirements
+
+
+@pytest.mark.parametrize("path", [INSTRUCTORS, BINDER], ids=["environment.yml", "binder"])
+def test_pip_pins_are_within_the_conda_versions(path):
+    specs = conda_specs(path)
+    for name, spec in specs.items():
+        version = pip_pins()[name]
+        assert Version(version.split("+")[0]) in SpecifierSet(spec) if spec else True, (
+            f"{name}: requirements.txt pins {version}, {path.name} asks for {spec}")
+
+
+def test_binder_is_lean():
+    text = BINDER.read_text()
+    entries = yaml.safe_load(text)["dependencies"]
+    assert "matplotlib-base" in entries and "matplotlib" not in entries  # no Qt
+    assert "nomkl" in entries
+    assert any(e.startswith("pytorch=2.13=cpu_generic") for e in entries if isinstance(e, str))
+    assert "python=3.11" in entries  # repo2docker would pick 3.10, too old for nbgrader 0.9.6
+    for tool in NOT_FOR_LEARNERS:
+        assert tool not in text
+
+
+def test_torch_is_pinned_once():
     assert pip_pins()["torch"] == "2.13.0"
-    assert "pytorch-cpu" in (course.ROOT / "environment.yml").read_text()
+    assert course_env.torch_pin(course.ROOT / "requirements.txt") == "2.13.0"
 
 
-def test_binder_gets_python_311():
-    env = yaml.safe_load((course.ROOT / "environment.yml").read_text())
-    assert "python=3.11" in env["dependencies"]
+# --- the install commands -------------------------------------------------------------------------
+
+def plan(system: str, **options) -> dict:
+    return course_env.install_plan(".venv", course.ROOT / "requirements.txt", "autograder",
+                                   system=system, **options)
+
+
+def test_linux_takes_torch_from_a_local_store_then_the_cpu_index():
+    torch = plan("linux")["torch"]
+    assert [c[3:] for c in torch] == [
+        ["install", "--quiet", "--no-deps", "--no-index", "torch==2.13.0+cpu"],
+        ["install", "--quiet", "--no-deps", "--index-url", "https://download.pytorch.org/whl/cpu",
+         "torch==2.13.0+cpu"]]
+
+
+@pytest.mark.parametrize("system", ["darwin", "windows"])
+def test_macos_and_windows_take_pypis_torch(system):
+    steps = plan(system)
+    assert steps["torch"] == []  # PyPI's wheels are CPU builds there
+    assert not any("download.pytorch.org" in " ".join(c) for c in steps["rest"])
+    if system == "windows":
+        assert steps["rest"][0][0].endswith("Scripts\\python.exe") or \
+            steps["rest"][0][0].endswith("Scripts/python.exe")
+
+
+def test_torch_index_pypi_skips_the_cpu_index_on_linux(monkeypatch):
+    assert plan("linux", torch_index="pypi")["torch"] == []
+    monkeypatch.setenv("TORCH_INDEX", "pypi")
+    assert plan("linux")["torch"] == []
+
+
+@pytest.mark.parametrize("version", [(3, 11), (3, 12), (3, 13)])
+def test_supported_pythons_are_accepted(version):
+    course_env.check_python(version + (0,))
+
+
+@pytest.mark.parametrize("version", [(3, 10), (3, 14), (2, 7)])
+def test_other_pythons_are_refused_naming_what_to_install(version):
+    with pytest.raises(SystemExit) as refused:
+        course_env.check_python(version + (0,))
+    message = str(refused.value)
+    assert f"this is Python {version[0]}.{version[1]}" in message
+    assert "3.11, 3.12 or 3.13" in message and "Install Python 3.12" in message
+
+
+def test_an_old_python_is_refused_before_anything_is_installed(tmp_path):
+    """The script itself runs on an old Python, to say so (here: whichever 3.8-3.10 exists)."""
+    import glob
+    import shutil
+    from pathlib import Path
+
+    candidates = [shutil.which(f"python3.{minor}") for minor in (10, 9, 8)]
+    candidates += sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.1[0]*/bin/python")))
+    candidates += sorted(glob.glob(str(Path.home() / ".pyenv/versions/3.[89]*/bin/python")))
+    for old in filter(None, candidates):
+        if subprocess.run([old, "-c", "1"], capture_output=True).returncode == 0:
+            break
+    else:
+        pytest.skip("no Python older than 3.11 on this machine")
+    result = subprocess.run([old, str(course.ROOT / "scripts" / "course_env.py"), "install",
+                             "--venv", str(tmp_path / "venv")], capture_output=True, text=True)
+    assert result.returncode == 1 and "the course needs Python 3.11, 3.12 or 3.13" in result.stderr
+    assert not (tmp_path / "venv").exists()
