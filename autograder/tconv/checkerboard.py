@@ -17,8 +17,11 @@ import numpy as np
 from . import checkerboard_reference as answers
 from . import pytorch, reference
 from .cases import Case
-from .mistakes import Mistake
-from .reference import _require_array, _require_int
+from .checkerboard_mistakes import (CONV_TRANSPOSE1D_POLYPHASE, OVERLAP_COUNTS_1D,
+                                   PHASE_SUMS, PIXEL_SHUFFLE)
+from .arguments import require_array as _require_array
+from .arguments import require_int as _require_int
+from .arguments import require_pair as _require_pair
 
 # --- kernels and the sub-pixel weight (not exercises: the notebook uses them) ------------
 
@@ -203,190 +206,6 @@ def shuffle_edge() -> list[Case]:
     ]
 
 
-# --- known mistakes --------------------------------------------------------------------------
-
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
-def _counts(k, s, n, *, step=None, length=None, combine="add"):
-    step = s if step is None else step
-    out = np.zeros((n - 1) * s + k if length is None else length)
-    for j in range(n):
-        window = out[j * step:j * step + k]
-        if combine == "add":
-            window += 1
-        else:
-            window[:] = 1
-    return out
-
-
-OVERLAP_COUNTS_1D = [
-    Mistake(
-        "overwriting instead of adding",
-        "where two copies overlap, each must ADD 1 to the count (counts[start:start + k] += 1); "
-        "setting it to 1 (= 1) only marks which positions are covered.",
-        lambda k, s, n: _counts(k, s, n, combine="overwrite"),
-    ),
-    Mistake(
-        "stride ignored",
-        "copy j starts at j * s, not at j: the copies move s places per input.",
-        lambda k, s, n: _counts(k, s, n, step=1),
-    ),
-    Mistake(
-        "output length n * s",
-        "the output is (n - 1) * s + k long: the last copy starts at (n - 1) * s and is k long.",
-        lambda k, s, n: _counts(k, s, n, length=n * s),
-    ),
-    Mistake(
-        "the interior count used at the borders",
-        "ceil((k - p) / s) is the count of phase p only AWAY from the borders; near the ends fewer "
-        "copies arrive. Count the copies themselves: start from zeros and add 1 over each copy.",
-        lambda k, s, n: np.array([len(range(o % s, k, s)) for o in range((n - 1) * s + k)]),
-    ),
-]
-
-
-def _phase_sums_with(w, s, reduce=np.sum, flip=False, swap=False):
-    w = np.asarray(w, dtype=np.float64)
-    w = w[::-1, ::-1] if flip else w
-    s_h, s_w = _pair(s)[::-1] if swap else _pair(s)
-    return np.array([[reduce(w[a::s_h, b::s_w]) for b in range(s_w)] for a in range(s_h)])
-
-
-def _block_sums(w, s):
-    w = np.asarray(w, dtype=np.float64)
-    (s_h, s_w) = _pair(s)
-    m_h, m_w = math.ceil(w.shape[0] / s_h), math.ceil(w.shape[1] / s_w)
-    return np.array([[w[a * m_h:(a + 1) * m_h, b * m_w:(b + 1) * m_w].sum() for b in range(s_w)]
-                     for a in range(s_h)])
-
-
-_PHASE = "phase (a, b) holds the taps w[a::s_h, b::s_w]: every s-th tap, starting at (a, b)"
-
-PHASE_SUMS = [
-    Mistake(
-        "phases of the flipped kernel",
-        "the scatter-add puts tap w[t] at output position j*s + t, so phase (a, b) is "
-        "w[a::s_h, b::s_w] of the kernel as it is; you took the phases of the kernel flipped "
-        "(w[::-1, ::-1]), the direct-convolution view of chapter 05, which numbers the phases "
-        "from the other end.",
-        lambda w, s: _phase_sums_with(w, s, flip=True),
-    ),
-    Mistake(
-        "stride pair read as (columns, rows)",
-        "s = (s_h, s_w): the result has s_h rows and s_w columns, and row a sums w[a::s_h, ...].",
-        lambda w, s: _phase_sums_with(w, s, swap=True),
-    ),
-    Mistake(
-        "mean instead of sum",
-        "a constant input c gives c times the SUM of a phase's taps (every tap adds c * w[t]); the "
-        "mean divides by the number of taps.",
-        lambda w, s: _phase_sums_with(w, s, reduce=lambda taps: taps.mean() if taps.size else 0.0),
-    ),
-    Mistake(
-        "kernel cut into blocks instead of every s-th tap",
-        f"you summed contiguous blocks of the kernel; {_PHASE}.",
-        _block_sums,
-    ),
-]
-
-
-def _polyphase(x, w, stride, *, order=None, reverse_phase=False, flip=False, concatenate=False):
-    x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
-    w = w[::-1] if flip else w
-    s = stride
-    pieces = []
-    for p in range(s):
-        source = (s - 1 - p) if order == "reversed" else p
-        phase = w[source::s][::-1] if reverse_phase else w[source::s]
-        empty = np.zeros(len(x) - 1 if concatenate else 0)  # a phase with no taps: zeros, or nothing
-        pieces.append(np.convolve(x, phase) if phase.size else empty)
-    if concatenate:
-        return np.concatenate(pieces)
-    out = np.zeros((len(x) - 1) * s + len(w))
-    for p, piece in enumerate(pieces):
-        if piece.size:  # a phase with no taps stays zero
-            out[p::s] = piece
-    return out
-
-
-CONV_TRANSPOSE1D_POLYPHASE = [
-    Mistake(
-        "phases interleaved in the wrong order",
-        "output positions p, p + s, p + 2s, ... come from phase p, the taps w[p::s]: "
-        "out[p::s] = (x convolved with w[p::s]), with the same p on both sides.",
-        lambda x, w, stride: _polyphase(x, w, stride, order="reversed"),
-    ),
-    Mistake(
-        "each phase reversed (correlation instead of convolution)",
-        "each phase is a stride-1 transposed convolution: x[j] scatters w[p::s] forward from "
-        "position j, which is np.convolve(x, w[p::s]) (full mode), not np.correlate (that slides "
-        "the phase reversed).",
-        lambda x, w, stride: _polyphase(x, w, stride, reverse_phase=True),
-    ),
-    Mistake(
-        "phases of the flipped kernel",
-        "phase p is w[p::s] of the kernel as it is; you took the phases of w[::-1] (the "
-        "direct-convolution view flips the kernel, the scatter-add does not).",
-        lambda x, w, stride: _polyphase(x, w, stride, flip=True),
-    ),
-    Mistake(
-        "phases concatenated instead of interleaved",
-        "the phases must be interleaved: phase p fills every s-th output position starting at p "
-        "(out[p::s] = ...), not one block after the other.",
-        lambda x, w, stride: _polyphase(x, w, stride, concatenate=True),
-    ),
-]
-
-
-def _shuffle(x, r, axes):
-    x = np.asarray(x, dtype=np.float64)
-    channels, height, width = x.shape
-    c = channels // (r * r)
-    if axes == "r r c":
-        return x.reshape(r, r, c, height, width).transpose(2, 3, 0, 4, 1).reshape(
-            c, height * r, width * r)
-    if axes == "swapped":
-        return x.reshape(c, r, r, height, width).transpose(0, 3, 2, 4, 1).reshape(
-            c, height * r, width * r)
-    if axes == "tiled":
-        return x.reshape(c, r, r, height, width).transpose(0, 1, 3, 2, 4).reshape(
-            c, height * r, width * r)
-    return x.reshape(c, height * r, width * r)
-
-
-PIXEL_SHUFFLE = [
-    Mistake(
-        "channel order (r, r, C) instead of (C, r, r)",
-        "PyTorch numbers the input channels c*r*r + i*r + j: the r*r channels of one output "
-        "channel are neighbours, x.reshape(C, r, r, H, W); you split them as (r, r, C).",
-        lambda x, r: _shuffle(x, r, "r r c"),
-    ),
-    Mistake(
-        "row and column offsets swapped",
-        "channel c*r*r + i*r + j goes to row offset i and column offset j: "
-        "out[c, h*r + i, w*r + j] = x[c*r*r + i*r + j, h, w]; yours puts it at (j, i).",
-        lambda x, r: _shuffle(x, r, "swapped"),
-    ),
-    Mistake(
-        "reshape without moving the axes",
-        "x.reshape(C, H*r, W*r) only re-reads the numbers in memory order, so channel 0's map "
-        "fills the first rows whole. "
-        "Reshape to (C, r, r, H, W), move the axes to (C, H, r, W, r) with transpose(0, 3, 1, 4, 2), "
-        "then reshape to (C, H*r, W*r).",
-        lambda x, r: _shuffle(x, r, "plain"),
-    ),
-    Mistake(
-        "sub-images tiled instead of interleaved",
-        "each channel's H x W map is spread over the whole output, one pixel per r x r cell "
-        "(out[c, h*r + i, w*r + j]), not copied as a block at (i*H, j*W): the axes must end as "
-        "(C, H, r, W, r), not (C, r, H, r, W).",
-        lambda x, r: _shuffle(x, r, "tiled"),
-    ),
-]
-
-
 # --- checks ----------------------------------------------------------------------------------
 # checks.py imports this module at its bottom (so the notebook finds checks.check_<name>); it is
 # imported here inside the functions so that either module may be imported first.
@@ -412,7 +231,7 @@ def check_overlap_counts_1d(fn, cases, picture=True) -> None:
 
 
 def _phases_formula(case: Case) -> str:
-    s_h, s_w = _pair(case.value("s"))
+    s_h, s_w = _require_pair("s", case.value("s"), 1)
     return f"(s_h, s_w) = ({s_h}, {s_w}): one sum per phase (a, b)"
 
 

@@ -17,7 +17,9 @@ import math
 import numpy as np
 
 from . import reference
-from .reference import _require_array, _require_int, _require_pair
+from .arguments import require_array as _require_array
+from .arguments import require_int as _require_int
+from .arguments import require_pair as _require_pair
 
 __all__ = [
     "overlap_counts_1d",

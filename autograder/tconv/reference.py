@@ -10,9 +10,12 @@ argument and the range it must lie in.
 
 from __future__ import annotations
 
-import numbers
 
 import numpy as np
+
+from .arguments import require_array as _require_array
+from .arguments import require_int as _require_int
+from .arguments import require_pair as _require_pair
 
 __all__ = [
     "conv_output_size",
@@ -30,14 +33,6 @@ __all__ = [
 
 
 # --- argument checks -------------------------------------------------------------------------
-
-def _require_int(name: str, value, minimum: int) -> int:
-    """Return ``value`` as an int, or raise naming ``name`` and the allowed range."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an int >= {minimum}, not {type(value).__name__}")
-    if value < minimum:
-        raise ValueError(f"{name}={value} must be an int >= {minimum}")
-    return int(value)
 
 
 # --- chapter 02: output sizes ----------------------------------------------------------------
@@ -137,29 +132,6 @@ def conv_transpose1d(x, w, stride=1) -> np.ndarray:
 
 
 # --- chapter 03: transposed convolution in 2D, padding as a crop ---------------------------
-
-def _require_pair(name: str, value, minimum: int) -> tuple[int, int]:
-    """An int or an ``(h, w)`` pair of ints, as a pair; raise naming ``name`` and the range."""
-    if isinstance(value, (tuple, list)):
-        if len(value) != 2:
-            raise ValueError(f"{name}={value!r} must be an int or a pair (h, w) of ints >= {minimum}")
-        return (_require_int(f"{name}[0]", value[0], minimum),
-                _require_int(f"{name}[1]", value[1], minimum))
-    value = _require_int(name, value, minimum)
-    return value, value
-
-
-def _require_array(name: str, value, ndim: int, layout: str) -> np.ndarray:
-    """``value`` as a float64 array with ``ndim`` axes, none of them empty."""
-    array = np.asarray(value)
-    if array.ndim != ndim:
-        raise ValueError(f"{name} must be a {ndim}-D array of shape {layout}, got shape {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{name} must not be empty, got shape {array.shape}")
-    if not np.issubdtype(array.dtype, np.number) or np.issubdtype(array.dtype, np.complexfloating):
-        raise TypeError(f"{name} must hold real numbers, got dtype {array.dtype}")
-    return array.astype(np.float64)
-
 
 def _crop(full_length: int, padding: int, name: str) -> slice:
     """The part of a full output that survives cropping ``padding`` from each end."""
