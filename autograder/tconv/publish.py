@@ -561,6 +561,9 @@ def stand_in_source(name: str) -> str:
         elif _is_mistake_list(value):
             fields = [f.name for f in dataclasses.fields(value[0]) if f.name != "compute"]
             cls = type(value[0]).__name__
+            home = type(value[0]).__module__
+            if home != module.__name__ and f"from {home} import {cls}\n" not in head:
+                head.append(f"from {home} import {cls}\n")  # e.g. Mistake, from tconv.mistakes
             items = []
             for n, mistake in enumerate(value):
                 shown = ", ".join(f"{field}={getattr(mistake, field)!r}" for field in fields)
