@@ -20,11 +20,12 @@ import sys
 from pathlib import Path
 
 from . import course, grading
+from .grader.gradebook import Workspace
 
 
-def workspace(grades: Path) -> "grading.Workspace":
+def workspace(grades: Path) -> Workspace:
     grades = grades.resolve()
-    work = grading.Workspace(grades)
+    work = Workspace(grades)
     if not (work.root / "gradebook.db").exists():
         raise SystemExit(f"error: GRADES={grades} holds no nbgrader/gradebook.db: grade first, "
                          f"with `make grade GRADES={grades}` (and SUBMITTED=...)")
@@ -50,8 +51,9 @@ def write_config(grades: Path) -> Path:
 def server_command(grades: Path, port: int | str) -> tuple[list[str], dict]:
     """(command, environment) of the instructor's JupyterLab with the Formgrader on ``grades``."""
     folder = write_config(grades)
+    # The Formgrader works only where the server's root holds the course folder: GRADES/nbgrader.
     command = [str(Path(sys.executable).parent / "jupyter"), "lab",
-               f"--ServerApp.root_dir={course.ROOT}", f"--port={port}"]
+               f"--ServerApp.root_dir={workspace(grades).root}", f"--port={port}"]
     if hasattr(os, "getuid") and os.getuid() == 0:
         command.append("--allow-root")
     env = dict(os.environ, JUPYTER_CONFIG_PATH=str(folder),
@@ -62,11 +64,8 @@ def server_command(grades: Path, port: int | str) -> tuple[list[str], dict]:
 def export(grades: Path) -> Path:
     """Write GRADES/grades.csv again from the gradebook (hand-made changes included)."""
     grades = grades.resolve()
-    if hasattr(grading, "export"):  # the grading command's own export, when it has one
-        grading.export(grades)
-    else:
-        work = workspace(grades)
-        course.run_nbgrader("export", f"--to={grades / 'grades.csv'}", *work.options())
+    workspace(grades)  # says what to do when there is no gradebook yet
+    grading.export(grades)  # grades.csv and exercises.csv
     return grades / "grades.csv"
 
 
