@@ -27,6 +27,9 @@ export PATH := $(BIN):$(PATH)
 # nbgrader finds autograder/nbgrader_config.py through this.
 export JUPYTER_CONFIG_PATH := $(abspath autograder)
 export TORCH_INDEX
+# matplotlib's font cache belongs to the venv: a cache shared in ~/.cache/matplotlib can list the
+# font files of another, deleted venv, and then every plot warns on stderr (which zeroes a grade).
+export MPLCONFIGDIR := $(abspath $(VENV))/matplotlib
 STAMP := $(VENV)/.installed
 
 .PHONY: help env lab test release grade bench publish formgrader export clean chromium bubblewrap
