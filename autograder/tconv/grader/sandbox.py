@@ -120,7 +120,8 @@ class Sandbox:
                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg",
                **(environment or {})}
         fontlist = matplotlib_fontlist()
-        if fontlist is not None:  # no "building the font cache" note on stderr in every kernel
+        if fontlist is not None and fontlist.exists():  # no "building the font cache" note on
+            # stderr in every kernel; a font list removed since it was found is only rebuilt
             bwrap += ["--perms", "0755", "--dir", f"{HOME}/.config",
                       "--perms", "0755", "--dir", f"{HOME}/.config/matplotlib",
                       "--ro-bind", str(fontlist), f"{HOME}/.config/matplotlib/{fontlist.name}"]
