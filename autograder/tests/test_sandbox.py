@@ -378,3 +378,23 @@ def test_csv_markdown_and_html_renderings_are_inert(tmp_path):
     assert not tags & {"script", "iframe"} and handlers == [] and "javascript" not in page
     assert 'src="data:image/png;base64,AAAA"' in page
     assert "p > a {color: red}" in page
+
+
+def test_without_namespaces_make_grade_refuses_and_says_what_to_do(tmp_path):
+    """`make grade` on a machine where the sandbox cannot be made (here: the grader runs with
+    every capability dropped, as in an unprivileged container) stops before grading anyone, says
+    why, and names both ways on: install what is missing, or SANDBOX=off for trusted code."""
+    submitted = tmp_path / "submitted" / "ada" / CH01
+    submitted.mkdir(parents=True)
+    shutil.copy(course.SAMPLE_SUBMISSIONS / "perfect" / CH01 / f"{CH01}.ipynb", submitted)
+    grades = tmp_path / "grades"
+    ran = subprocess.run(
+        ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs",
+         sys.executable, "-m", "tconv.grading", "--submitted", str(submitted.parent.parent),
+         "--grades", str(grades)],
+        capture_output=True, text=True, timeout=300, cwd=course.AUTOGRADER)
+    assert ran.returncode != 0
+    assert "the sandbox could not be made on this machine" in ran.stderr
+    assert "Operation not permitted" in ran.stderr  # bubblewrap's own reason, passed on
+    assert "SANDBOX=off" in ran.stderr and "apt-get install bubblewrap" in ran.stderr
+    assert not (grades / "grades.csv").exists()

@@ -5,9 +5,11 @@
 Standalone on purpose: it imports nothing of the course, because inside its sandbox the course
 package (and, for numpy-only exercises, PyTorch) is not there to import. The request on stdin is
 JSON: {"marker": str, "cells": [source, ...], "calls": [[function, args, kwargs], ...]} with
-arrays encoded by ``codec.py``'s rules (repeated below, as this file cannot import it). The answer
-is one line on the original stdout: the marker, then a JSON list with one encoded answer per call.
-Whatever the learner's code prints goes nowhere.
+arrays encoded by ``verdicts.encode``'s rules (decoded below, as this file cannot import it). A
+call with a fourth element is a block's life (``blocks.py``): build the learner's class with args
+and kwargs, report its submodules and parameters, load the given weights, run it on each input.
+The answer is one line on the original stdout: the marker, then a JSON list with one encoded
+answer per call. Whatever the learner's code prints goes nowhere.
 """
 
 import json
@@ -63,6 +65,58 @@ def encode_answer(answer):
                    "data": [float(v) for v in array.ravel().tolist()]}]
 
 
+SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
+
+
+def setting(value):
+    """A submodule's setting as JSON, if it is an int or a short tuple of ints."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, tuple) and len(value) <= 3 and all(
+            isinstance(v, int) and not isinstance(v, bool) for v in value):
+        return list(value)
+    return None
+
+
+def failure(raised):
+    return ["error", type(raised).__name__, str(raised)[:500]]
+
+
+def live(block_class, args, kwargs, plan):
+    """One block's life (see blocks.py): ["block", report], or the error building it raised."""
+    import torch
+
+    block = block_class(*args, **kwargs)
+    if not isinstance(block, torch.nn.Module):
+        return ["other", type(block).__name__, repr(block)[:200]]
+    children = []
+    for name, module in list(block.named_children())[:64]:
+        found = {key: setting(getattr(module, key, None)) for key in SETTINGS}
+        children.append([str(name)[:100], type(module).__name__[:100],
+                         {key: value for key, value in found.items() if value is not None}])
+    state = [[str(key)[:100], [int(n) for n in value.shape]]
+             for key, value in list(block.state_dict().items())[:64]]
+    report = {"children": children, "state": state, "load": None, "outputs": []}
+    if plan["state"] is not None:
+        try:
+            block.load_state_dict(decode(plan["state"]))
+            block.eval()
+        except BaseException as raised:  # noqa: BLE001 - reported as the learner's error
+            report["load"] = failure(raised)
+    for inputs in plan["forwards"]:
+        try:
+            with torch.no_grad():
+                output = block(*decode(inputs))
+        except BaseException as raised:  # noqa: BLE001 - reported as the learner's error
+            report["outputs"].append(failure(raised))
+            continue
+        if not plan["values"] and isinstance(output, torch.Tensor):
+            report["outputs"].append(["shape", [int(n) for n in output.shape]])
+        else:
+            report["outputs"].append(encode_answer(output))
+    return ["block", report]
+
+
 def main():
     request = json.loads(sys.stdin.read())
     answers_out = os.fdopen(os.dup(1), "w")
@@ -86,15 +140,18 @@ def main():
         except BaseException:  # noqa: BLE001 - a failing cell fails here as in the notebook
             continue
     answers = []
-    for name, args, kwargs in request["calls"]:
+    for name, args, kwargs, *plan in request["calls"]:
         function = namespace.get(name)
         if function is None:
             answers.append(blocked or ["error", "NameError", f"name '{name}' is not defined"])
             continue
         try:
-            answers.append(encode_answer(function(*decode(args), **decode(kwargs))))
-        except BaseException as error:  # noqa: BLE001 - reported to the learner as their error
-            answers.append(["error", type(error).__name__, str(error)[:500]])
+            if plan:
+                answers.append(live(function, decode(args), decode(kwargs), plan[0]))
+            else:
+                answers.append(encode_answer(function(*decode(args), **decode(kwargs))))
+        except BaseException as raised:  # noqa: BLE001 - reported to the learner as their error
+            answers.append(failure(raised))
     answers_out.write(request["marker"] + json.dumps(answers) + "\n")
     answers_out.flush()
 

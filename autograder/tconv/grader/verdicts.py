@@ -15,7 +15,8 @@ lies, read the hidden tests). So every answer is checked again, in three steps:
 3. **Judge** (here, trusted): the same check runs again with the learner's numbers played back in
    order. Its verdict is the re-check's verdict.
 
-Chapter 06's DecoderBlock checks take a class; they are not replayed (see README).
+Chapter 06's DecoderBlock checks take a class: each block they build is recorded and re-lived the
+same way, its structure and outputs coming back as data (``blocks.py``).
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ import nbformat
 import numpy as np
 
 from .. import cases, checkerboard, checks, guard, reference, unet_cases, unet_reference
+from . import blocks
 
 # check -> the reference with the learner function's signature (used only to record the calls).
 # A chapter module declares its own RECHECKABLE; chapter 01-06's are here.
@@ -67,6 +69,12 @@ class CheckCall:
     args: tuple         # the check's arguments after the function
     kwargs: dict
     calls: list = field(default_factory=list)  # [(args, kwargs)] made to the learner's function
+    lives: list = field(default_factory=list)  # [blocks.Life] of the learner's class
+
+    @property
+    def answers(self) -> int:
+        """How many answers the child returns for this check."""
+        return len(self.calls) + len(self.lives)
 
 
 @dataclass(frozen=True)
@@ -89,7 +97,8 @@ def test_cell_calls(source: str) -> list[CheckCall] | None:
         call = statement.value if isinstance(statement, ast.Expr) else None
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
                 and isinstance(call.func.value, ast.Name) and call.func.value.id == "checks"
-                and call.func.attr in RECHECKABLE and call.args
+                and (call.func.attr in RECHECKABLE or call.func.attr in blocks.BLOCK_CHECKS)
+                and call.args
                 and isinstance(call.args[0], ast.Name)):
             return None
         def evaluate(node):
@@ -125,6 +134,10 @@ def _run_check(call: CheckCall, function) -> str | None:
             check(function, *call.args, **kwargs)
     except checks.CheckFailed as failure:
         return str(failure)
+    except Exception as error:  # noqa: BLE001 - a stand-in the check could not read
+        return (f"{call.check}({call.function}, ...) could not judge the answers that came back "
+                f"when your code was re-run outside the notebook ({type(error).__name__}: "
+                f"{str(error)[:MAX_TEXT]}).")
     return None
 
 
@@ -132,6 +145,9 @@ def _record(call: CheckCall) -> None:
     def recorder(*args, **kwargs):
         call.calls.append((args, kwargs))
         return RECHECKABLE[call.check](*args, **kwargs)
+
+    if call.check in blocks.BLOCK_CHECKS:
+        recorder = blocks.recorder(call.lives, values=blocks.BLOCK_CHECKS[call.check])
 
     with _quiet_and_unguarded():
         failure = _run_check(call, recorder)
@@ -174,8 +190,8 @@ def needs_torch(source: Path) -> bool:
             return any(has_tensor(v) for v in value.values())
         return False
 
-    return any(has_tensor((args, kwargs)) for _, calls in plan_for(source)
-               for call in calls or [] for args, kwargs in call.calls)
+    return any(call.lives or any(has_tensor(made) for made in call.calls)
+               for _, calls in plan_for(source) for call in calls or [])
 
 
 # --- 2. answer: what goes to the child and what comes back ---------------------------------------
@@ -232,9 +248,13 @@ def _imports_only(source: str) -> str:
 
 
 def request(submitted: Path, source: Path, released: Path) -> dict:
-    calls = [[call.function, encode(list(args)), encode(kwargs)]
-             for _, planned in plan_for(source) for call in planned or []
-             for args, kwargs in call.calls]
+    calls = []
+    for _, planned in plan_for(source):
+        for call in planned or []:
+            calls += [[call.function, encode(list(args)), encode(kwargs)]
+                      for args, kwargs in call.calls]
+            calls += [[call.function, encode(list(life.args)), encode(life.kwargs),
+                       life.request(encode)] for life in call.lives]
     return {"marker": f"ANSWERS-{secrets.token_hex(16)}:",
             "cells": learner_cells(submitted, source, released), "calls": calls}
 
@@ -274,6 +294,8 @@ def _validate(answer) -> int:
     if kind in ("error", "other") and len(rest) == 2 and all(isinstance(v, str) and
                                                              len(v) <= 2 * MAX_TEXT for v in rest):
         return 0
+    if kind == "block" and len(rest) == 1:
+        return blocks.validate(rest[0], _validate, Malformed)
     if kind in ("array", "tensor") and len(rest) == 1 and isinstance(rest[0], dict):
         spec = rest[0]
         shape, data = spec.get("shape"), spec.get("data")
@@ -311,6 +333,8 @@ def _played(answer, function: str):
         if not (isinstance(error_class, type) and issubclass(error_class, Exception)):
             error_class = type(name if name.isidentifier() else "Error", (Exception,), {})
         raise error_class(message[:MAX_TEXT])
+    if kind == "block":  # a block's report where a function's answer belongs
+        return object()
     _, type_name, shown = answer
     name = type_name if type_name.isidentifier() else "object"
     return type(name, (), {"__repr__": lambda self: shown[:200]})()
@@ -328,8 +352,8 @@ def judge(source: Path, answers: list | None, failure: str | None) -> list[Verdi
             continue
         problem = None
         for call in calls:
-            mine = None if answers is None else answers[position:position + len(call.calls)]
-            position += len(call.calls)
+            mine = None if answers is None else answers[position:position + call.answers]
+            position += call.answers
             if problem is None:
                 problem = failure if mine is None else _replay(call, mine)
         verdicts.append(Verdict(grade_id, problem is None, problem or ""))
@@ -341,6 +365,9 @@ def _replay(call: CheckCall, answers: list) -> str | None:
 
     def played_back(*args, **kwargs):
         return _played(next(queue), call.function)
+
+    if call.lives:
+        played_back = blocks.played_class(call.function, answers, _played)
 
     with _quiet_and_unguarded():
         return _run_check(call, played_back)
