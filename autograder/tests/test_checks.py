@@ -3,10 +3,13 @@ what is wrong: the named mistake where one is known, else the first differing po
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
-from tconv import cases, checks, mistakes, reference
+from tconv import cases, checks, exercises, mistakes
+from tconv.grader import verdicts
 
 CASES_1D = cases.seed_example_1d() + cases.random_1d(5, 1) + cases.edge_1d()
 CASES_CONV = cases.conv_size_examples() + cases.random_conv_sizes(50, 1) + cases.edge_conv_sizes()
@@ -88,26 +91,70 @@ def test_numpy_integers_count_as_ints():
 
 # --- every known mistake is rejected and named ----------------------------------------------------
 
-def named_alone(mistake, message) -> bool:
-    """The message names ``mistake`` as the one known mistake its answers reproduce."""
+def named_alone(mistake, failure: checks.CheckFailed) -> bool:
+    """The message names ``mistake`` as the one known mistake its answers reproduce, and the
+    verdict record names it (the grader reads the record, never the message)."""
+    message = str(failure)
     return (f"This looks like a known mistake, {mistake.name}:" in message
-            and "each of these known mistakes" not in message)
+            and "each of these known mistakes" not in message
+            and failure.verdict.mistakes == (mistake.name,))
 
 
-@pytest.mark.parametrize("mistake", mistakes.CONV_TRANSPOSE1D, ids=lambda m: m.name)
-def test_each_1d_mistake_is_named(mistake):
-    assert named_alone(mistake, failure(no_picture, mistake.compute, CASES_1D))
+# Every exercise of the registry with cases to run: its reference passes, each of its known
+# mistakes is rejected and named (alone), and a wrong answer is rejected.
+WITH_CASES = [e for e in exercises.EXERCISES if e.test_cases is not None]
+KNOWN = [(e, m) for e in WITH_CASES for m in e.mistakes]
 
 
-@pytest.mark.parametrize("mistake", mistakes.CONV_OUTPUT_SIZE, ids=lambda m: m.name)
-def test_each_conv_size_mistake_is_named(mistake):
-    assert named_alone(mistake, failure(checks.check_conv_output_size, mistake.compute, CASES_CONV))
+def run(exercise, answer, case_list=None):
+    """Run ``exercise``'s check on ``answer`` over its test cases, without pictures."""
+    check = getattr(checks, exercise.check)
+    case_list = exercise.test_cases() if case_list is None else case_list
+    extra = {"picture": False} if "picture" in inspect.signature(check).parameters else {}
+    check(answer, case_list, **extra)
 
 
-@pytest.mark.parametrize("mistake", mistakes.CONV_TRANSPOSE_OUTPUT_SIZE, ids=lambda m: m.name)
-def test_each_transpose_size_mistake_is_named(mistake):
-    message = failure(checks.check_conv_transpose_output_size, mistake.compute, CASES_TRANSPOSE)
-    assert named_alone(mistake, message)
+@pytest.mark.parametrize("exercise", WITH_CASES, ids=lambda e: e.check)
+def test_every_exercise_passes_its_reference(exercise, capsys):
+    run(exercise, exercise.reference)
+    assert capsys.readouterr().out.startswith(f"✓ {exercise.learner}:")
+
+
+@pytest.mark.parametrize("exercise, mistake", KNOWN, ids=[f"{e.check}-{m.name}" for e, m in KNOWN])
+def test_every_known_mistake_is_rejected_and_named(exercise, mistake):
+    with pytest.raises(checks.CheckFailed) as failure:
+        run(exercise, exercise.in_learners_form(mistake.compute))
+    assert named_alone(mistake, failure.value), str(failure.value)
+
+
+def _wrong(exercise):
+    """An answer that is wrong on every case: one more than the reference (or, for an exercise
+    that must raise, the input returned as it is)."""
+    if exercise.check == "check_center_crop_rejects_larger":
+        return lambda x, height, width: x
+    if exercise.check == "check_center_crop":
+        return lambda x, height, width: x[:, :, :height, :width] + 1
+    if exercise.compare == "ints":
+        return lambda *args: int(exercise.reference(*args)) + 1
+    return lambda *args: np.asarray(exercise.reference(*args), dtype=float) + 1
+
+
+@pytest.mark.parametrize("exercise", WITH_CASES, ids=lambda e: e.check)
+def test_every_exercise_rejects_a_wrong_answer(exercise):
+    with pytest.raises(checks.CheckFailed) as failure:
+        run(exercise, _wrong(exercise))
+    verdict = failure.value.verdict
+    assert verdict.exercise == exercise.learner and verdict.finding in ("wrong value", "no error")
+    assert str(failure.value) == verdict.message and verdict.call in verdict.message
+
+
+def test_the_registry_declares_every_check_once_and_checks_makes_them_all():
+    made = {name for name in dir(checks) if name.startswith("check_")}
+    assert made == set(exercises.BY_CHECK)
+    for exercise in exercises.EXERCISES:
+        assert getattr(checks, exercise.check).__name__ == exercise.check
+        assert exercise.recheck == (exercise.check in verdicts.RECHECKABLE)
+    assert verdicts.RECHECKABLE == exercises.recheckable() and len(verdicts.RECHECKABLE) >= 13
 
 
 def test_the_span_slip_d_times_k_is_named_and_not_mistaken_for_others():
@@ -348,10 +395,8 @@ def test_calling_the_reference_size_function_is_a_shortcut_too():
     assert "tconv.reference.conv_output_size" in message
 
 
-def test_no_mistake_name_holds_a_colon():
-    """The message reads "known mistake, <name>: <explanation>", and the grading report takes the
-    name up to the first colon."""
-    groups = [value for name, value in vars(mistakes).items()
-              if name.isupper() and isinstance(value, list)]
-    names = [m.name for group in groups for m in group]
-    assert len(groups) >= 9 and not [name for name in names if ":" in name]
+def test_no_two_mistakes_of_an_exercise_share_a_name():
+    """The grading report counts mistakes by name (from the verdict record)."""
+    for exercise in exercises.EXERCISES:
+        names = [m.name for m in exercise.mistakes]
+        assert len(names) == len(set(names)), exercise.check

@@ -35,22 +35,11 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from .. import cases, checkerboard, checks, guard, reference, unet_cases, unet_reference
+from .. import cases, checkerboard, checks, exercises, guard, unet_cases
 
-# check -> the reference with the learner function's signature (used only to record the calls).
-# A chapter module declares its own RECHECKABLE; chapter 01-06's are here.
-RECHECKABLE = {
-    "check_conv_transpose1d": reference.conv_transpose1d,
-    "check_conv_output_size": reference.conv_output_size,
-    "check_conv_transpose_output_size": reference.conv_transpose_output_size,
-    "check_conv_transpose2d": reference.conv_transpose2d,
-    "check_conv_transpose2d_nchw": reference.conv_transpose2d_nchw,
-    "check_conv1d_matrix": reference.conv1d_matrix,
-    "check_conv_transpose2d_by_zero_insertion": reference.conv_transpose2d_by_zero_insertion,
-    "check_center_crop": unet_reference.center_crop,
-    "check_center_crop_rejects_larger": unet_reference.center_crop,
-    **checkerboard.RECHECKABLE,
-}
+# check -> the reference with the learner function's signature (used only to record the calls):
+# every exercise the registry declares re-checkable.
+RECHECKABLE = exercises.recheckable()
 # What a test cell's arguments may name: numpy and the modules the notebooks' setup cells import.
 TEST_NAMESPACE = {"cases": cases, "unet_cases": unet_cases, "checkerboard": checkerboard,
                   "np": np}
@@ -102,21 +91,19 @@ def test_cell_calls(source: str) -> list[CheckCall] | None:
 
 @contextlib.contextmanager
 def _quiet_and_unguarded():
-    """While recording, the recorder calls the reference on purpose; and nothing is printed."""
-    saved = guard._ANSWER_FILES
-    guard._ANSWER_FILES = {}
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        guard._ANSWER_FILES = saved
+    """While recording or replaying, nothing is printed. (The guard is no longer module state:
+    ``_run_check`` passes it to the check.)"""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
-def _run_check(call: CheckCall, function) -> str | None:
-    """Run the real check with ``function`` in the learner's place: None if it passes, else why."""
+def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES) -> str | None:
+    """Run the real check with ``function`` in the learner's place: None if it passes, else why.
+    ``shortcuts``: the guard, by argument (thread-safe); by default the references may run, as
+    the recorder calls them on purpose (and played-back answers call nothing)."""
     import inspect
 
-    kwargs = dict(call.kwargs)
+    kwargs = dict(call.kwargs, shortcuts=shortcuts)
     check = getattr(checks, call.check)
     if "picture" in inspect.signature(check).parameters:
         kwargs["picture"] = False
@@ -124,7 +111,7 @@ def _run_check(call: CheckCall, function) -> str | None:
         with contextlib.redirect_stdout(io.StringIO()):
             check(function, *call.args, **kwargs)
     except checks.CheckFailed as failure:
-        return str(failure)
+        return failure.verdict.message
     return None
 
 
