@@ -37,6 +37,7 @@ FINDINGS = {
     "wrong structure": "wrong structure",
     "no error": "did not raise ValueError",
     "wrong error": "raised the wrong error",
+    "other": "failed",  # a CheckFailed made from a text alone (no record given)
 }
 
 
@@ -84,6 +85,19 @@ class CheckVerdict:
             return f"calls {self.shortcut}"
         return FINDINGS[self.finding]
 
+    def counted(self) -> tuple[str, ...]:
+        """What the grading report counts for this failure: each named mistake, else the
+        summary."""
+        return self.mistakes or (self.summary(),)
+
+    def note(self) -> str:
+        """One line for the grading report: the summary, and what was found on the first
+        failing case (the detail's first line)."""
+        headline = self.detail.strip().splitlines()[0] if self.detail.strip() else ""
+        if self.mistakes or self.shortcut or not headline:
+            return self.summary()
+        return f"{self.summary()}: {headline}"[:200]
+
     def to_json(self) -> str:
         return json.dumps(asdict(self))
 
@@ -104,7 +118,9 @@ class CheckVerdict:
 class CheckFailed(AssertionError):
     """A check found a wrong answer: ``verdict`` says what and where; ``str()`` is its message."""
 
-    def __init__(self, verdict: CheckVerdict):
+    def __init__(self, verdict: CheckVerdict | str):
+        if isinstance(verdict, str):  # a text alone: a record that holds only the text
+            verdict = CheckVerdict("", "", "other", verdict)
         self.verdict = verdict
         super().__init__(verdict.message)
 
@@ -137,7 +153,12 @@ def _publish(verdict: CheckVerdict) -> None:
         return  # not in a kernel: nobody reads the record there
     from IPython.display import display
 
-    display({VERDICT_MIMETYPE: json.loads(verdict.to_json()), "text/plain": ""}, raw=True)
+    display(output_data(verdict), raw=True)
+
+
+def output_data(verdict: CheckVerdict) -> dict:
+    """The display output's data that carries ``verdict``: the record as JSON, and no text."""
+    return {VERDICT_MIMETYPE: json.loads(verdict.to_json()), "text/plain": ""}
 
 
 # --- calling the learner's code -----------------------------------------------------------------

@@ -400,3 +400,119 @@ def test_no_two_mistakes_of_an_exercise_share_a_name():
     for exercise in exercises.EXERCISES:
         names = [m.name for m in exercise.mistakes]
         assert len(names) == len(set(names)), exercise.check
+
+
+# --- the verdict record reaches the grading report as data ------------------------------------
+
+def kernel_outputs(failure: checks.CheckFailed) -> list:
+    """A failing test cell's outputs as the kernel records them: the record published by the
+    check, then the error whose text the learner reads."""
+    from tconv import judge
+
+    return [{"output_type": "display_data", "data": judge.output_data(failure.verdict),
+             "metadata": {}},
+            {"output_type": "error", "ename": "CheckFailed", "evalue": str(failure),
+             "traceback": [str(failure)]}]
+
+
+def test_the_report_counts_mistakes_by_name_however_the_explanation_is_worded(tmp_path):
+    """The report's 'most common problems' column comes from the record's mistake names: an
+    explanation reworded (even to look like another mistake's message) changes nothing."""
+    import nbformat
+
+    from tconv import grading
+    from tconv.grader import records, report
+
+    mistake = mistakes.CONV_TRANSPOSE1D[1]  # stride ignored
+    original = mistake.explanation
+    object.__setattr__(mistake, "explanation", "Reworded: this looks like a known mistake, "
+                                               "bogus name: nothing to parse here")
+    try:
+        with pytest.raises(checks.CheckFailed) as raised:
+            no_picture(mistake.compute, CASES_1D)
+    finally:
+        object.__setattr__(mistake, "explanation", original)
+    assert "Reworded" in str(raised.value)
+    cell = nbformat.v4.new_code_cell("checks.check_conv_transpose1d(conv_transpose1d, cases)")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "random_cases", "points": 2}
+    cell.outputs = [nbformat.from_dict(o) for o in kernel_outputs(raised.value)]
+    problem = report.cell_problems(nbformat.v4.new_notebook(cells=[cell]))["random_cases"]
+    assert problem.found == ("stride ignored",) and problem.note == "stride ignored"
+
+    result = records.Result("ada", "01_scatter_add_1d", "01_scatter_add_1d", cells=[
+        records.CellResult("random_cases", 0.0, 2.0, 0.0, problem=problem.note,
+                           found=problem.found)])
+    rows = [{"student_id": "ada", "assignment": "01_scatter_add_1d", "notebook": "n",
+             "grade_id": "random_cases", "score": 0.0, "max_score": 2.0}]
+    notes, counted = grading.readings([result])
+    report.write_report(rows, notes, counted, tmp_path / "report.md")
+    row = [line for line in (tmp_path / "report.md").read_text().splitlines()
+           if line.startswith("| 01_scatter_add_1d | random_cases |")]
+    assert row and row[0].endswith("| stride ignored (1) |"), row
+    assert "bogus" not in (tmp_path / "report.md").read_text()
+
+
+def test_a_record_that_is_not_one_is_ignored_and_the_error_read_instead():
+    import nbformat
+
+    from tconv import judge
+    from tconv.grader import report
+
+    cell = nbformat.v4.new_code_cell("checks.check_conv_transpose1d(conv_transpose1d, cases)")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "g"}
+    cell.outputs = [nbformat.from_dict(o) for o in [
+        {"output_type": "display_data", "metadata": {},
+         "data": {judge.VERDICT_MIMETYPE: {"exercise": "x", "finding": "invented"}}},
+        {"output_type": "error", "ename": "CheckFailed", "evalue": "conv_transpose1d(...)\n  x",
+         "traceback": []}]]
+    problem = report.cell_problems(nbformat.v4.new_notebook(cells=[cell]))["g"]
+    assert problem.found == ("CheckFailed",) and problem.note == "CheckFailed: conv_transpose1d(...)"
+
+
+# --- the notebooks call only what the registry knows ----------------------------------------------
+
+def graded_calls():
+    """(notebook, grade_id, check, learner name) of every statement of every graded cell."""
+    import ast
+
+    import nbformat
+
+    from tconv import course
+
+    found = []
+    for path in sorted(course.SOLUTIONS.glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade"):
+                continue
+            for statement in ast.parse(cell.source).body:
+                call = statement.value if isinstance(statement, ast.Expr) else None
+                is_check = (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                            and isinstance(call.func.value, ast.Name)
+                            and call.func.value.id == "checks" and call.args
+                            and isinstance(call.args[0], ast.Name))
+                found.append((path.stem, meta["grade_id"], call.func.attr if is_check else None,
+                               call.args[0].id if is_check else ast.unparse(statement)))
+    return found
+
+
+def test_every_graded_cell_calls_a_check_the_registry_knows_on_its_learner_function():
+    calls = graded_calls()
+    assert len(calls) > 60
+    for notebook, grade_id, check, learner in calls:
+        assert check in exercises.BY_CHECK, f"{notebook}/{grade_id}: {check or learner}"
+        exercise = exercises.BY_CHECK[check]
+        assert learner == exercise.learner, f"{notebook}/{grade_id}: {check}({learner}, ...)"
+        assert notebook.startswith(exercise.chapter), f"{notebook}/{grade_id}: {check}"
+    graded = {check for _, _, check, _ in calls}
+    assert graded == {e.check for e in exercises.EXERCISES if e.check != "check_scatter_add_function"}
+
+
+def test_the_graded_cell_test_rejects_an_unknown_check_or_function(monkeypatch):
+    """The test above fails on a cell the registry does not know."""
+    real = graded_calls()
+    for wrong in [(*real[0][:2], "check_conv_transpose3d", real[0][3]),
+                  (*real[0][:3], "conv_transpose1d_mine")]:
+        monkeypatch.setitem(globals(), "graded_calls", lambda: real + [wrong])
+        with pytest.raises(AssertionError):
+            test_every_graded_cell_calls_a_check_the_registry_knows_on_its_learner_function()

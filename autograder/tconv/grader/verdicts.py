@@ -63,6 +63,8 @@ class Verdict:
     grade_id: str
     passed: bool | None  # None: this cell is not re-checked
     message: str = ""
+    note: str = ""                 # one line for the grading report (from the check's record)
+    found: tuple[str, ...] = ()    # what the report counts: the named mistakes, else the finding
 
 
 class Malformed(ValueError):
@@ -97,8 +99,9 @@ def _quiet_and_unguarded():
         yield
 
 
-def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES) -> str | None:
-    """Run the real check with ``function`` in the learner's place: None if it passes, else why.
+def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
+    """Run the real check with ``function`` in the learner's place: None if it passes, else its
+    verdict record (``checks.CheckVerdict``).
     ``shortcuts``: the guard, by argument (thread-safe); by default the references may run, as
     the recorder calls them on purpose (and played-back answers call nothing)."""
     import inspect
@@ -111,7 +114,7 @@ def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES) -> str | N
         with contextlib.redirect_stdout(io.StringIO()):
             check(function, *call.args, **kwargs)
     except checks.CheckFailed as failure:
-        return failure.verdict.message
+        return failure.verdict
     return None
 
 
@@ -123,7 +126,8 @@ def _record(call: CheckCall) -> None:
     with _quiet_and_unguarded():
         failure = _run_check(call, recorder)
     if failure is not None:
-        raise RuntimeError(f"course bug: {call.check} fails on its own reference:\n{failure}")
+        raise RuntimeError(f"course bug: {call.check} fails on its own reference:\n"
+                           f"{failure.message}")
 
 
 def test_cells(source: Path) -> list[tuple[str, str]]:
@@ -319,11 +323,16 @@ def judge(source: Path, answers: list | None, failure: str | None) -> list[Verdi
             position += len(call.calls)
             if problem is None:
                 problem = failure if mine is None else _replay(call, mine)
-        verdicts.append(Verdict(grade_id, problem is None, problem or ""))
+        if isinstance(problem, checks.CheckVerdict):
+            verdicts.append(Verdict(grade_id, False, problem.message, problem.note(),
+                                    problem.counted()))
+        else:
+            verdicts.append(Verdict(grade_id, problem is None, problem or "", problem or "",
+                                    (problem,) if problem else ()))
     return verdicts
 
 
-def _replay(call: CheckCall, answers: list) -> str | None:
+def _replay(call: CheckCall, answers: list):
     queue = iter(answers)
 
     def played_back(*args, **kwargs):
