@@ -61,11 +61,6 @@ def _run(name: str, fn, case, shortcuts) -> judge.Answer:
                               **case.kwargs)
 
 
-def shortcut_message(call: str, shortcut: str) -> str:
-    """What a learner reads when their answer called a ready-made transposed convolution."""
-    return judge.shortcut("", call, shortcut).verdict.message
-
-
 def try_it(fn, *args, **kwargs) -> None:
     """Call the learner's ``fn(*args, **kwargs)`` in a *try it* cell and print the result.
 

@@ -83,6 +83,8 @@ class CheckVerdict:
             return " or ".join(self.mistakes)
         if self.shortcut:
             return f"calls {self.shortcut}"
+        if self.finding in ("crash", "wrong error") and self.actual:
+            return f"raised {self.actual}"
         return FINDINGS[self.finding]
 
     def counted(self) -> tuple[str, ...]:
@@ -91,12 +93,12 @@ class CheckVerdict:
         return self.mistakes or (self.summary(),)
 
     def note(self) -> str:
-        """One line for the grading report: the summary, and what was found on the first
-        failing case (the detail's first line)."""
+        """One line for the grading report: the named mistake(s) or shortcut, else what was
+        found on the first failing case (the first line of ``detail``)."""
         headline = self.detail.strip().splitlines()[0] if self.detail.strip() else ""
         if self.mistakes or self.shortcut or not headline:
             return self.summary()
-        return f"{self.summary()}: {headline}"[:200]
+        return headline[:200]
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))

@@ -516,3 +516,30 @@ def test_the_graded_cell_test_rejects_an_unknown_check_or_function(monkeypatch):
         monkeypatch.setitem(globals(), "graded_calls", lambda: real + [wrong])
         with pytest.raises(AssertionError):
             test_every_graded_cell_calls_a_check_the_registry_knows_on_its_learner_function()
+
+
+def test_the_recheck_returns_the_record_and_names_the_mistake():
+    """Played back through the re-check, a known mistake's answers give a verdict whose counted
+    problems are the mistake's name (from the record), and a right answer's pass."""
+    from tconv import course, reference
+    from tconv.grader import verdicts
+
+    source = course.SOLUTIONS / "01_scatter_add_1d" / "01_scatter_add_1d.ipynb"
+    mistake = mistakes.CONV_TRANSPOSE1D[1]  # stride ignored
+
+    def answers(compute):
+        encoded = []
+        for _, calls in verdicts.plan_for(source):
+            for call in calls or []:
+                for args, kwargs in call.calls:
+                    out = np.asarray(compute(*args, **kwargs), dtype=np.float64)
+                    encoded.append(["array", {"dtype": "float64", "shape": list(out.shape),
+                                              "data": out.ravel().tolist()}])
+        return encoded
+
+    wrong = verdicts.judge(source, answers(mistake.compute), None)
+    seed = [v for v in wrong if v.grade_id == "conv_transpose1d_seed_example"][0]
+    assert seed.passed is False and seed.found == (mistake.name,) and seed.note == mistake.name
+    assert f"known mistake, {mistake.name}:" in seed.message
+    right = verdicts.judge(source, answers(reference.conv_transpose1d), None)
+    assert all(v.passed for v in right) and all(not v.found for v in right)

@@ -36,6 +36,7 @@ import nbformat
 import numpy as np
 
 from .. import cases, checkerboard, checks, exercises, guard, unet_cases
+from ..judge import shortcut as shortcut_failure
 
 # check -> the reference with the learner function's signature (used only to record the calls):
 # every exercise the registry declares re-checkable.
@@ -295,9 +296,9 @@ def _played(answer, function: str):
     if kind == "error":
         _, name, message = answer
         if name == "ModuleNotFoundError" and any(f"'{m}" in message for m in ("torch", "tconv")):
-            raise checks.CheckFailed(checks.shortcut_message(
-                f"{function}(...)", "PyTorch or the course package, which are not available when "
-                "your answer is re-checked (write it with numpy)"))
+            raise shortcut_failure(
+                function, f"{function}(...)", "PyTorch or the course package, which are not "
+                "available when your answer is re-checked (write it with numpy)")
         error_class = getattr(builtins, name, None) if name.isidentifier() else None
         if not (isinstance(error_class, type) and issubclass(error_class, Exception)):
             error_class = type(name if name.isidentifier() else "Error", (Exception,), {})
