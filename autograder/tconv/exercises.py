@@ -19,7 +19,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import cases, checkerboard, checkerboard_reference, mistakes, pytorch, reference
+from . import cases, checkerboard_cases, checkerboard_reference, mistakes, pytorch, reference
 from . import checkerboard_mistakes, unet_mistakes
 from .cases import Case
 
@@ -229,40 +229,40 @@ EXERCISES = (
              ((REFERENCE, checkerboard_reference.overlap_counts_1d),
               ("F.conv_transpose1d of ones with a kernel of ones",
                checkerboard_reference.torch_overlap_counts_1d)),
-             checkerboard.counts_formula, tuple(checkerboard_mistakes.OVERLAP_COUNTS_1D),
+             checkerboard_cases.counts_formula, tuple(checkerboard_mistakes.OVERLAP_COUNTS_1D),
              doc="Check ``overlap_counts_1d(k, s, n)`` against the reference and PyTorch (ones "
                  "through ones).",
-             test_cases=lambda: (checkerboard.counts_example() + checkerboard.counts_random(40, 2027)
-                                 + checkerboard.counts_edge())),
+             test_cases=lambda: (checkerboard_cases.counts_example() + checkerboard_cases.counts_random(40, 2027)
+                                 + checkerboard_cases.counts_edge())),
     Exercise("07", "check_phase_sums", "phase_sums", checkerboard_reference.phase_sums,
              ((REFERENCE, checkerboard_reference.phase_sums),
               ("the inside of F.conv_transpose2d of a map of ones",
                checkerboard_reference.torch_phase_sums)),
-             checkerboard.phases_formula, tuple(checkerboard_mistakes.PHASE_SUMS),
+             checkerboard_cases.phases_formula, tuple(checkerboard_mistakes.PHASE_SUMS),
              what="output shape",
              doc="Check ``phase_sums(w, s)`` against the reference and the interior of PyTorch's "
                  "``conv_transpose2d`` of a map of ones.",
-             test_cases=lambda: (checkerboard.phases_chapter_kernels() + checkerboard.phases_edge()
-                                 + checkerboard.phases_random(40, 2028))),
+             test_cases=lambda: (checkerboard_cases.phases_chapter_kernels() + checkerboard_cases.phases_edge()
+                                 + checkerboard_cases.phases_random(40, 2028))),
     Exercise("07", "check_conv_transpose1d_polyphase", "conv_transpose1d_polyphase",
              checkerboard_reference.conv_transpose1d_polyphase,
              (("chapter 01's scatter-add reference", reference.conv_transpose1d),
               ("PyTorch's conv_transpose1d", pytorch.conv_transpose1d)),
-             checkerboard.polyphase_formula,
+             checkerboard_cases.polyphase_formula,
              tuple(checkerboard_mistakes.CONV_TRANSPOSE1D_POLYPHASE),
              doc="Check ``conv_transpose1d_polyphase(x, w, stride)``: it must give chapter 01's "
                  "scatter-add result and PyTorch's ``conv_transpose1d``.",
-             test_cases=lambda: (checkerboard.polyphase_example()
-                                 + checkerboard.polyphase_random(40, 2029, False)
-                                 + checkerboard.polyphase_edge())),
+             test_cases=lambda: (checkerboard_cases.polyphase_example()
+                                 + checkerboard_cases.polyphase_random(40, 2029, False)
+                                 + checkerboard_cases.polyphase_edge())),
     Exercise("07", "check_pixel_shuffle", "pixel_shuffle", checkerboard_reference.pixel_shuffle,
              ((REFERENCE, checkerboard_reference.pixel_shuffle),
               ("torch.nn.PixelShuffle", checkerboard_reference.torch_pixel_shuffle)),
-             checkerboard.shuffle_formula, tuple(checkerboard_mistakes.PIXEL_SHUFFLE),
+             checkerboard_cases.shuffle_formula, tuple(checkerboard_mistakes.PIXEL_SHUFFLE),
              what="output shape",
              doc="Check ``pixel_shuffle(x, r)`` against the reference and ``torch.nn.PixelShuffle``.",
-             test_cases=lambda: (checkerboard.shuffle_example() + checkerboard.shuffle_random(30, 2030)
-                                 + checkerboard.shuffle_edge())),
+             test_cases=lambda: (checkerboard_cases.shuffle_example() + checkerboard_cases.shuffle_random(30, 2030)
+                                 + checkerboard_cases.shuffle_edge())),
 )
 
 BY_CHECK = {exercise.check: exercise for exercise in EXERCISES}

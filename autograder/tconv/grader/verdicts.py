@@ -35,14 +35,14 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from .. import cases, checkerboard, checks, exercises, guard, unet_cases
+from .. import cases, checkerboard_cases, checks, exercises, guard, unet_cases
 from ..judge import shortcut as shortcut_failure
 
 # check -> the reference with the learner function's signature (used only to record the calls):
 # every exercise the registry declares re-checkable.
 RECHECKABLE = exercises.recheckable()
 # What a test cell's arguments may name: numpy and the modules the notebooks' setup cells import.
-TEST_NAMESPACE = {"cases": cases, "unet_cases": unet_cases, "checkerboard": checkerboard,
+TEST_NAMESPACE = {"cases": cases, "unet_cases": unet_cases, "checkerboard_cases": checkerboard_cases,
                   "np": np}
 CHILD = Path(__file__).with_name("child.py")
 

@@ -223,21 +223,3 @@ def shuffle_formula(case: Case) -> str:
     r = case.value("r")
     return (f"(C*r*r / (r*r), H*r, W*r) = ({channels} / {r * r}, {height}*{r}, {width}*{r}) = "
             f"({channels // (r * r)}, {height * r}, {width * r})")
-
-
-# --- trying an answer without stopping "Run All" -----------------------------------------------
-
-def try_it(fn, *args) -> None:
-    """Call the learner's ``fn(*args)`` and print what it returns; if it raises, print the error
-    instead of raising it, so that "Run All" goes on to the checks, which say more."""
-    try:
-        answer = fn(*args)
-    except NotImplementedError:
-        print(f"{getattr(fn, '__name__', fn)} is not written yet: replace `raise "
-              f"NotImplementedError()` with your code and run its cell again.")
-        return
-    except Exception as error:  # the learner's bug: shown, and the checks below explain it
-        print(f"{getattr(fn, '__name__', fn)}{args} raised {type(error).__name__}: {error}\n"
-              f"(the checks below run it on more cases and say more)")
-        return
-    print(answer)
