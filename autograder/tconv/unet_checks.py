@@ -16,7 +16,7 @@ from dataclasses import replace
 import numpy as np
 
 from . import guard, judge, unet_mistakes
-from .checks import _equal_arrays, _first_difference, _Outcome, _same_array, _verdict
+from .comparing import Outcome, conclude, equal_arrays, first_difference, same_array
 from .judge import CheckVerdict
 
 
@@ -54,10 +54,10 @@ def check_center_crop(fn, crop_cases, *, shortcuts: guard.Guard | None = None) -
         got = judge.call_learner("center_crop", call, fn, torch.from_numpy(x.copy()), case.height,
                                  case.width, shortcuts=_answers_only(shortcuts))
         if got.error is not None:
-            outcomes.append(_Outcome(case.args, error=got.error,
+            outcomes.append(Outcome(case.args, error=got.error,
                                      problem=judge.crash_verdict("center_crop", call, got.error)))
             continue
-        outcome = _Outcome(case.args, _tensor_as_array("center_crop", call, got.value))
+        outcome = Outcome(case.args, _tensor_as_array("center_crop", call, got.value))
         outcomes.append(outcome)
         actual = outcome.answer
         expected = np.asarray(unet_reference.center_crop(x, case.height, case.width), np.float64)
@@ -73,7 +73,7 @@ def check_center_crop(fn, crop_cases, *, shortcuts: guard.Guard | None = None) -
                 f"{actual.shape}. Crop the last two axes only: "
                 f"x[:, :, top:top + height, left:left + width].\n  {where}",
                 expected=str(expected.shape), actual=str(actual.shape))
-        elif _first_difference(expected, actual) is not None:
+        elif first_difference(expected, actual) is not None:
             first = actual.flat[0]
             located = ""
             if first == int(first) and 0 <= first < x.size:  # x.flat[k] = k: find the corner
@@ -85,8 +85,8 @@ def check_center_crop(fn, crop_cases, *, shortcuts: guard.Guard | None = None) -
                 f"right shape {expected.shape}, wrong values (x is numbered: x.flat[k] = k).\n"
                 f"{located}  {where}", expected=f"top-left x[0, 0, {top}, {left}]",
                 actual=f"top-left value {first:g}")
-    _verdict("center_crop", crop_cases, ["the reference center crop"], outcomes,
-             unet_mistakes.CENTER_CROP, _same_array)
+    conclude("center_crop", crop_cases, ["the reference center crop"], outcomes,
+             unet_mistakes.CENTER_CROP, same_array)
 
 
 @judge.published
@@ -218,7 +218,7 @@ def _forward_crash(case, error) -> CheckVerdict:
 
 
 def _same_tensor(produced, answer) -> bool:
-    return _equal_arrays(np.asarray(produced.detach(), np.float64), answer)
+    return equal_arrays(np.asarray(produced.detach(), np.float64), answer)
 
 
 @judge.published
@@ -239,9 +239,9 @@ def check_decoder_block(block_class, block_cases, picture=True, *,
         got = _run_decoder_block(block, case, x, skip, shortcuts)
         args = (reference_block, x, skip)
         if got.error is not None:
-            outcomes.append(_Outcome(args, error=got.error, problem=_forward_crash(case, got.error)))
+            outcomes.append(Outcome(args, error=got.error, problem=_forward_crash(case, got.error)))
             continue
-        outcome = _Outcome(args, _tensor_as_array("DecoderBlock", case.describe(), got.value))
+        outcome = Outcome(args, _tensor_as_array("DecoderBlock", case.describe(), got.value))
         outcomes.append(outcome)
         actual = outcome.answer
         h, w = case.x_shape[2:]
@@ -254,7 +254,7 @@ def check_decoder_block(block_class, block_cases, picture=True, *,
                 f"wrong output shape: expected {expected.shape}, got {actual.shape}.\n  {formula}.",
                 expected=str(expected.shape), actual=str(actual.shape))
             continue
-        difference = _first_difference(expected, actual)
+        difference = first_difference(expected, actual)
         if difference is not None:
             index, want, value, count = difference
             outcome.picture = (expected, actual, "DecoderBlock output, first map: expected vs. yours")
@@ -265,7 +265,7 @@ def check_decoder_block(block_class, block_cases, picture=True, *,
                 f"({count} of {expected.size} values differ).",
                 expected=f"{want:.6g} at {index}", actual=f"{value:.6g}")
     with torch.no_grad():
-        _verdict("DecoderBlock", block_cases, ["the reference block given the same weights"],
+        conclude("DecoderBlock", block_cases, ["the reference block given the same weights"],
                  outcomes, unet_mistakes.DECODER_BLOCK, _same_tensor, picture)
 
 
@@ -282,12 +282,12 @@ def check_decoder_block_paper_sizes(block_class, steps, *,
         args = (case.reference_block(), x, skip)
         got = _run_decoder_block(block, case, x, skip, shortcuts)
         if got.error is not None:
-            outcomes.append(_Outcome(args, error=got.error, problem=_forward_crash(case, got.error)))
+            outcomes.append(Outcome(args, error=got.error, problem=_forward_crash(case, got.error)))
             continue
         answer = got.value
         if not isinstance(answer, torch.Tensor):
             _tensor_as_array("DecoderBlock", case.describe(), answer)
-        outcome = _Outcome(args, tuple(answer.shape))
+        outcome = Outcome(args, tuple(answer.shape))
         outcomes.append(outcome)
         if tuple(answer.shape) != tuple(wanted):
             outcome.problem = CheckVerdict(
@@ -298,7 +298,7 @@ def check_decoder_block_paper_sizes(block_class, steps, *,
                 expected=str(tuple(wanted)), actual=str(tuple(answer.shape)))
     steps_text = ", ".join(f"{case.x_shape[2]} -> {wanted[2]}" for case, wanted in steps)
     with torch.no_grad():
-        _verdict("DecoderBlock", cases, [], outcomes, unet_mistakes.DECODER_BLOCK,
+        conclude("DecoderBlock", cases, [], outcomes, unet_mistakes.DECODER_BLOCK,
                  lambda produced, shape: tuple(produced.shape) == shape, passed=(
                      f"✓ DecoderBlock: {len(steps)} of the paper's expanding steps give the "
                      f"table's sizes ({steps_text})."))
@@ -340,7 +340,7 @@ def check_scatter_add_function(function_class, strides=(1, 2), *,
             raise judge.fail(name, what, "wrong shape", f"forward: expected shape "
                              f"{tuple(expected.shape)}, got {actual.shape}.",
                              expected=str(tuple(expected.shape)), actual=str(actual.shape))
-        difference = _first_difference(expected.detach().numpy(), actual)
+        difference = first_difference(expected.detach().numpy(), actual)
         if difference is not None:
             raise judge.fail(name, what, "wrong value",
                              f"forward: at index {difference[0]} expected {difference[1]:.6g}, got "
@@ -371,7 +371,7 @@ def check_scatter_add_function(function_class, strides=(1, 2), *,
                 raise judge.fail(name, what, "wrong shape", f"the gradient for {part} has shape "
                                  f"{have.shape}, expected {tuple(w.shape)} ({part}'s own shape).",
                                  expected=str(tuple(w.shape)), actual=str(have.shape))
-            difference = _first_difference(w.numpy(), have)
+            difference = first_difference(w.numpy(), have)
             if difference is not None:
                 raise judge.fail(name, what, "wrong value",
                                  f"the gradient for {part} differs from PyTorch's at index "

@@ -8,7 +8,7 @@ import inspect
 import numpy as np
 import pytest
 
-from tconv import cases, checks, exercises, mistakes
+from tconv import cases, checks, comparing, exercises, mistakes
 from tconv.grader import verdicts
 
 CASES_1D = cases.seed_example_1d() + cases.random_1d(5, 1) + cases.edge_1d()
@@ -324,7 +324,7 @@ def test_try_it_prints_the_result_or_the_error_and_never_raises(capsys):
 
 def test_a_failing_value_check_draws_expected_yours_and_difference(monkeypatch):
     shown = []
-    monkeypatch.setattr(checks, "_show_comparison", lambda *args: shown.append(args))
+    monkeypatch.setattr(comparing, "show_comparison", lambda *args: shown.append(args))
     failure(checks.check_conv_transpose1d, mistakes.CONV_TRANSPOSE1D[0].compute,
             cases.seed_example_1d())
     expected, actual, _ = shown[0]
