@@ -543,3 +543,36 @@ def test_the_recheck_returns_the_record_and_names_the_mistake():
     assert f"known mistake, {mistake.name}:" in seed.message
     right = verdicts.judge(source, answers(reference.conv_transpose1d), None)
     assert all(v.passed for v in right) and all(not v.found for v in right)
+
+
+# --- the guard is configured by argument ------------------------------------------------------------
+
+@pytest.mark.guarded
+def test_guards_with_different_settings_run_at_once_in_threads():
+    """What counts as a shortcut is the Guard passed to the check, not module state: the same
+    answer (the course's reference) passes under ``guard.REFERENCES`` and is refused under
+    ``guard.LEARNER``, in threads running at the same time."""
+    import threading
+
+    from tconv import guard, reference
+
+    outcomes = {}
+
+    def run_with(name, shortcuts, rounds=5):
+        results = []
+        for _ in range(rounds):
+            try:
+                checks.check_conv_transpose1d(reference.conv_transpose1d, CASES_1D, picture=False,
+                                              shortcuts=shortcuts)
+                results.append("passed")
+            except checks.CheckFailed as failure:
+                results.append(failure.verdict.finding)
+        outcomes[name] = results
+
+    threads = [threading.Thread(target=run_with, args=(name, shortcuts)) for name, shortcuts in
+               [("learner", guard.LEARNER), ("references", guard.REFERENCES)] * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == {"learner": ["shortcut"] * 5, "references": ["passed"] * 5}
