@@ -64,10 +64,12 @@ def _made(exercise: exercises.Exercise):
     sources = [source for source, _ in exercise.twins]
     if exercise.compare == "arrays":
         def check(fn, cases, picture=True, *, shortcuts: guard.Guard | None = None) -> None:
+            __tracebackhide__ = True  # noqa: F841
             compare_arrays(exercise.learner, fn, cases, exercise.twins, exercise.formula,
                           exercise.mistakes, picture, exercise.what, shortcuts)
     else:
         def check(fn, cases, *, shortcuts: guard.Guard | None = None) -> None:
+            __tracebackhide__ = True  # noqa: F841
             compare_ints(exercise.learner, fn, cases, exercise.twins, exercise.formula,
                         exercise.mistakes, shortcuts)
     check.__name__ = check.__qualname__ = exercise.check

@@ -137,6 +137,7 @@ def published(check):
     before the learner's message is raised, for the grader to read."""
     @functools.wraps(check)
     def run(*args, **kwargs):
+        __tracebackhide__ = True  # noqa: F841 - IPython and pytest leave this frame out
         try:
             return check(*args, **kwargs)
         except CheckFailed as failure:
