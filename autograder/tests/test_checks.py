@@ -450,6 +450,10 @@ def test_the_report_counts_mistakes_by_name_however_the_explanation_is_worded(tm
            if line.startswith("| 01_scatter_add_1d | random_cases |")]
     assert row and row[0].endswith("| stride ignored (1) |"), row
     assert "bogus" not in (tmp_path / "report.md").read_text()
+    # the feedback keeps the learner's message and drops the record, which shows nothing
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    report.make_safe(notebook)
+    assert [o.output_type for o in notebook.cells[0].outputs] == ["error"]
 
 
 def test_a_record_that_is_not_one_is_ignored_and_the_error_read_instead():

@@ -158,10 +158,13 @@ SAFE_MIMETYPES = {"text/plain", "image/png", "image/jpeg"}
 
 def make_safe(notebook) -> None:
     """Keep only inert outputs (text, PNG, JPEG) and show learners' own markdown as text, so that
-    neither the feedback nor the Formgrader renders HTML or script a learner wrote."""
+    neither the feedback nor the Formgrader renders HTML or script a learner wrote. The checks'
+    verdict records (read before, by ``cell_problems``) are left out: they show nothing."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader", {}).get("locked"):
             cell.source = cell.source.replace("<", "&lt;").replace(">", "&gt;")
+        if "outputs" in cell:  # a check's verdict record, read by cell_problems: nothing to show
+            cell.outputs = [o for o in cell.outputs if VERDICT_MIMETYPE not in o.get("data", {})]
         for output in cell.get("outputs", []):
             data = output.get("data")
             if data is None:
