@@ -81,8 +81,3 @@ class Guard:
 
 LEARNER = Guard()           # a learner's answer: no answer module, no ready-made PyTorch
 REFERENCES = LEARNER.allowing_answers()  # the course's references may run (recording, tests)
-
-
-def watch(guard: Guard = LEARNER):
-    """``with watch() as shortcuts: fn(...)``: ``guard.watch()``."""
-    return guard.watch()
