@@ -1,6 +1,6 @@
 """Chapter 07's known mistakes: each wrong answer written out, so feedback can name it.
 
-Kept apart from ``checkerboard.py`` (cases and checks) because a wrong answer is most of a right
+Kept apart from ``checkerboard_cases.py`` because a wrong answer is most of a right
 one: the learners' copy of the course (``make publish``) replaces this module, as it does
 ``mistakes.py``, with the values these mistakes produce on the visible cases.
 """

@@ -92,16 +92,15 @@ def readings(results: list[Result]):
     for result in results:
         lines = list(result.notes)
         for cell in result.cells:
-            found = []
             if cell.recheck:
-                found.append(report.reading(cell.recheck))
                 lines.append(f"{cell.grade_id}: passed inside the notebook but not when re-checked "
-                             f"outside it ({report.reading(cell.recheck)})")
+                             f"outside it ({cell.recheck})")
             elif cell.problem and cell.score < cell.max_score:
-                found.append(cell.problem)
                 lines.append(f"{cell.grade_id}: {cell.problem}")
-            if found:
-                mistakes[(result.job_student, result.assignment, cell.grade_id)] = found
+            else:
+                continue
+            # what the verdict record named (never read back from a message)
+            mistakes[(result.job_student, result.assignment, cell.grade_id)] = list(cell.found)
         if lines:
             notes[result.key] = lines
     return notes, mistakes

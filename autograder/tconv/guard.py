@@ -1,25 +1,30 @@
 """Notice when an exercise answer calls a ready-made transposed convolution.
 
-The scatter-add exercises ask learners to write the operation themselves. ``watch()`` runs around
-one call of a learner's function and lists the shortcuts it took: PyTorch's transposed
-convolutions (functional, module or ``torch.*`` forms), its gradient machinery (``torch.autograd``,
-``torch.nn.grad``, ``convolution_backward``), and the course's own reference code. It sees calls
-however they were imported or renamed, because it looks at the code being entered, not at names.
+The scatter-add exercises ask learners to write the operation themselves. ``Guard.watch()`` runs
+around one call of a learner's function and lists the shortcuts it took: the course's own answer
+modules (``answer_modules``), PyTorch's built-in transposed convolutions and kin (``builtins``:
+functional, module or ``torch.*`` forms), and its gradient machinery (``gradients``:
+``torch.autograd``, ``torch.nn.grad``). It sees calls however they were imported or renamed,
+because it looks at the code being entered, not at names.
+
+What counts as a shortcut is the Guard's own (frozen) settings, passed by argument: nothing is
+read from or written to module state while watching, so guards with different settings may run
+at the same time in different threads. ``LEARNER`` is what a learner's answer is held to.
 """
 
 from __future__ import annotations
 
 import sys
 from contextlib import contextmanager
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
-# Modules that hold the answers: entering one of them from a learner's function is a shortcut.
-_ANSWER_FILES = {str(_PACKAGE / name): name[:-3] for name in
-                 ("reference.py", "pytorch.py", "unet_reference.py", "checkerboard_reference.py")}
+# The modules that hold the answers: entering one of them from a learner's function is a shortcut.
+ANSWER_MODULES = ("reference", "pytorch", "unet_reference", "checkerboard_reference")
+BUILTIN_SHORTCUTS = ("conv_transpose", "convolution_backward", "pixel_shuffle")
 _TORCH_GRADIENT_PARTS = (("torch", "autograd"), ("torch", "nn", "grad.py"))
 _GRADIENT_CALLS = {"grad", "backward", "vjp"}
-_BUILTIN_SHORTCUTS = ("conv_transpose", "convolution_backward", "pixel_shuffle")
 
 
 def _torch_gradient_module(filename: str) -> bool:
@@ -28,28 +33,51 @@ def _torch_gradient_module(filename: str) -> bool:
                for n in range(len(parts)))
 
 
-@contextmanager
-def watch():
-    """``with watch() as shortcuts: fn(...)`` leaves a list of what ``fn`` should not have used."""
-    found: list[str] = []
+@dataclass(frozen=True)
+class Guard:
+    """What counts as a shortcut: calls into ``answer_modules`` (of tconv), C functions whose name
+    holds one of ``builtins``, and (``gradients``) PyTorch's gradient machinery."""
+    answer_modules: tuple[str, ...] = ANSWER_MODULES
+    builtins: tuple[str, ...] = BUILTIN_SHORTCUTS
+    gradients: bool = True
 
-    def profile(frame, event, arg):
-        if event == "call":
-            filename = frame.f_code.co_filename
-            if filename in _ANSWER_FILES:
-                found.append(f"the course's answer tconv.{_ANSWER_FILES[filename]}."
-                             f"{frame.f_code.co_name}")
-            elif ("torch" in filename and _torch_gradient_module(filename)
-                  and (filename.endswith("grad.py") or frame.f_code.co_name in _GRADIENT_CALLS)):
-                found.append("PyTorch's gradient machinery (torch.autograd / torch.nn.grad)")
-        elif event == "c_call":
-            name = getattr(arg, "__name__", "") or ""
-            if any(part in name for part in _BUILTIN_SHORTCUTS):
-                found.append(f"PyTorch's {name}")
+    def answers_only(self) -> "Guard":
+        """The same answer modules, PyTorch allowed (its layers are the exercise's material)."""
+        return replace(self, builtins=(), gradients=False)
 
-    previous = sys.getprofile()
-    sys.setprofile(profile)
-    try:
-        yield found
-    finally:
-        sys.setprofile(previous)
+    def allowing_answers(self) -> "Guard":
+        """The same, with the course's answers allowed (to record the reference's calls)."""
+        return replace(self, answer_modules=())
+
+    @contextmanager
+    def watch(self):
+        """``with guard.watch() as shortcuts: fn(...)`` leaves a list of what ``fn`` should not
+        have used."""
+        found: list[str] = []
+        answers = {str(_PACKAGE / f"{name}.py"): name for name in self.answer_modules}
+        builtins, gradients = self.builtins, self.gradients
+
+        def profile(frame, event, arg):
+            if event == "call":
+                filename = frame.f_code.co_filename
+                if filename in answers:
+                    found.append(f"the course's answer tconv.{answers[filename]}."
+                                 f"{frame.f_code.co_name}")
+                elif (gradients and "torch" in filename and _torch_gradient_module(filename)
+                      and (filename.endswith("grad.py") or frame.f_code.co_name in _GRADIENT_CALLS)):
+                    found.append("PyTorch's gradient machinery (torch.autograd / torch.nn.grad)")
+            elif event == "c_call" and builtins:
+                name = getattr(arg, "__name__", "") or ""
+                if any(part in name for part in builtins):
+                    found.append(f"PyTorch's {name}")
+
+        previous = sys.getprofile()
+        sys.setprofile(profile)
+        try:
+            yield found
+        finally:
+            sys.setprofile(previous)
+
+
+LEARNER = Guard()           # a learner's answer: no answer module, no ready-made PyTorch
+REFERENCES = LEARNER.allowing_answers()  # the course's references may run (recording, tests)

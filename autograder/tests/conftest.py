@@ -20,7 +20,7 @@ def _references_count_as_right_answers(request, monkeypatch):
     """Tests hand the reference implementations to the checks as the right answer; in a
     learner's notebook that is a shortcut. Only tests marked `guarded` keep that rule."""
     if request.node.get_closest_marker("guarded") is None:
-        monkeypatch.setattr(guard, "_ANSWER_FILES", {})
+        monkeypatch.setattr(guard, "LEARNER", guard.REFERENCES)
 
 
 def tree_digest(folder: Path) -> str:

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tconv import cases, checks, mistakes, pytorch, reference
+from tconv import cases, checks, pytorch, reference
 
 FAST = settings(max_examples=60, deadline=None)
 
@@ -116,52 +116,8 @@ def test_invalid_arguments_are_named(call, words):
     assert words in str(error.value)
 
 
-# --- the checks: pass on the reference, name every known mistake -----------------------------
-
-EXERCISES = {
-    "conv_transpose2d": (
-        checks.check_conv_transpose2d, reference.conv_transpose2d, mistakes.CONV_TRANSPOSE2D,
-        lambda: cases.seed_example_2d() + cases.edge_2d() + cases.random_2d(10, 2026, pairs=True)),
-    "conv_transpose2d_nchw": (
-        checks.check_conv_transpose2d_nchw, reference.conv_transpose2d_nchw,
-        mistakes.CONV_TRANSPOSE2D_NCHW,
-        lambda: (cases.seed_example_nchw() + cases.edge_nchw_channels()
-                 + cases.edge_nchw_geometry() + cases.edge_nchw_small() + cases.combined_nchw())),
-    "conv1d_matrix": (
-        checks.check_conv1d_matrix, reference.conv1d_matrix, mistakes.CONV1D_MATRIX,
-        lambda: cases.matrix_examples() + cases.edge_matrices() + cases.random_matrices(5, 3)),
-    "conv_transpose2d_by_zero_insertion": (
-        checks.check_conv_transpose2d_by_zero_insertion, reference.conv_transpose2d_by_zero_insertion,
-        mistakes.CONV_TRANSPOSE2D_BY_ZERO_INSERTION,
-        lambda: cases.seed_example_2d() + cases.edge_2d() + cases.large_padding_2d()),
-}
-
-
-@pytest.mark.parametrize("exercise", EXERCISES)
-def test_check_passes_on_the_reference(exercise, capsys):
-    check, answer, _, pool = EXERCISES[exercise]
-    check(answer, pool(), picture=False)
-    assert capsys.readouterr().out.startswith(f"✓ {exercise}:")
-
-
-MISTAKES = [(exercise, mistake) for exercise, (_, _, known, _) in EXERCISES.items()
-            for mistake in known]
-
-
-@pytest.mark.parametrize("exercise, mistake", MISTAKES,
-                         ids=[f"{e}-{m.name}" for e, m in MISTAKES])
-def test_check_fails_and_names_each_mistake(exercise, mistake):
-    """The chapter's cases catch the mistake, and the feedback names it, and only it (where the
-    mistaken code crashes, the same crash is part of what it reproduces)."""
-    check, _, _, pool = EXERCISES[exercise]
-    with pytest.raises(checks.CheckFailed) as failure:
-        check(mistake.compute, pool(), picture=False)
-    message = str(failure.value)
-    assert f"This looks like a known mistake, {mistake.name}:" in message
-    others = [other.name for _, _, known, _ in EXERCISES.values() for other in known
-              if other.name != mistake.name and f"{other.name}:" in message]
-    assert not others, f"also named: {others}"
-
+# --- the checks: test_checks.py runs every exercise of the registry (reference passes, each
+# known mistake is rejected and named, a wrong answer is rejected); here, what is particular ---
 
 def test_a_wrong_nchw_answer_shows_the_failing_map():
     """A value error in a 4-D answer prints the (H, W) map where it is, with its index."""

@@ -3,10 +3,13 @@ what is wrong: the named mistake where one is known, else the first differing po
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 
-from tconv import cases, checks, mistakes, reference
+from tconv import cases, checks, comparing, exercises, mistakes
+from tconv.grader import verdicts
 
 CASES_1D = cases.seed_example_1d() + cases.random_1d(5, 1) + cases.edge_1d()
 CASES_CONV = cases.conv_size_examples() + cases.random_conv_sizes(50, 1) + cases.edge_conv_sizes()
@@ -88,26 +91,70 @@ def test_numpy_integers_count_as_ints():
 
 # --- every known mistake is rejected and named ----------------------------------------------------
 
-def named_alone(mistake, message) -> bool:
-    """The message names ``mistake`` as the one known mistake its answers reproduce."""
+def named_alone(mistake, failure: checks.CheckFailed) -> bool:
+    """The message names ``mistake`` as the one known mistake its answers reproduce, and the
+    verdict record names it (the grader reads the record, never the message)."""
+    message = str(failure)
     return (f"This looks like a known mistake, {mistake.name}:" in message
-            and "each of these known mistakes" not in message)
+            and "each of these known mistakes" not in message
+            and failure.verdict.mistakes == (mistake.name,))
 
 
-@pytest.mark.parametrize("mistake", mistakes.CONV_TRANSPOSE1D, ids=lambda m: m.name)
-def test_each_1d_mistake_is_named(mistake):
-    assert named_alone(mistake, failure(no_picture, mistake.compute, CASES_1D))
+# Every exercise of the registry with cases to run: its reference passes, each of its known
+# mistakes is rejected and named (alone), and a wrong answer is rejected.
+WITH_CASES = [e for e in exercises.EXERCISES if e.test_cases is not None]
+KNOWN = [(e, m) for e in WITH_CASES for m in e.mistakes]
 
 
-@pytest.mark.parametrize("mistake", mistakes.CONV_OUTPUT_SIZE, ids=lambda m: m.name)
-def test_each_conv_size_mistake_is_named(mistake):
-    assert named_alone(mistake, failure(checks.check_conv_output_size, mistake.compute, CASES_CONV))
+def run(exercise, answer, case_list=None):
+    """Run ``exercise``'s check on ``answer`` over its test cases, without pictures."""
+    check = getattr(checks, exercise.check)
+    case_list = exercise.test_cases() if case_list is None else case_list
+    extra = {"picture": False} if "picture" in inspect.signature(check).parameters else {}
+    check(answer, case_list, **extra)
 
 
-@pytest.mark.parametrize("mistake", mistakes.CONV_TRANSPOSE_OUTPUT_SIZE, ids=lambda m: m.name)
-def test_each_transpose_size_mistake_is_named(mistake):
-    message = failure(checks.check_conv_transpose_output_size, mistake.compute, CASES_TRANSPOSE)
-    assert named_alone(mistake, message)
+@pytest.mark.parametrize("exercise", WITH_CASES, ids=lambda e: e.check)
+def test_every_exercise_passes_its_reference(exercise, capsys):
+    run(exercise, exercise.reference)
+    assert capsys.readouterr().out.startswith(f"✓ {exercise.learner}:")
+
+
+@pytest.mark.parametrize("exercise, mistake", KNOWN, ids=[f"{e.check}-{m.name}" for e, m in KNOWN])
+def test_every_known_mistake_is_rejected_and_named(exercise, mistake):
+    with pytest.raises(checks.CheckFailed) as failure:
+        run(exercise, exercise.in_learners_form(mistake.compute))
+    assert named_alone(mistake, failure.value), str(failure.value)
+
+
+def _wrong(exercise):
+    """An answer that is wrong on every case: one more than the reference (or, for an exercise
+    that must raise, the input returned as it is)."""
+    if exercise.check == "check_center_crop_rejects_larger":
+        return lambda x, height, width: x
+    if exercise.check == "check_center_crop":
+        return lambda x, height, width: x[:, :, :height, :width] + 1
+    if exercise.compare == "ints":
+        return lambda *args: int(exercise.reference(*args)) + 1
+    return lambda *args: np.asarray(exercise.reference(*args), dtype=float) + 1
+
+
+@pytest.mark.parametrize("exercise", WITH_CASES, ids=lambda e: e.check)
+def test_every_exercise_rejects_a_wrong_answer(exercise):
+    with pytest.raises(checks.CheckFailed) as failure:
+        run(exercise, _wrong(exercise))
+    verdict = failure.value.verdict
+    assert verdict.exercise == exercise.learner and verdict.finding in ("wrong value", "no error")
+    assert str(failure.value) == verdict.message and verdict.call in verdict.message
+
+
+def test_the_registry_declares_every_check_once_and_checks_makes_them_all():
+    made = {name for name in dir(checks) if name.startswith("check_")}
+    assert made == set(exercises.BY_CHECK)
+    for exercise in exercises.EXERCISES:
+        assert getattr(checks, exercise.check).__name__ == exercise.check
+        assert exercise.recheck == (exercise.check in verdicts.RECHECKABLE)
+    assert verdicts.RECHECKABLE == exercises.recheckable() and len(verdicts.RECHECKABLE) >= 13
 
 
 def test_the_span_slip_d_times_k_is_named_and_not_mistaken_for_others():
@@ -277,7 +324,7 @@ def test_try_it_prints_the_result_or_the_error_and_never_raises(capsys):
 
 def test_a_failing_value_check_draws_expected_yours_and_difference(monkeypatch):
     shown = []
-    monkeypatch.setattr(checks, "_show_comparison", lambda *args: shown.append(args))
+    monkeypatch.setattr(comparing, "show_comparison", lambda *args: shown.append(args))
     failure(checks.check_conv_transpose1d, mistakes.CONV_TRANSPOSE1D[0].compute,
             cases.seed_example_1d())
     expected, actual, _ = shown[0]
@@ -348,10 +395,188 @@ def test_calling_the_reference_size_function_is_a_shortcut_too():
     assert "tconv.reference.conv_output_size" in message
 
 
-def test_no_mistake_name_holds_a_colon():
-    """The message reads "known mistake, <name>: <explanation>", and the grading report takes the
-    name up to the first colon."""
-    groups = [value for name, value in vars(mistakes).items()
-              if name.isupper() and isinstance(value, list)]
-    names = [m.name for group in groups for m in group]
-    assert len(groups) >= 9 and not [name for name in names if ":" in name]
+def test_no_two_mistakes_of_an_exercise_share_a_name():
+    """The grading report counts mistakes by name (from the verdict record)."""
+    for exercise in exercises.EXERCISES:
+        names = [m.name for m in exercise.mistakes]
+        assert len(names) == len(set(names)), exercise.check
+
+
+# --- the verdict record reaches the grading report as data ------------------------------------
+
+def kernel_outputs(failure: checks.CheckFailed) -> list:
+    """A failing test cell's outputs as the kernel records them: the record published by the
+    check, then the error whose text the learner reads."""
+    from tconv import judge
+
+    return [{"output_type": "display_data", "data": judge.output_data(failure.verdict),
+             "metadata": {}},
+            {"output_type": "error", "ename": "CheckFailed", "evalue": str(failure),
+             "traceback": [str(failure)]}]
+
+
+def test_the_report_counts_mistakes_by_name_however_the_explanation_is_worded(tmp_path):
+    """The report's 'most common problems' column comes from the record's mistake names: an
+    explanation reworded (even to look like another mistake's message) changes nothing."""
+    import nbformat
+
+    from tconv import grading
+    from tconv.grader import records, report
+
+    mistake = mistakes.CONV_TRANSPOSE1D[1]  # stride ignored
+    original = mistake.explanation
+    object.__setattr__(mistake, "explanation", "Reworded: this looks like a known mistake, "
+                                               "bogus name: nothing to parse here")
+    try:
+        with pytest.raises(checks.CheckFailed) as raised:
+            no_picture(mistake.compute, CASES_1D)
+    finally:
+        object.__setattr__(mistake, "explanation", original)
+    assert "Reworded" in str(raised.value)
+    cell = nbformat.v4.new_code_cell("checks.check_conv_transpose1d(conv_transpose1d, cases)")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "random_cases", "points": 2}
+    cell.outputs = [nbformat.from_dict(o) for o in kernel_outputs(raised.value)]
+    problem = report.cell_problems(nbformat.v4.new_notebook(cells=[cell]))["random_cases"]
+    assert problem.found == ("stride ignored",) and problem.note == "stride ignored"
+
+    result = records.Result("ada", "01_scatter_add_1d", "01_scatter_add_1d", cells=[
+        records.CellResult("random_cases", 0.0, 2.0, 0.0, problem=problem.note,
+                           found=problem.found)])
+    rows = [{"student_id": "ada", "assignment": "01_scatter_add_1d", "notebook": "n",
+             "grade_id": "random_cases", "score": 0.0, "max_score": 2.0}]
+    notes, counted = grading.readings([result])
+    report.write_report(rows, notes, counted, tmp_path / "report.md")
+    row = [line for line in (tmp_path / "report.md").read_text().splitlines()
+           if line.startswith("| 01_scatter_add_1d | random_cases |")]
+    assert row and row[0].endswith("| stride ignored (1) |"), row
+    assert "bogus" not in (tmp_path / "report.md").read_text()
+    # the feedback keeps the learner's message and drops the record, which shows nothing
+    notebook = nbformat.v4.new_notebook(cells=[cell])
+    report.make_safe(notebook)
+    assert [o.output_type for o in notebook.cells[0].outputs] == ["error"]
+
+
+def test_a_record_that_is_not_one_is_ignored_and_the_error_read_instead():
+    import nbformat
+
+    from tconv import judge
+    from tconv.grader import report
+
+    cell = nbformat.v4.new_code_cell("checks.check_conv_transpose1d(conv_transpose1d, cases)")
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "g"}
+    cell.outputs = [nbformat.from_dict(o) for o in [
+        {"output_type": "display_data", "metadata": {},
+         "data": {judge.VERDICT_MIMETYPE: {"exercise": "x", "finding": "invented"}}},
+        {"output_type": "error", "ename": "CheckFailed", "evalue": "conv_transpose1d(...)\n  x",
+         "traceback": []}]]
+    problem = report.cell_problems(nbformat.v4.new_notebook(cells=[cell]))["g"]
+    assert problem.found == ("CheckFailed",) and problem.note == "CheckFailed: conv_transpose1d(...)"
+
+
+# --- the notebooks call only what the registry knows ----------------------------------------------
+
+def graded_calls():
+    """(notebook, grade_id, check, learner name) of every statement of every graded cell."""
+    import ast
+
+    import nbformat
+
+    from tconv import course
+
+    found = []
+    for path in sorted(course.SOLUTIONS.glob("*/*.ipynb")):
+        for cell in nbformat.read(path, as_version=4).cells:
+            meta = cell.metadata.get("nbgrader", {})
+            if cell.cell_type != "code" or not meta.get("grade"):
+                continue
+            for statement in ast.parse(cell.source).body:
+                call = statement.value if isinstance(statement, ast.Expr) else None
+                is_check = (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
+                            and isinstance(call.func.value, ast.Name)
+                            and call.func.value.id == "checks" and call.args
+                            and isinstance(call.args[0], ast.Name))
+                found.append((path.stem, meta["grade_id"], call.func.attr if is_check else None,
+                               call.args[0].id if is_check else ast.unparse(statement)))
+    return found
+
+
+def test_every_graded_cell_calls_a_check_the_registry_knows_on_its_learner_function():
+    calls = graded_calls()
+    assert len(calls) > 60
+    for notebook, grade_id, check, learner in calls:
+        assert check in exercises.BY_CHECK, f"{notebook}/{grade_id}: {check or learner}"
+        exercise = exercises.BY_CHECK[check]
+        assert learner == exercise.learner, f"{notebook}/{grade_id}: {check}({learner}, ...)"
+        assert notebook.startswith(exercise.chapter), f"{notebook}/{grade_id}: {check}"
+    graded = {check for _, _, check, _ in calls}
+    assert graded == {e.check for e in exercises.EXERCISES if e.check != "check_scatter_add_function"}
+
+
+def test_the_graded_cell_test_rejects_an_unknown_check_or_function(monkeypatch):
+    """The test above fails on a cell the registry does not know."""
+    real = graded_calls()
+    for wrong in [(*real[0][:2], "check_conv_transpose3d", real[0][3]),
+                  (*real[0][:3], "conv_transpose1d_mine")]:
+        monkeypatch.setitem(globals(), "graded_calls", lambda: real + [wrong])
+        with pytest.raises(AssertionError):
+            test_every_graded_cell_calls_a_check_the_registry_knows_on_its_learner_function()
+
+
+def test_the_recheck_returns_the_record_and_names_the_mistake():
+    """Played back through the re-check, a known mistake's answers give a verdict whose counted
+    problems are the mistake's name (from the record), and a right answer's pass."""
+    from tconv import course, reference
+    from tconv.grader import verdicts
+
+    source = course.SOLUTIONS / "01_scatter_add_1d" / "01_scatter_add_1d.ipynb"
+    mistake = mistakes.CONV_TRANSPOSE1D[1]  # stride ignored
+
+    def answers(compute):
+        encoded = []
+        for _, calls in verdicts.plan_for(source):
+            for call in calls or []:
+                for args, kwargs in call.calls:
+                    out = np.asarray(compute(*args, **kwargs), dtype=np.float64)
+                    encoded.append(["array", {"dtype": "float64", "shape": list(out.shape),
+                                              "data": out.ravel().tolist()}])
+        return encoded
+
+    wrong = verdicts.judge(source, answers(mistake.compute), None)
+    seed = [v for v in wrong if v.grade_id == "conv_transpose1d_seed_example"][0]
+    assert seed.passed is False and seed.found == (mistake.name,) and seed.note == mistake.name
+    assert f"known mistake, {mistake.name}:" in seed.message
+    right = verdicts.judge(source, answers(reference.conv_transpose1d), None)
+    assert all(v.passed for v in right) and all(not v.found for v in right)
+
+
+# --- the guard is configured by argument ------------------------------------------------------------
+
+@pytest.mark.guarded
+def test_guards_with_different_settings_run_at_once_in_threads():
+    """What counts as a shortcut is the Guard passed to the check, not module state: the same
+    answer (the course's reference) passes under ``guard.REFERENCES`` and is refused under
+    ``guard.LEARNER``, in threads running at the same time."""
+    import threading
+
+    from tconv import guard, reference
+
+    outcomes = {}
+
+    def run_with(name, shortcuts, rounds=5):
+        results = []
+        for _ in range(rounds):
+            try:
+                checks.check_conv_transpose1d(reference.conv_transpose1d, CASES_1D, picture=False,
+                                              shortcuts=shortcuts)
+                results.append("passed")
+            except checks.CheckFailed as failure:
+                results.append(failure.verdict.finding)
+        outcomes[name] = results
+
+    threads = [threading.Thread(target=run_with, args=(name, shortcuts)) for name, shortcuts in
+               [("learner", guard.LEARNER), ("references", guard.REFERENCES)] * 2]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes == {"learner": ["shortcut"] * 5, "references": ["passed"] * 5}

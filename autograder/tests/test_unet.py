@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tconv import checks, mistakes, unet, unet_cases, unet_plots, unet_reference
+from tconv import checks, unet, unet_cases, unet_mistakes, unet_plots, unet_reference
 
 
 CROP_CASES = unet_cases.crop_even_margins() + unet_cases.crop_odd_margins()
@@ -254,7 +254,7 @@ def test_checks_pass_the_references_and_right_answers_written_differently(capsys
 
 # --- wrong answers fail, named -------------------------------------------------------------------
 
-@pytest.mark.parametrize("mistake", mistakes.CENTER_CROP, ids=lambda m: m.name)
+@pytest.mark.parametrize("mistake", unet_mistakes.CENTER_CROP, ids=lambda m: m.name)
 def test_center_crop_check_names_each_known_mistake(mistake):
     def wrong(x, height, width):
         return torch.as_tensor(np.ascontiguousarray(mistake.compute(x.numpy(), height, width)))
@@ -264,7 +264,7 @@ def test_center_crop_check_names_each_known_mistake(mistake):
 
 
 def test_center_crop_odd_margin_mistake_is_caught_by_the_odd_margin_cell_only():
-    wrong = mistakes.CENTER_CROP[0]  # the extra row at the top
+    wrong = unet_mistakes.CENTER_CROP[0]  # the extra row at the top
 
     def crop(x, height, width):
         return torch.as_tensor(np.ascontiguousarray(wrong.compute(x.numpy(), height, width)))
@@ -300,14 +300,14 @@ def block_with(mistake):
     return Wrong
 
 
-@pytest.mark.parametrize("mistake", mistakes.DECODER_BLOCK, ids=lambda m: m.name)
+@pytest.mark.parametrize("mistake", unet_mistakes.DECODER_BLOCK, ids=lambda m: m.name)
 def test_decoder_block_check_names_each_known_mistake(mistake):
     message = failure(checks.check_decoder_block, block_with(mistake), BLOCK_CASES, picture=False)
     assert mistake.name in message
 
 
 def test_missing_crop_fails_the_paper_sizes_and_wrong_order_does_not():
-    missing_crop, wrong_order = mistakes.DECODER_BLOCK[:2]
+    missing_crop, wrong_order = unet_mistakes.DECODER_BLOCK[:2]
     assert missing_crop.name == "skip connection not cropped"
     assert wrong_order.name == "wrong concatenation order, upsampled map first"
     steps = unet_cases.block_paper_steps()

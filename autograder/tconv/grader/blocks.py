@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 BLOCK_CHECKS = {"check_decoder_block_submodules": True,
                 "check_decoder_block": True,
                 "check_decoder_block_paper_sizes": False}
-# The submodule settings the checks read (see checks._decoder_parts).
+# The submodule settings the checks read (see unet_checks._decoder_parts).
 SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
 MAX_NAME = 100          # a submodule's or parameter's name, a class name
 MAX_PARTS = 64          # submodules or parameters of one block

@@ -23,8 +23,11 @@ class CellResult:
     score: float
     max_score: float
     kernel_score: float        # what nbgrader gave it in the kernel (visible tests only)
-    recheck: str = ""          # why the re-check failed a cell that passed in the kernel
+    recheck: str = ""          # one line: why the re-check failed a cell that passed in the kernel
     problem: str = ""          # one line: what went wrong in the kernel (from its error)
+    # What the report's "most common problems" counts for this cell: the known mistakes the check's
+    # verdict record names, else its kind of finding (from the re-check if it overturned the cell).
+    found: tuple[str, ...] = ()
 
 
 @dataclass

@@ -8,43 +8,69 @@ import csv
 import html
 import re
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+
+from ..judge import VERDICT_MIMETYPE, CheckVerdict
 
 EXERCISE_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "score", "max_score"]
 
 
 # --- reading a graded notebook -------------------------------------------------------------------
 
-def cell_problems(notebook) -> dict[str, str]:
-    """{grade_id: one line on why that test cell failed in the kernel}."""
+@dataclass(frozen=True)
+class Problem:
+    """Why one test cell failed: a line for the report's notes, and what its "most common
+    problems" column counts (the check's named mistakes, else the kind of finding)."""
+    note: str
+    found: tuple[str, ...]
+
+
+NOTHING = Problem("", ())
+TIMED_OUT = Problem("it ran past the time limit and was stopped", ("time limit",))
+
+
+def cell_problems(notebook) -> dict[str, Problem]:
+    """{grade_id: why that test cell failed in the kernel}, from the check's verdict record (a
+    display output of type ``judge.VERDICT_MIMETYPE``; no message is parsed), else from the
+    error's type and first line."""
     problems = {}
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("grade") or cell.cell_type != "code":
             continue
-        errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
+        outputs = cell.get("outputs", [])
+        errors = [o for o in outputs if o.get("output_type") == "error"]
         if errors:
-            problems[meta.get("grade_id", "?")] = diagnosis_of(errors)
+            problems[meta.get("grade_id", "?")] = problem_of(errors, verdicts_in(outputs))
     return problems
 
 
-def diagnosis_of(errors: list) -> str:
+def verdicts_in(outputs: list) -> list[CheckVerdict]:
+    """The verdict records a cell's checks published (a malformed one is left out)."""
+    found = []
+    for output in outputs:
+        record = output.get("data", {}).get(VERDICT_MIMETYPE) if output.get("output_type") in (
+            "display_data", "execute_result") else None
+        if record is None:
+            continue
+        try:
+            found.append(CheckVerdict.from_json(record))
+        except (TypeError, ValueError):
+            continue
+    return found
+
+
+def problem_of(errors: list, records: list[CheckVerdict]) -> Problem:
     if any(e.get("ename") in {"CellTimeoutError", "KeyboardInterrupt"} for e in errors):
-        return "it ran past the time limit and was stopped"
-    return reading(str(errors[0].get("evalue", "")), str(errors[0].get("ename", "error")))
-
-
-def reading(message: str, kind: str = "") -> str:
-    """A check's message in a few words: the named mistake or shortcut, else its first finding."""
-    for pattern in (r"known mistake, ([^:]+):", r"\n  calls (.+?)\. This exercise",
-                    r"(not written yet)", r"(returned None)", r"(timed out)"):
-        match = re.search(pattern, message)
-        if match:
-            return match.group(1)
-    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
-    finding = lines[1] if len(lines) > 1 else (lines[0] if lines else "")
-    return f"{kind + ': ' if kind else ''}{finding}"[:160]
+        return TIMED_OUT
+    if records and errors[0].get("ename") == "CheckFailed":
+        return Problem(records[-1].note(), records[-1].counted())
+    kind = str(errors[0].get("ename", "error"))
+    lines = [line.strip() for line in str(errors[0].get("evalue", "")).splitlines() if line.strip()]
+    note = f"{kind}: {lines[0]}"[:160] if lines else kind
+    return Problem(note, (kind,))
 
 
 # --- CSV and Markdown ----------------------------------------------------------------------------
@@ -132,10 +158,13 @@ SAFE_MIMETYPES = {"text/plain", "image/png", "image/jpeg"}
 
 def make_safe(notebook) -> None:
     """Keep only inert outputs (text, PNG, JPEG) and show learners' own markdown as text, so that
-    neither the feedback nor the Formgrader renders HTML or script a learner wrote."""
+    neither the feedback nor the Formgrader renders HTML or script a learner wrote. The checks'
+    verdict records (read before, by ``cell_problems``) are left out: they show nothing."""
     for cell in notebook.cells:
         if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader", {}).get("locked"):
             cell.source = cell.source.replace("<", "&lt;").replace(">", "&gt;")
+        if "outputs" in cell:  # a check's verdict record, read by cell_problems: nothing to show
+            cell.outputs = [o for o in cell.outputs if VERDICT_MIMETYPE not in o.get("data", {})]
         for output in cell.get("outputs", []):
             data = output.get("data")
             if data is None:

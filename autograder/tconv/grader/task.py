@@ -115,14 +115,17 @@ def _grade_in(job: Job, settings: Settings, result: Result) -> None:
                     grade = grades.get(verdict.grade_id)
                     if verdict.passed is False and grade is not None and (grade.score or 0) > 0:
                         grade.manual_score = 0.0
-                        overturned[verdict.grade_id] = verdict.message
+                        overturned[verdict.grade_id] = verdict
                         _comment(gradebook, source, grade, verdict.message, MissingEntry)
                 gradebook.db.commit()
             for name, grade in grades.items():
+                problem = problems.get(name, report.NOTHING)
+                rechecked = overturned.get(name)
                 result.cells.append(CellResult(
                     name, float(grade.score or 0.0), float(grade.max_score),
                     kernel_score=float(grade.auto_score or 0.0),
-                    recheck=overturned.get(name, ""), problem=problems.get(name, "")))
+                    recheck=rechecked.note if rechecked else "", problem=problem.note,
+                    found=tuple((rechecked or problem).found)))
         report.make_safe(executed)
         nbformat.write(executed, autograded)
         text = autograded.read_text()

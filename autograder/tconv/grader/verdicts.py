@@ -36,25 +36,15 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from .. import cases, checkerboard, checks, guard, reference, unet_cases, unet_reference
+from .. import cases, checkerboard_cases, checks, exercises, guard, unet_cases
+from ..judge import shortcut as shortcut_failure
 from . import blocks
 
-# check -> the reference with the learner function's signature (used only to record the calls).
-# A chapter module declares its own RECHECKABLE; chapter 01-06's are here.
-RECHECKABLE = {
-    "check_conv_transpose1d": reference.conv_transpose1d,
-    "check_conv_output_size": reference.conv_output_size,
-    "check_conv_transpose_output_size": reference.conv_transpose_output_size,
-    "check_conv_transpose2d": reference.conv_transpose2d,
-    "check_conv_transpose2d_nchw": reference.conv_transpose2d_nchw,
-    "check_conv1d_matrix": reference.conv1d_matrix,
-    "check_conv_transpose2d_by_zero_insertion": reference.conv_transpose2d_by_zero_insertion,
-    "check_center_crop": unet_reference.center_crop,
-    "check_center_crop_rejects_larger": unet_reference.center_crop,
-    **checkerboard.RECHECKABLE,
-}
+# check -> the reference with the learner function's signature (used only to record the calls):
+# every exercise the registry declares re-checkable.
+RECHECKABLE = exercises.recheckable()
 # What a test cell's arguments may name: numpy and the modules the notebooks' setup cells import.
-TEST_NAMESPACE = {"cases": cases, "unet_cases": unet_cases, "checkerboard": checkerboard,
+TEST_NAMESPACE = {"cases": cases, "unet_cases": unet_cases, "checkerboard_cases": checkerboard_cases,
                   "np": np}
 CHILD = Path(__file__).with_name("child.py")
 
@@ -82,6 +72,8 @@ class Verdict:
     grade_id: str
     passed: bool | None  # None: this cell is not re-checked
     message: str = ""
+    note: str = ""                 # one line for the grading report (from the check's record)
+    found: tuple[str, ...] = ()    # what the report counts: the named mistakes, else the finding
 
 
 class Malformed(ValueError):
@@ -111,21 +103,20 @@ def test_cell_calls(source: str) -> list[CheckCall] | None:
 
 @contextlib.contextmanager
 def _quiet_and_unguarded():
-    """While recording, the recorder calls the reference on purpose; and nothing is printed."""
-    saved = guard._ANSWER_FILES
-    guard._ANSWER_FILES = {}
-    try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            yield
-    finally:
-        guard._ANSWER_FILES = saved
+    """While recording or replaying, nothing is printed. (The guard is no longer module state:
+    ``_run_check`` passes it to the check.)"""
+    with contextlib.redirect_stdout(io.StringIO()):
+        yield
 
 
-def _run_check(call: CheckCall, function) -> str | None:
-    """Run the real check with ``function`` in the learner's place: None if it passes, else why."""
+def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
+    """Run the real check with ``function`` in the learner's place: None if it passes, else its
+    verdict record (``checks.CheckVerdict``).
+    ``shortcuts``: the guard, by argument (thread-safe); by default the references may run, as
+    the recorder calls them on purpose (and played-back answers call nothing)."""
     import inspect
 
-    kwargs = dict(call.kwargs)
+    kwargs = dict(call.kwargs, shortcuts=shortcuts)
     check = getattr(checks, call.check)
     if "picture" in inspect.signature(check).parameters:
         kwargs["picture"] = False
@@ -133,7 +124,7 @@ def _run_check(call: CheckCall, function) -> str | None:
         with contextlib.redirect_stdout(io.StringIO()):
             check(function, *call.args, **kwargs)
     except checks.CheckFailed as failure:
-        return str(failure)
+        return failure.verdict
     except Exception as error:  # noqa: BLE001 - a stand-in the check could not read
         return (f"{call.check}({call.function}, ...) could not judge the answers that came back "
                 f"when your code was re-run outside the notebook ({type(error).__name__}: "
@@ -152,7 +143,8 @@ def _record(call: CheckCall) -> None:
     with _quiet_and_unguarded():
         failure = _run_check(call, recorder)
     if failure is not None:
-        raise RuntimeError(f"course bug: {call.check} fails on its own reference:\n{failure}")
+        raise RuntimeError(f"course bug: {call.check} fails on its own reference:\n"
+                           f"{getattr(failure, 'message', failure)}")
 
 
 def test_cells(source: Path) -> list[tuple[str, str]]:
@@ -326,9 +318,9 @@ def _played(answer, function: str):
     if kind == "error":
         _, name, message = answer
         if name == "ModuleNotFoundError" and any(f"'{m}" in message for m in ("torch", "tconv")):
-            raise checks.CheckFailed(checks.shortcut_message(
-                f"{function}(...)", "PyTorch or the course package, which are not available when "
-                "your answer is re-checked (write it with numpy)"))
+            raise shortcut_failure(
+                function, f"{function}(...)", "PyTorch or the course package, which are not "
+                "available when your answer is re-checked (write it with numpy)")
         error_class = getattr(builtins, name, None) if name.isidentifier() else None
         if not (isinstance(error_class, type) and issubclass(error_class, Exception)):
             error_class = type(name if name.isidentifier() else "Error", (Exception,), {})
@@ -356,11 +348,16 @@ def judge(source: Path, answers: list | None, failure: str | None) -> list[Verdi
             position += call.answers
             if problem is None:
                 problem = failure if mine is None else _replay(call, mine)
-        verdicts.append(Verdict(grade_id, problem is None, problem or ""))
+        if isinstance(problem, checks.CheckVerdict):
+            verdicts.append(Verdict(grade_id, False, problem.message, problem.note(),
+                                    problem.counted()))
+        else:
+            verdicts.append(Verdict(grade_id, problem is None, problem or "", problem or "",
+                                    (problem,) if problem else ()))
     return verdicts
 
 
-def _replay(call: CheckCall, answers: list) -> str | None:
+def _replay(call: CheckCall, answers: list):
     queue = iter(answers)
 
     def played_back(*args, **kwargs):

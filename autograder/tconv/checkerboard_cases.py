@@ -1,11 +1,9 @@
-"""Chapter 07 (checkerboard artifacts and the sub-pixel view): cases, known mistakes and checks.
+"""Chapter 07 (checkerboard artifacts and the sub-pixel view): kernels, cases, and the formulas
+that explain an answer's right shape.
 
-The answers live in ``checkerboard_reference``; pictures in ``checkerboard_plots``; the training
-experiment in ``checkerboard_experiment``. The checks reuse chapter 01-05's machinery
-(``checks._check_arrays``: the learner's call under the shortcut guard, shape, first wrong value,
-a picture, the named mistake) and are exposed to the notebook as ``checks.check_<name>``.
-``RECHECKABLE`` maps each check to the reference with the learner function's signature, for the
-grader's re-check outside the learner's kernel.
+The answers live in ``checkerboard_reference``; known mistakes in ``checkerboard_mistakes``;
+pictures in ``checkerboard_plots``; the training experiment in ``checkerboard_experiment``. The
+exercises are declared in ``exercises``, and ``checks`` makes their ``checks.check_<name>``.
 """
 
 from __future__ import annotations
@@ -14,11 +12,7 @@ import math
 
 import numpy as np
 
-from . import checkerboard_reference as answers
-from . import pytorch, reference
 from .cases import Case
-from .checkerboard_mistakes import (CONV_TRANSPOSE1D_POLYPHASE, OVERLAP_COUNTS_1D,
-                                   PHASE_SUMS, PIXEL_SHUFFLE)
 from .arguments import require_array as _require_array
 from .arguments import require_int as _require_int
 from .arguments import require_pair as _require_pair
@@ -206,96 +200,26 @@ def shuffle_edge() -> list[Case]:
     ]
 
 
-# --- checks ----------------------------------------------------------------------------------
-# checks.py imports this module at its bottom (so the notebook finds checks.check_<name>); it is
-# imported here inside the functions so that either module may be imported first.
+# --- the right shape, explained (for the checks, declared in ``exercises``) -------------------
 
-def _checks():
-    from . import checks
-
-    return checks
-
-
-def _counts_formula(case: Case) -> str:
+def counts_formula(case: Case) -> str:
     k, s, n = case.args
     return f"(n - 1)*s + k = ({n} - 1)*{s} + {k} = {(n - 1) * s + k}"
 
 
-def check_overlap_counts_1d(fn, cases, picture=True) -> None:
-    """Check ``overlap_counts_1d(k, s, n)`` against the reference and PyTorch (ones through ones)."""
-    _checks()._check_arrays("overlap_counts_1d", fn, cases,
-                            [("the reference implementation", answers.overlap_counts_1d),
-                             ("F.conv_transpose1d of ones with a kernel of ones",
-                              answers.torch_overlap_counts_1d)],
-                            _counts_formula, OVERLAP_COUNTS_1D, picture)
-
-
-def _phases_formula(case: Case) -> str:
+def phases_formula(case: Case) -> str:
     s_h, s_w = _require_pair("s", case.value("s"), 1)
     return f"(s_h, s_w) = ({s_h}, {s_w}): one sum per phase (a, b)"
 
 
-def check_phase_sums(fn, cases, picture=True) -> None:
-    """Check ``phase_sums(w, s)`` against the reference and the interior of PyTorch's
-    ``conv_transpose2d`` of a map of ones."""
-    _checks()._check_arrays("phase_sums", fn, cases,
-                            [("the reference implementation", answers.phase_sums),
-                             ("the inside of F.conv_transpose2d of a map of ones",
-                              answers.torch_phase_sums)],
-                            _phases_formula, PHASE_SUMS, picture, what="output shape")
-
-
-def _polyphase_formula(case: Case) -> str:
+def polyphase_formula(case: Case) -> str:
     length, kernel, stride = len(case.value("x")), len(case.value("w")), case.value("stride")
     return (f"(L - 1)*stride + K = ({length} - 1)*{stride} + {kernel} = "
             f"{(length - 1) * stride + kernel}, as in chapter 01")
 
 
-def check_conv_transpose1d_polyphase(fn, cases, picture=True) -> None:
-    """Check ``conv_transpose1d_polyphase(x, w, stride)``: it must give chapter 01's scatter-add
-    result and PyTorch's ``conv_transpose1d``."""
-    _checks()._check_arrays("conv_transpose1d_polyphase", fn, cases,
-                            [("chapter 01's scatter-add reference", reference.conv_transpose1d),
-                             ("PyTorch's conv_transpose1d", pytorch.conv_transpose1d)],
-                            _polyphase_formula, CONV_TRANSPOSE1D_POLYPHASE, picture)
-
-
-def _shuffle_formula(case: Case) -> str:
+def shuffle_formula(case: Case) -> str:
     channels, height, width = np.shape(case.value("x"))
     r = case.value("r")
     return (f"(C*r*r / (r*r), H*r, W*r) = ({channels} / {r * r}, {height}*{r}, {width}*{r}) = "
             f"({channels // (r * r)}, {height * r}, {width * r})")
-
-
-def check_pixel_shuffle(fn, cases, picture=True) -> None:
-    """Check ``pixel_shuffle(x, r)`` against the reference and ``torch.nn.PixelShuffle``."""
-    _checks()._check_arrays("pixel_shuffle", fn, cases,
-                            [("the reference implementation", answers.pixel_shuffle),
-                             ("torch.nn.PixelShuffle", answers.torch_pixel_shuffle)],
-                            _shuffle_formula, PIXEL_SHUFFLE, picture, what="output shape")
-
-
-RECHECKABLE = {
-    "check_overlap_counts_1d": answers.overlap_counts_1d,
-    "check_phase_sums": answers.phase_sums,
-    "check_conv_transpose1d_polyphase": answers.conv_transpose1d_polyphase,
-    "check_pixel_shuffle": answers.pixel_shuffle,
-}
-
-
-# --- trying an answer without stopping "Run All" -----------------------------------------------
-
-def try_it(fn, *args) -> None:
-    """Call the learner's ``fn(*args)`` and print what it returns; if it raises, print the error
-    instead of raising it, so that "Run All" goes on to the checks, which say more."""
-    try:
-        answer = fn(*args)
-    except NotImplementedError:
-        print(f"{getattr(fn, '__name__', fn)} is not written yet: replace `raise "
-              f"NotImplementedError()` with your code and run its cell again.")
-        return
-    except Exception as error:  # the learner's bug: shown, and the checks below explain it
-        print(f"{getattr(fn, '__name__', fn)}{args} raised {type(error).__name__}: {error}\n"
-              f"(the checks below run it on more cases and say more)")
-        return
-    print(answer)

@@ -1,0 +1,275 @@
+"""Every exercise of the course, declared once.
+
+An ``Exercise`` is one check a notebook's test cells call, ``checks.<check>(<learner>, ...)``: the
+chapter, the learner's function or class, the course's reference with the learner's signature
+(the grader's re-check records the checks' calls with it), what the answer is compared with (the
+reference, then PyTorch), the formula that explains the right shape, the known mistakes, and the
+cases the tests run it on (visible and hidden alike). From these, ``checks`` makes the
+``check_*`` functions of chapters 01-05 and 07 (``compare`` "arrays" or "ints") and re-exports
+the ones written by hand (``compare`` "by hand": chapter 06's take tensors and classes, in
+``unet_checks``); ``grader.verdicts`` re-checks exactly the exercises with ``recheck`` True; and
+the tests parametrise over ``EXERCISES``. Adding an exercise means adding its entry here.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from . import cases, checkerboard_cases, checkerboard_reference, mistakes, pytorch, reference
+from . import checkerboard_mistakes, unet_mistakes
+from .cases import Case
+
+
+@dataclass(frozen=True)
+class Exercise:
+    chapter: str                 # "01" ... "07": the notebook's number
+    check: str                   # the check the test cells call, "check_<...>"
+    learner: str                 # the learner's function or class, as the notebook names it
+    reference: Callable | None   # the course's answer, with the learner's signature
+    twins: tuple = ()            # ((what it is, compute), ...): reference first, then PyTorch's
+    formula: Callable | None = None  # case -> the right shape, explained with the case's numbers
+    mistakes: tuple = ()         # known mistakes (``mistakes.Mistake``)
+    compare: str = "arrays"      # "arrays", "ints", or "by hand" (the check is in ``module``)
+    what: str = "output length"  # what ``formula`` gives
+    recheck: bool = True         # re-checked outside the kernel (answers come back as numbers)
+    module: str = ""             # "by hand": the module that defines the check
+    doc: str = ""                # the check's docstring
+    test_cases: Callable | None = None  # -> the cases the tests run the check on
+    # a known mistake's code (numpy in, numpy out) as the learner's function is called
+    in_learners_form: Callable = staticmethod(lambda compute: compute)
+
+    def __post_init__(self):
+        if self.compare not in ("arrays", "ints", "by hand"):
+            raise ValueError(f"{self.check}: compare is 'arrays', 'ints' or 'by hand'")
+        if (self.compare == "by hand") != bool(self.module):
+            raise ValueError(f"{self.check}: a check written by hand names its module, only it")
+        if self.recheck and self.reference is None:
+            raise ValueError(f"{self.check}: a re-checked exercise needs its reference")
+
+
+def _later(module: str, name: str) -> Callable:
+    """``tconv.<module>.<name>``, imported at its first call (chapter 06's reference imports
+    PyTorch, which the other chapters' notebooks must not pay for)."""
+    def answer(*args, **kwargs):
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(*args, **kwargs)
+
+    answer.__name__ = answer.__qualname__ = name
+    return answer
+
+
+def _unet_cases():
+    return importlib.import_module(f"{__package__}.unet_cases")  # it imports PyTorch
+
+
+def _on_tensors(compute: Callable) -> Callable:
+    """A numpy crop as a function of a tensor, as the learner's center_crop is called."""
+    def crop(x, height, width):
+        import torch
+
+        return torch.as_tensor(np.ascontiguousarray(compute(x.numpy(), height, width)))
+    return crop
+
+
+_CENTER_CROP = _later("unet_reference", "center_crop")
+_DECODER_BLOCK = _later("unet_reference", "DecoderBlock")
+
+
+# --- the shape formulas: the right shape, explained with the case's numbers --------------------
+
+def _pair(value) -> tuple:
+    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
+
+
+def _length_formula_1d(case: Case) -> str:
+    length, kernel, stride = len(case.value("x")), len(case.value("w")), case.value("stride")
+    return (f"(L - 1)*stride + K = ({length} - 1)*{stride} + {kernel} = "
+            f"{(length - 1) * stride + kernel}")
+
+
+def _conv_size_formula(case: Case) -> str:
+    i, k, s, p, d = case.args
+    return (f"floor((i + 2p - d(k - 1) - 1) / s) + 1 = "
+            f"floor(({i} + 2*{p} - {d}*({k} - 1) - 1) / {s}) + 1 = "
+            f"{reference.conv_output_size(*case.args)}")
+
+
+def _transpose_size_formula(case: Case) -> str:
+    i, k, s, p, d, op = case.args
+    return (f"(i - 1)s - 2p + d(k - 1) + output_padding + 1 = "
+            f"({i} - 1)*{s} - 2*{p} + {d}*({k} - 1) + {op} + 1 = "
+            f"{reference.conv_transpose_output_size(*case.args)}")
+
+
+def _shape_formula_2d(case: Case) -> str:
+    (height, width), (k_h, k_w) = np.shape(case.value("x")), np.shape(case.value("w"))
+    (s_h, s_w), (p_h, p_w) = _pair(case.value("stride")), _pair(case.value("padding"))
+    size = reference.conv_transpose_output_size
+    return (f"((H - 1)*stride_h + kH - 2*padding_h, (W - 1)*stride_w + kW - 2*padding_w) = "
+            f"(({height} - 1)*{s_h} + {k_h} - 2*{p_h}, ({width} - 1)*{s_w} + {k_w} - 2*{p_w}) = "
+            f"{(size(height, k_h, s_h, p_h), size(width, k_w, s_w, p_w))}; "
+            f"before the crop the full output is "
+            f"{(size(height, k_h, s_h, 0), size(width, k_w, s_w, 0))}")
+
+
+def _shape_formula_nchw(case: Case) -> str:
+    batch, _, height, width = np.shape(case.value("x"))
+    _, per_group, k_h, k_w = np.shape(case.value("weight"))
+    groups = case.value("groups")
+    s, p = _pair(case.value("stride")), _pair(case.value("padding"))
+    op, d = _pair(case.value("output_padding")), _pair(case.value("dilation"))
+    sizes = []
+    for axis, (length, k, name) in enumerate([(height, k_h, "H"), (width, k_w, "W")]):
+        size = reference.conv_transpose_output_size(length, k, s[axis], p[axis], d[axis], op[axis])
+        sizes.append(f"{name}_out = ({name} - 1)*stride - 2*padding + dilation*(k - 1) + "
+                     f"output_padding + 1 = ({length} - 1)*{s[axis]} - 2*{p[axis]} + "
+                     f"{d[axis]}*({k} - 1) + {op[axis]} + 1 = {size}")
+    return (f"(N, C_out, H_out, W_out) with N = {batch}, C_out = weight.shape[1] * groups = "
+            f"{per_group}*{groups} = {per_group * groups},\n  " + ",\n  ".join(sizes))
+
+
+def _shape_formula_matrix(case: Case) -> str:
+    n, kernel, stride = case.value("n"), len(case.value("w")), case.value("stride")
+    return (f"(m, n) with m = floor((n - K) / stride) + 1 = floor(({n} - {kernel}) / {stride}) + 1 "
+            f"= {(n - kernel) // stride + 1}, the direct convolution's output length")
+
+
+REFERENCE = "the reference implementation"
+
+EXERCISES = (
+    # --- chapter 01 ---
+    Exercise("01", "check_conv_transpose1d", "conv_transpose1d", reference.conv_transpose1d,
+             ((REFERENCE, reference.conv_transpose1d),
+              ("PyTorch's conv_transpose1d", pytorch.conv_transpose1d)),
+             _length_formula_1d, tuple(mistakes.CONV_TRANSPOSE1D),
+             doc="Check ``conv_transpose1d(x, w, stride)`` against the reference and PyTorch.",
+             test_cases=lambda: cases.seed_example_1d() + cases.random_1d(5, 1) + cases.edge_1d()),
+    # --- chapter 02 ---
+    Exercise("02", "check_conv_output_size", "conv_output_size", reference.conv_output_size,
+             ((REFERENCE, reference.conv_output_size),
+              ("the length of PyTorch's conv1d output", pytorch.conv_output_size)),
+             _conv_size_formula, tuple(mistakes.CONV_OUTPUT_SIZE), compare="ints",
+             doc="Check ``conv_output_size(i, k, stride, padding, dilation)`` on ``cases``.",
+             test_cases=lambda: (cases.conv_size_examples() + cases.random_conv_sizes(50, 1)
+                                 + cases.edge_conv_sizes())),
+    Exercise("02", "check_conv_transpose_output_size", "conv_transpose_output_size",
+             reference.conv_transpose_output_size,
+             ((REFERENCE, reference.conv_transpose_output_size),
+              ("the length of PyTorch's conv_transpose1d output",
+               pytorch.conv_transpose_output_size)),
+             _transpose_size_formula, tuple(mistakes.CONV_TRANSPOSE_OUTPUT_SIZE), compare="ints",
+             doc="Check ``conv_transpose_output_size(i, k, stride, padding, dilation, "
+                 "output_padding)``.",
+             test_cases=lambda: (cases.transpose_size_examples() + cases.random_transpose_sizes(50, 1)
+                                 + cases.edge_transpose_sizes())),
+    # --- chapter 03 ---
+    Exercise("03", "check_conv_transpose2d", "conv_transpose2d", reference.conv_transpose2d,
+             ((REFERENCE, reference.conv_transpose2d),
+              ("PyTorch's conv_transpose2d", pytorch.conv_transpose2d)),
+             _shape_formula_2d, tuple(mistakes.CONV_TRANSPOSE2D), what="output shape",
+             doc="Check ``conv_transpose2d(x, w, stride, padding)`` against the reference and "
+                 "PyTorch.",
+             test_cases=lambda: (cases.seed_example_2d() + cases.edge_2d()
+                                 + cases.random_2d(10, 2026, pairs=True))),
+    # --- chapter 04 ---
+    Exercise("04", "check_conv_transpose2d_nchw", "conv_transpose2d_nchw",
+             reference.conv_transpose2d_nchw,
+             ((REFERENCE, reference.conv_transpose2d_nchw),
+              ("torch.nn.functional.conv_transpose2d", pytorch.conv_transpose2d_nchw)),
+             _shape_formula_nchw, tuple(mistakes.CONV_TRANSPOSE2D_NCHW), what="output shape",
+             doc="Check ``conv_transpose2d_nchw(x, weight, bias, stride, padding, output_padding, "
+                 "groups, dilation)`` against the reference and "
+                 "``torch.nn.functional.conv_transpose2d``.",
+             test_cases=lambda: (cases.seed_example_nchw() + cases.edge_nchw_channels()
+                                 + cases.edge_nchw_geometry() + cases.edge_nchw_small()
+                                 + cases.combined_nchw())),
+    # --- chapter 05 ---
+    Exercise("05", "check_conv1d_matrix", "conv1d_matrix", reference.conv1d_matrix,
+             ((REFERENCE, reference.conv1d_matrix),
+              ("the matrix of PyTorch's conv1d", pytorch.conv1d_matrix)),
+             _shape_formula_matrix, tuple(mistakes.CONV1D_MATRIX), what="matrix's shape",
+             doc="Check ``conv1d_matrix(n, w, stride)`` against the reference and PyTorch's conv1d.",
+             test_cases=lambda: (cases.matrix_examples() + cases.edge_matrices()
+                                 + cases.random_matrices(5, 3))),
+    Exercise("05", "check_conv_transpose2d_by_zero_insertion", "conv_transpose2d_by_zero_insertion",
+             reference.conv_transpose2d_by_zero_insertion,
+             (("the scatter-add reference", reference.conv_transpose2d),
+              ("PyTorch's conv_transpose2d", pytorch.conv_transpose2d)),
+             _shape_formula_2d, tuple(mistakes.CONV_TRANSPOSE2D_BY_ZERO_INSERTION),
+             what="output shape",
+             doc="Check ``conv_transpose2d_by_zero_insertion(x, w, stride, padding)``: it must give "
+                 "chapter 03's scatter-add result (and PyTorch's).",
+             test_cases=lambda: (cases.seed_example_2d() + cases.edge_2d()
+                                 + cases.large_padding_2d())),
+    # --- chapter 06: checks written by hand (tensors and classes), in unet_checks ---
+    Exercise("06", "check_center_crop", "center_crop", _CENTER_CROP,
+             mistakes=tuple(unet_mistakes.CENTER_CROP), compare="by hand", module="unet_checks",
+             in_learners_form=_on_tensors,
+             test_cases=lambda: (_unet_cases().crop_even_margins() + _unet_cases().crop_odd_margins()
+                                 + _unet_cases().crop_edge_cases() + _unet_cases().crop_random(20, 61))),
+    Exercise("06", "check_center_crop_rejects_larger", "center_crop", _CENTER_CROP,
+             compare="by hand", module="unet_checks", test_cases=lambda: _unet_cases().crop_too_large()),
+    # A DecoderBlock's answers are modules: these are not re-checked outside the kernel.
+    Exercise("06", "check_decoder_block_submodules", "DecoderBlock", _DECODER_BLOCK,
+             compare="by hand", module="unet_checks", recheck=False),
+    Exercise("06", "check_decoder_block", "DecoderBlock", _DECODER_BLOCK,
+             mistakes=tuple(unet_mistakes.DECODER_BLOCK), compare="by hand", module="unet_checks",
+             recheck=False),
+    Exercise("06", "check_decoder_block_paper_sizes", "DecoderBlock", _DECODER_BLOCK,
+             mistakes=tuple(unet_mistakes.DECODER_BLOCK), compare="by hand", module="unet_checks",
+             recheck=False),
+    Exercise("06", "check_scatter_add_function", "ScatterAddConvTranspose2d", None,
+             compare="by hand", module="unet_checks", recheck=False),
+    # --- chapter 07 ---
+    Exercise("07", "check_overlap_counts_1d", "overlap_counts_1d",
+             checkerboard_reference.overlap_counts_1d,
+             ((REFERENCE, checkerboard_reference.overlap_counts_1d),
+              ("F.conv_transpose1d of ones with a kernel of ones",
+               checkerboard_reference.torch_overlap_counts_1d)),
+             checkerboard_cases.counts_formula, tuple(checkerboard_mistakes.OVERLAP_COUNTS_1D),
+             doc="Check ``overlap_counts_1d(k, s, n)`` against the reference and PyTorch (ones "
+                 "through ones).",
+             test_cases=lambda: (checkerboard_cases.counts_example() + checkerboard_cases.counts_random(40, 2027)
+                                 + checkerboard_cases.counts_edge())),
+    Exercise("07", "check_phase_sums", "phase_sums", checkerboard_reference.phase_sums,
+             ((REFERENCE, checkerboard_reference.phase_sums),
+              ("the inside of F.conv_transpose2d of a map of ones",
+               checkerboard_reference.torch_phase_sums)),
+             checkerboard_cases.phases_formula, tuple(checkerboard_mistakes.PHASE_SUMS),
+             what="output shape",
+             doc="Check ``phase_sums(w, s)`` against the reference and the interior of PyTorch's "
+                 "``conv_transpose2d`` of a map of ones.",
+             test_cases=lambda: (checkerboard_cases.phases_chapter_kernels() + checkerboard_cases.phases_edge()
+                                 + checkerboard_cases.phases_random(40, 2028))),
+    Exercise("07", "check_conv_transpose1d_polyphase", "conv_transpose1d_polyphase",
+             checkerboard_reference.conv_transpose1d_polyphase,
+             (("chapter 01's scatter-add reference", reference.conv_transpose1d),
+              ("PyTorch's conv_transpose1d", pytorch.conv_transpose1d)),
+             checkerboard_cases.polyphase_formula,
+             tuple(checkerboard_mistakes.CONV_TRANSPOSE1D_POLYPHASE),
+             doc="Check ``conv_transpose1d_polyphase(x, w, stride)``: it must give chapter 01's "
+                 "scatter-add result and PyTorch's ``conv_transpose1d``.",
+             test_cases=lambda: (checkerboard_cases.polyphase_example()
+                                 + checkerboard_cases.polyphase_random(40, 2029, False)
+                                 + checkerboard_cases.polyphase_edge())),
+    Exercise("07", "check_pixel_shuffle", "pixel_shuffle", checkerboard_reference.pixel_shuffle,
+             ((REFERENCE, checkerboard_reference.pixel_shuffle),
+              ("torch.nn.PixelShuffle", checkerboard_reference.torch_pixel_shuffle)),
+             checkerboard_cases.shuffle_formula, tuple(checkerboard_mistakes.PIXEL_SHUFFLE),
+             what="output shape",
+             doc="Check ``pixel_shuffle(x, r)`` against the reference and ``torch.nn.PixelShuffle``.",
+             test_cases=lambda: (checkerboard_cases.shuffle_example() + checkerboard_cases.shuffle_random(30, 2030)
+                                 + checkerboard_cases.shuffle_edge())),
+)
+
+BY_CHECK = {exercise.check: exercise for exercise in EXERCISES}
+if len(BY_CHECK) != len(EXERCISES):
+    raise RuntimeError("two exercises declare the same check")
+
+
+def recheckable() -> dict:
+    """check -> the reference with the learner's signature, for every re-checked exercise."""
+    return {e.check: e.reference for e in EXERCISES if e.recheck}
