@@ -128,7 +128,7 @@ def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1
             else:
                 colors[r, c] = to_hex(COUNT_COLORS(0.12 + 0.6 * counts[r, c] / most))
     input_colors = np.full((input_size, input_size), "white", dtype=object)
-    input_colors[row, col] = plots._light(PIXEL)
+    input_colors[row, col] = plots.light(PIXEL)
 
     fontsize = max(5, min(11, int(200 / width)))
     # One cell size for both grids, so the input and the output compare at a glance.
