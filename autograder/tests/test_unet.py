@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tconv import checks, mistakes, unet, unet_cases, unet_plots, unet_reference
+from tconv import (checkerboard_reference, checks, mistakes, unet, unet_cases, unet_plots,
+                   unet_reference)
 
 
 CROP_CASES = unet_cases.crop_even_margins() + unet_cases.crop_odd_margins()
@@ -76,36 +77,14 @@ def test_data_is_seeded_and_a_threshold_does_not_solve_it():
 # The notebook's training (and its ablation without skip connections) is run once, by
 # test_notebooks.py, which executes chapter 06 and checks the numbers the notebook states.
 
-def test_a_constant_map_stays_constant_exactly_when_the_phase_sums_are_equal():
-    """Checked against F.conv_transpose2d on random kernels, strides 2 and 3, and on kernels made
-    to have equal phase sums; the chapter's three kernels behave as it says."""
-    rng = np.random.default_rng(0)
-    kernels = []
-    for stride in (2, 3):
-        for size in (2, 3, 4, 5):
-            kernels.append((rng.normal(size=(size, size)), stride))
-            equal = rng.normal(size=(size, size))
-            sums = unet.phase_sums(equal, stride)
-            for a in range(stride):
-                for b in range(stride):  # shift one tap of each phase to make the sums equal
-                    if equal[a::stride, b::stride].size:
-                        equal[a, b] += 1.0 - sums[a, b]
-            kernels.append((equal, stride))
-    for kernel, stride in kernels:
-        out = F.conv_transpose2d(torch.ones(1, 1, 8, 8, dtype=torch.float64),
-                                 torch.as_tensor(kernel)[None, None], stride=stride)[0, 0].numpy()
-        k = kernel.shape[0]
-        inside = out[k:-k, k:-k]  # away from the borders, every tap of every phase arrives
-        sums = unet.phase_sums(kernel, stride)
-        assert np.allclose(inside, inside[0, 0]) == np.allclose(sums, sums[0, 0])
-        if not np.allclose(sums, sums[0, 0]):  # the pattern repeats the phase sums, period s
-            phase = (k % stride, k % stride)
-            assert np.allclose(inside[:stride, :stride],
-                               np.roll(sums, (-phase[0], -phase[1]), axis=(0, 1)))
-    assert np.allclose(unet.phase_sums(unet.UPSAMPLING_KERNELS["3x3 equal weights"][0], 2),
-                       [[1, 0.5], [0.5, 0.25]])
-    for name in ("3x3 bilinear weights", "2x2 equal weights"):
-        assert np.allclose(unet.phase_sums(unet.UPSAMPLING_KERNELS[name][0], 2), 1)
+def test_the_chapters_kernels_have_the_phase_sums_it_states():
+    """The rule itself (a constant map stays constant iff the phase sums are equal, tested
+    against F.conv_transpose2d) is chapter 07's: test_checkerboard.py."""
+    sums = {name: checkerboard_reference.phase_sums(kernel, 2).tolist()
+            for name, (kernel, _, _) in unet.UPSAMPLING_KERNELS.items()}
+    assert sums == {"3x3 equal weights": [[1, 0.5], [0.5, 0.25]],
+                    "3x3 bilinear weights": [[1, 1], [1, 1]],
+                    "2x2 equal weights": [[1, 1], [1, 1]]}
 
 
 def test_the_upsampling_comparison_shows_what_the_chapter_says():
@@ -130,7 +109,7 @@ def test_bilinear_upsampling_is_a_transposed_convolution_with_equal_phase_sums()
     kernel = torch.outer(line, line)
     transposed = F.conv_transpose2d(x, kernel[None, None], stride=2, padding=1)
     assert torch.allclose(resized[..., 1:-1, 1:-1], transposed[..., 1:-1, 1:-1])  # inside
-    assert np.allclose(unet.phase_sums(kernel.numpy(), 2), 1)
+    assert np.allclose(checkerboard_reference.phase_sums(kernel.numpy(), 2), 1)
 
 
 def test_the_padded_unet_matches_sizes_with_output_size_and_the_table_says_so():
