@@ -4,13 +4,11 @@ upsampling comparison. Every function returns a matplotlib Figure (show it with
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from . import plots  # sets the headless backend when there is no notebook
-from . import unet
-
-import matplotlib.pyplot as plt  # noqa: E402  (after plots chose the backend)
-from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
+from . import plots, unet
 
 KEPT = "#FFE9A8"
 MARGIN = "#D9D9D9"
