@@ -1,13 +1,13 @@
 """nbgrader configuration for the course. The repository root is the course root.
 
-Every nbgrader command of the Makefile and of `python -m tconv.grading` finds this file through
+Every nbgrader command of the Makefile and of `python -m tconv.grader.grading` finds this file through
 JUPYTER_CONFIG_PATH=autograder (set by the Makefile). Working folders live under build/ (ignored);
 a grading run overrides them with its own folders on the command line.
 """
 
 import os
 
-from tconv.course import CELL_TIMEOUT
+from tconv.grader.course import CELL_TIMEOUT
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 

@@ -30,12 +30,13 @@ shared by every chapter
 - ``guard``: notices an answer calling a ready-made transposed convolution.
 - ``lookup``: the learners' copy's recorded values, looked up by argument.
 
-The instructors' machinery (never imported by a notebook):
-- ``course``: where the course's folders are; how nbgrader is run; the cell time limit.
-- ``release``: ``make release``, solutions/ -> course/ and the sample submissions.
-- ``publish``: ``make publish``, the learners' repository without the answers.
-- ``grading``: ``make grade``, the coordinator of the ``grader`` pipeline.
-- ``formgrader``: ``make formgrader`` and ``make export``.
-- ``grader``: intake, sandbox, task, runner, re-check (verdicts, child), records, gradebook,
-  report (its own docstring lists them).
+The instructors' machinery lives in ``tconv.grader`` (never imported by a notebook, never
+published; its docstring lists its modules):
+- ``grader.course``: where the course's folders are; how nbgrader is run; the cell time limit.
+- ``grader.release``: ``make release``, solutions/ -> course/ and the sample submissions.
+- ``grader.publish``: ``make publish``, the learners' repository without the answers.
+- ``grader.grading``: ``make grade``, the coordinator of the grading pipeline: ``intake``,
+  ``sandbox``, ``task``, ``runner``, the re-check (``verdicts``, ``child``), ``records``,
+  ``gradebook``, ``report``.
+- ``grader.formgrader``: ``make formgrader`` and ``make export``.
 """

@@ -29,7 +29,7 @@ from pathlib import Path
 
 import pytest
 
-from tconv import course
+from tconv.grader import course
 
 BINDER = course.ROOT / "binder"
 POSTBUILD = BINDER / "postBuild"

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 from hypothesis import given, settings, strategies as st
 
 from tconv import checkerboard, checkerboard_experiment, checkerboard_reference as answers
-from tconv import checks, course, pytorch, reference
+from tconv import checks, pytorch, reference
+from tconv.grader import course
 
 FAST = settings(max_examples=60, deadline=None)
 NOTEBOOK = course.SOLUTIONS / "07_checkerboard_subpixel" / "07_checkerboard_subpixel.ipynb"

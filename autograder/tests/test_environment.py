@@ -19,7 +19,7 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tconv import course, publish
+from tconv.grader import course, publish
 
 sys.path.insert(0, str(course.ROOT / "scripts"))
 import course_env  # noqa: E402

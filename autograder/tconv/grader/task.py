@@ -19,8 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import course
-from . import report, verdicts
+from . import course, report, verdicts
 from .records import CellResult, Job, Result
 from .sandbox import Limits, Sandbox, kernel_manager_class
 

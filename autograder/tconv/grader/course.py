@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(os.environ.get("TCONV_COURSE_ROOT", Path(__file__).resolve().parents[2]))
+ROOT = Path(os.environ.get("TCONV_COURSE_ROOT", Path(__file__).resolve().parents[3]))
 SOLUTIONS = ROOT / "solutions"
 COURSE = ROOT / "course"
 AUTOGRADER = ROOT / "autograder"

@@ -1,8 +1,8 @@
-"""Grade a class's submissions (``make grade``): the coordinator of tconv.grader's pipeline.
+"""Grade a class's submissions (``make grade``): the coordinator of this package's pipeline.
 
-    python -m tconv.grading --submitted DIR_OR_ZIP --grades DIR [--timeout S] [--jobs N]
-                            [--memory BYTES] [--notebook-timeout S] [--sandbox on|off]
-    python -m tconv.grading --grades DIR --export-only
+    python -m tconv.grader.grading --submitted DIR_OR_ZIP --grades DIR [--timeout S] [--jobs N]
+                                   [--memory BYTES] [--notebook-timeout S] [--sandbox on|off]
+    python -m tconv.grader.grading --grades DIR --export-only
 
 intake (validate, snapshot) -> one task per student notebook, each in its own sandbox, JOBS at a
 time -> the gradebook and the files, written here and only here:
@@ -29,10 +29,9 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import course
-from .grader import gradebook, intake, report, runner, sandbox, task
-from .grader.records import Result
-from .grader.report import EXERCISE_COLUMNS  # noqa: F401 - the exercises.csv contract
+from . import course, gradebook, intake, report, runner, sandbox, task
+from .records import Result
+from .report import EXERCISE_COLUMNS  # noqa: F401 - the exercises.csv contract
 
 def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT, jobs: int = 1,
           limits: sandbox.Limits = sandbox.Limits(), sandboxed: bool = True,
