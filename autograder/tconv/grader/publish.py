@@ -48,7 +48,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from .. import guard, lookup
+from .. import lookup
 from . import course, release
 
 PACKAGE = Path(__file__).resolve().parents[1]  # tconv/: the learners' modules
@@ -119,17 +119,12 @@ def learner_modules() -> list[str]:
     return sorted(done)
 
 
-# Taken when this module is imported: tests may switch the guard's list off while they run.
-_GUARDED = tuple(guard._ANSWER_FILES.values())
-
-
 def answer_modules() -> list[str]:
-    """The modules that hold answers: those the shortcut guard treats as answers (PyTorch's
-    wrappers apart: they call PyTorch, nothing more), and the known mistakes."""
-    names = {name for name in _GUARDED if name != "pytorch"}
-    names |= {path.stem for path in PACKAGE.glob("*mistakes*.py")}
-    names |= {path.stem for path in PACKAGE.glob("*reference*.py")}  # a new chapter's, say
-    return sorted(names)
+    """The modules that hold answers, by their names: the references (``*reference*.py``, the
+    answers the shortcut guard watches, PyTorch's wrappers apart) and the known mistakes
+    (``*mistakes*.py``)."""
+    return sorted(path.stem for pattern in ("*reference*.py", "*mistakes*.py")
+                  for path in PACKAGE.glob(pattern))
 
 
 # --- recording -------------------------------------------------------------------------------------
