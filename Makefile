@@ -8,9 +8,10 @@ PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do command 
 VENV ?= .venv
 SUBMITTED ?= autograder/samples/submitted
 GRADES ?= build/grades
-TIMEOUT ?= 30
-NOTEBOOK_TIMEOUT ?= 600
-MEMORY ?= 2G
+# Grading limits; empty: the grader's defaults (`python -m tconv.grader.grading --help` prints them).
+TIMEOUT ?=
+NOTEBOOK_TIMEOUT ?=
+MEMORY ?=
 SANDBOX ?= on
 SCHEDULER ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
@@ -36,8 +37,9 @@ STAMP := $(VENV)/.installed
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
-	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) TIMEOUT=$(TIMEOUT) NOTEBOOK_TIMEOUT=$(NOTEBOOK_TIMEOUT)"
-	@echo "             MEMORY=$(MEMORY) JOBS=$(JOBS) SCHEDULER=$(SCHEDULER) SANDBOX=$(SANDBOX) PORT=$(PORT)"
+	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) JOBS=$(JOBS) SCHEDULER=$(SCHEDULER)"
+	@echo "             SANDBOX=$(SANDBOX) PORT=$(PORT) TIMEOUT=<s per cell> NOTEBOOK_TIMEOUT=<s> MEMORY=<e.g. 2G>"
+	@echo "             (grading limits left empty: python -m tconv.grader.grading's defaults, see its --help)"
 	@echo "             DEST=<dir> EDITION=$(EDITION) (or self-paced) REPO=<owner/name> PYTHON=$(PYTHON)"
 
 env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out of date
@@ -78,25 +80,26 @@ bubblewrap: ## install bubblewrap for the grading sandbox, if it is missing
 	fi
 
 release: env ## regenerate course/ and the sample submissions from solutions/
-	python -m tconv.release
+	python -m tconv.grader.release
 
 grade: env $(if $(filter on,$(SANDBOX)),bubblewrap) ## grade SUBMITTED=<dir or .zip> into GRADES=<dir>, each notebook in a sandbox
-	python -m tconv.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --timeout $(TIMEOUT) \
-	  --notebook-timeout $(NOTEBOOK_TIMEOUT) --memory $(MEMORY) --jobs $(JOBS) --sandbox $(SANDBOX) \
-	  $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
+	python -m tconv.grader.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --jobs $(JOBS) \
+	  --sandbox $(SANDBOX) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
+	  $(if $(NOTEBOOK_TIMEOUT),--notebook-timeout $(NOTEBOOK_TIMEOUT)) \
+	  $(if $(MEMORY),--memory $(MEMORY)) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
 
 bench: env ## time notebook execution against grading, seconds per notebook
 	python autograder/benchmarks/bench_grading.py
 
 publish: env ## build the learners' repository into DEST=<dir> (EDITION=graded|self-paced, REPO=owner/name)
 	@test -n "$(DEST)" || { echo "error: give the folder to write: make publish DEST=../course-for-learners" >&2; exit 1; }
-	python -m tconv.publish --dest "$(DEST)" --edition "$(EDITION)" --repo "$(REPO)"
+	python -m tconv.grader.publish --dest "$(DEST)" --edition "$(EDITION)" --repo "$(REPO)"
 
 formgrader: env ## open nbgrader's Formgrader on the gradebook `make grade` wrote into GRADES=<dir>
-	python -m tconv.formgrader serve --grades "$(GRADES)" --port $(PORT)
+	python -m tconv.grader.formgrader serve --grades "$(GRADES)" --port $(PORT)
 
 export: env ## write GRADES/grades.csv again from the gradebook (after changes made in the Formgrader)
-	python -m tconv.formgrader export --grades "$(GRADES)"
+	python -m tconv.grader.formgrader export --grades "$(GRADES)"
 
 clean: ## remove build/ (grades, gradebooks, screenshots); keeps .venv
 	rm -rf build

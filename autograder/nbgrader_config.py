@@ -1,11 +1,13 @@
 """nbgrader configuration for the course. The repository root is the course root.
 
-Every nbgrader command of the Makefile and of `python -m tconv.grading` finds this file through
+Every nbgrader command of the Makefile and of `python -m tconv.grader.grading` finds this file through
 JUPYTER_CONFIG_PATH=autograder (set by the Makefile). Working folders live under build/ (ignored);
 a grading run overrides them with its own folders on the command line.
 """
 
 import os
+
+from tconv.grader.course import CELL_TIMEOUT
 
 c = get_config()  # noqa: F821 (provided by traitlets when it loads this file)
 
@@ -20,9 +22,9 @@ c.CourseDirectory.autograded_directory = "build/autograded"
 c.CourseDirectory.feedback_directory = "build/feedback"
 c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "build", "gradebook.db")
 
-# Seconds one cell may run while grading before nbgrader interrupts it; override per run with
-# `make grade TIMEOUT=N` (README: "Time limit").
-c.Execute.timeout = int(os.environ.get("TCONV_CELL_TIMEOUT", "30"))
+# Seconds one cell may run before nbgrader interrupts it. `make grade` sets it for each run
+# (`make grade TIMEOUT=N`); this default serves nbgrader commands run by hand with this file.
+c.Execute.timeout = CELL_TIMEOUT
 
 # Never grade a notebook's saved outputs: always run it again from the top.
 c.ClearOutput.enabled = True

@@ -4,7 +4,7 @@ the sandbox, JOBS=1 vs. JOBS=2.
     python autograder/benchmarks/bench_grading.py [--students N] [--assignments A ...]
 
 Execution: nbclient runs each solutions/ notebook once, top to bottom, in a fresh kernel.
-Grading: `tconv.grading` grades N copies of the perfect sample student (default: 20 students,
+Grading: `tconv.grader.grading` grades N copies of the perfect sample student (default: 20 students,
 chapters 01-02) in one batch: worker start-up, gradebook, sandboxed autograde, the re-check,
 feedback and export included; with the sandbox on and off, with one job and with two.
 """
@@ -20,8 +20,7 @@ from pathlib import Path
 import nbformat
 from nbclient import NotebookClient
 
-from tconv import course, grading
-from tconv.grader import runner
+from tconv.grader import course, grading, runner
 
 
 def execute_seconds(path: Path) -> float:

@@ -1,10 +1,42 @@
-"""tconv: the course's reference implementations, checks and pictures.
+"""tconv: the course's package. Every module, one line each.
 
-- ``tconv.reference``: the answers, as readable numpy scatter-add code.
-- ``tconv.pytorch``: the same operations computed by PyTorch, to hold everything against.
-- ``tconv.cases``: the article's examples, edge cases and seeded random cases.
-- ``tconv.mistakes``: common wrong answers, written out, so feedback can name them.
-- ``tconv.checks``: what the notebooks' test cells call.
-- ``tconv.plots``: every picture the chapters and the feedback show.
-- ``tconv.grading``: the instructor's grading command (``python -m tconv.grading``).
+The learners' library (what the notebooks import; ``make publish`` ships it, with the answer
+modules, ``*reference*`` and ``*mistakes*``, replaced by recorded values in the graded edition):
+
+chapters 01-05
+- ``reference``: the answers, as readable numpy scatter-add code.
+- ``pytorch``: the same operations computed by PyTorch in float64, to hold everything against.
+- ``cases``: the article's examples, edge cases and seeded random cases.
+- ``mistakes``: common wrong answers, written out, so feedback can name them.
+- ``checks``: what the notebooks' test cells call (chapters 01-06).
+- ``plots``: the pictures of chapters 01-05 and of the checks' feedback.
+- ``explorer``: chapter 03's optional slider explorer.
+
+chapter 06
+- ``unet_reference``: the answers (``center_crop``, ``DecoderBlock``).
+- ``unet_cases``: the crop windows and decoder-block inputs the checks use.
+- ``unet``: the U-Net workbench: size tables, data, training, measures, upsampling comparison.
+- ``unet_plots``: chapter 06's pictures.
+
+chapter 07
+- ``checkerboard_reference``: the answers (overlap counts, phase sums, polyphase, pixel shuffle).
+- ``checkerboard``: cases and checks.
+- ``checkerboard_mistakes``: the known mistakes.
+- ``checkerboard_plots``: chapter 07's pictures.
+- ``checkerboard_experiment``: two learned upsamplers trained and their checkerboard measured.
+
+shared by every chapter
+- ``arguments``: argument checks that name the argument and its range (no answer in it).
+- ``guard``: notices an answer calling a ready-made transposed convolution.
+- ``lookup``: the learners' copy's recorded values, looked up by argument.
+
+The instructors' machinery lives in ``tconv.grader`` (never imported by a notebook, never
+published; its docstring lists its modules):
+- ``grader.course``: where the course's folders are; how nbgrader is run; the cell time limit.
+- ``grader.release``: ``make release``, solutions/ -> course/ and the sample submissions.
+- ``grader.publish``: ``make publish``, the learners' repository without the answers.
+- ``grader.grading``: ``make grade``, the coordinator of the grading pipeline: ``intake``,
+  ``sandbox``, ``task``, ``runner``, the re-check (``verdicts``, ``child``), ``records``,
+  ``gradebook``, ``report``.
+- ``grader.formgrader``: ``make formgrader`` and ``make export``.
 """

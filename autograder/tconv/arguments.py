@@ -12,20 +12,24 @@ import numbers
 import numpy as np
 
 
-def require_int(name: str, value, minimum: int) -> int:
-    """Return ``value`` as an int, or raise naming ``name`` and the allowed range."""
+def require_int(name: str, value, minimum: int | None) -> int:
+    """Return ``value`` as an int, or raise naming ``name`` and the allowed range (``minimum``
+    None: any int)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name}={value!r} must be an int >= {minimum}, not {type(value).__name__}")
-    if value < minimum:
+        wanted = "an int" if minimum is None else f"an int >= {minimum}"
+        raise TypeError(f"{name}={value!r} must be {wanted}, not {type(value).__name__}")
+    if minimum is not None and value < minimum:
         raise ValueError(f"{name}={value} must be an int >= {minimum}")
     return int(value)
 
 
-def require_pair(name: str, value, minimum: int) -> tuple[int, int]:
-    """An int or an ``(h, w)`` pair of ints, as a pair; raise naming ``name`` and the range."""
+def require_pair(name: str, value, minimum: int | None) -> tuple[int, int]:
+    """An int or an ``(h, w)`` pair of ints, as a pair; raise naming ``name`` and the range
+    (``minimum`` None: any ints)."""
     if isinstance(value, (tuple, list)):
         if len(value) != 2:
-            raise ValueError(f"{name}={value!r} must be an int or a pair (h, w) of ints >= {minimum}")
+            ints = "ints" if minimum is None else f"ints >= {minimum}"
+            raise ValueError(f"{name}={value!r} must be an int or a pair (h, w) of {ints}")
         return (require_int(f"{name}[0]", value[0], minimum),
                 require_int(f"{name}[1]", value[1], minimum))
     value = require_int(name, value, minimum)

@@ -11,9 +11,9 @@ from matplotlib.colors import TwoSlopeNorm
 
 from . import checkerboard_reference as answers
 from . import plots
-from .plots import COPY_COLORS, _light, draw_grid
+from .plots import COPY_COLORS, draw_grid, light
 
-PHASE_COLORS = [_light(color) for color in COPY_COLORS]
+PHASE_COLORS = [light(color) for color in COPY_COLORS]
 
 
 def _phase_color(a: int, b: int, s_w: int) -> str:
@@ -82,17 +82,17 @@ def polyphase_1d(x, w, s: int):
     for p in range(s):
         y = s - p
         color = PHASE_COLORS[p % len(PHASE_COLORS)]
-        taps = ", ".join(plots._label(v) for v in w[p::s]) or "no taps"
+        taps = ", ".join(plots.number_label(v) for v in w[p::s]) or "no taps"
         mine = [n % s == p for n in range(width)]
-        plots._draw_row(ax, out, y, [color if m else "white" for m in mine],
-                        [plots._label(v) if m else "" for v, m in zip(out, mine)],
-                        title=f"phase {p}: x * [{taps}], stride 1  →  positions {p}, {p + s}, …")
-    plots._draw_row(ax, out, 0, [PHASE_COLORS[n % s % len(PHASE_COLORS)] for n in range(width)],
-                    title=f"interleaved: the stride-{s} transposed conv")
+        plots.draw_row(ax, out, y, [color if m else "white" for m in mine],
+                       [plots.number_label(v) if m else "" for v, m in zip(out, mine)],
+                       title=f"phase {p}: x * [{taps}], stride 1  →  positions {p}, {p + s}, …")
+    plots.draw_row(ax, out, 0, [PHASE_COLORS[n % s % len(PHASE_COLORS)] for n in range(width)],
+                   title=f"interleaved: the stride-{s} transposed conv")
     ax.axhline(0.98, color="#333333", lw=2)
-    plots._finish_rows(ax, width, s + 1)
-    shown_x = ", ".join(plots._label(v) for v in x)
-    shown_w = ", ".join(plots._label(v) for v in w)
+    plots.finish_rows(ax, width, s + 1)
+    shown_x = ", ".join(plots.number_label(v) for v in x)
+    shown_w = ", ".join(plots.number_label(v) for v in w)
     ax.set_title(f"x = [{shown_x}], w = [{shown_w}], stride {s}: {s} phase(s)", fontsize=11)
     fig.tight_layout()
     return fig

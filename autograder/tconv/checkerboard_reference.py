@@ -163,7 +163,7 @@ def torch_phase_sums(w, s) -> np.ndarray:
     import torch
 
     w = np.asarray(w, dtype=np.float64)
-    s_h, s_w = s if isinstance(s, (tuple, list)) else (s, s)
+    s_h, s_w = _require_pair("s", s, 1)
     m_h, m_w = math.ceil(w.shape[0] / s_h), math.ceil(w.shape[1] / s_w)
     ones = torch.ones(1, 1, 2 * m_h + 1, 2 * m_w + 1, dtype=torch.float64)
     out = torch.nn.functional.conv_transpose2d(ones, torch.as_tensor(w)[None, None],

@@ -128,7 +128,7 @@ def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1
             else:
                 colors[r, c] = to_hex(COUNT_COLORS(0.12 + 0.6 * counts[r, c] / most))
     input_colors = np.full((input_size, input_size), "white", dtype=object)
-    input_colors[row, col] = plots._light(PIXEL)
+    input_colors[row, col] = plots.light(PIXEL)
 
     fontsize = max(5, min(11, int(200 / width)))
     # One cell size for both grids, so the input and the output compare at a glance.
@@ -166,7 +166,7 @@ def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1
     return fig
 
 
-def _widgets_can_render() -> bool:
+def widgets_can_render() -> bool:
     """A live kernel with ipywidgets, and not nbgrader's grading run."""
     if os.environ.get("NBGRADER_EXECUTION"):
         return False
@@ -219,7 +219,7 @@ def show_explorer(**start) -> None:
     from IPython.display import display
 
     values = {**DEFAULTS, **start}
-    if not _widgets_can_render():
+    if not widgets_can_render():
         plots.display(explorer_figure(**values))
         return
     widget = explorer_widget(**values)

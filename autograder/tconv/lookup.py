@@ -1,14 +1,14 @@
 """Expected values looked up by argument: how the learners' copy checks answers without the answers.
 
 The learners' copy of the course (``make publish``) ships no reference implementation of a graded
-exercise. In its place, ``tconv.publish`` records, while the course's own notebooks run, what the
+exercise. In its place, ``tconv.grader.publish`` records, while the course's own notebooks run, what the
 reference implementations and the known mistakes return for every argument the learners'
 notebooks give them (their visible checks, pictures and examples), and stores it in
 ``recorded.npz`` beside this file. The published ``reference``, ``mistakes`` and
 ``unet_reference`` modules answer from that table; for arguments not in it they ask PyTorch where
 the answer is a PyTorch operation, and otherwise say that the case is checked at grading time.
 
-This module is shared by both sides: ``tconv.publish`` uses ``key`` and ``encode`` to record,
+This module is shared by both sides: ``tconv.grader.publish`` uses ``key`` and ``encode`` to record,
 the published modules use ``call`` and ``structure`` to look up. It holds no answer.
 """
 

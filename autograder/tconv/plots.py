@@ -6,17 +6,13 @@ each number of a worked example can be read off the picture.
 
 from __future__ import annotations
 
-import matplotlib
-
-if matplotlib.get_backend().lower() in {"", "agg"}:
-    matplotlib.use("Agg")  # headless (tests, grading); the notebook kernel keeps its inline backend
-
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.colors import TwoSlopeNorm
 from matplotlib.patches import Rectangle
 
 from . import reference
+from .arguments import require_pair
 
 COPY_COLORS = ["#4C72B0", "#DD8452", "#55A868", "#C44E52", "#8172B3", "#937860"]
 EMPTY = "#F2F2F2"
@@ -34,21 +30,23 @@ def display(fig) -> None:
         plt.close(fig)
 
 
-def _label(value: float) -> str:
+def number_label(value: float) -> str:
+    """A value as the pictures write it: whole numbers without a decimal point."""
     return f"{value:.3g}" if value != int(value) else str(int(value))
 
 
-def _draw_row(ax, values, y, colors, labels=None, title=None):
+def draw_row(ax, values, y, colors, labels=None, title=None):
     """Boxes at x = 0, 1, ... on row y, each with its value written in it."""
     for position, value in enumerate(values):
         ax.add_patch(Rectangle((position, y), 1, 1, facecolor=colors[position], edgecolor="#333333"))
-        text = _label(value) if labels is None else labels[position]
+        text = number_label(value) if labels is None else labels[position]
         ax.text(position + 0.5, y + 0.5, text, ha="center", va="center", fontsize=11)
     if title:
         ax.text(-0.3, y + 0.5, title, ha="right", va="center", fontsize=10)
 
 
-def _finish_rows(ax, width, rows):
+def finish_rows(ax, width, rows):
+    """Frame ``rows`` rows of ``draw_row`` boxes, ``width`` wide, numbered by output position."""
     ax.set_xlim(-0.1, width + 0.1)
     ax.set_ylim(-0.1, rows + 0.1)
     ax.set_aspect("equal")
@@ -75,16 +73,16 @@ def scatter_steps_1d(x, w, stride=1, upto=None):
         start, stop = j * stride, j * stride + len(w)
         color = COPY_COLORS[j % len(COPY_COLORS)] if j < shown else EMPTY
         colors = [color if start <= n < stop else "white" for n in range(width)]
-        labels = [_label(v) if (start <= n < stop and j < shown) else "" for n, v in enumerate(rows[j])]
-        _draw_row(ax, rows[j], y, colors, labels, title=f"x[{j}] = {_label(x[j])}  ×  w  at {start}")
+        labels = [number_label(v) if (start <= n < stop and j < shown) else "" for n, v in enumerate(rows[j])]
+        draw_row(ax, rows[j], y, colors, labels, title=f"x[{j}] = {number_label(x[j])}  ×  w  at {start}")
     partial = rows[:shown].sum(axis=0)
-    _draw_row(ax, partial, 0, [SUM] * width,
-              title="sum" if shown == len(rows) else
-              f"sum so far ({shown} of {len(rows)} copies)")
+    draw_row(ax, partial, 0, [SUM] * width,
+             title="sum" if shown == len(rows) else
+             f"sum so far ({shown} of {len(rows)} copies)")
     ax.axhline(0.98, color="#333333", lw=2)
-    _finish_rows(ax, width, len(rows) + 1)
-    shown_x = ", ".join(_label(v) for v in x)
-    shown_w = ", ".join(_label(v) for v in np.asarray(w, dtype=np.float64))
+    finish_rows(ax, width, len(rows) + 1)
+    shown_x = ", ".join(number_label(v) for v in x)
+    shown_w = ", ".join(number_label(v) for v in np.asarray(w, dtype=np.float64))
     ax.set_title(f"scatter-add with stride {stride}: x = [{shown_x}], w = [{shown_w}]", fontsize=11)
     fig.tight_layout()
     return fig
@@ -99,11 +97,11 @@ def comparison_figure(expected, actual, title="expected vs. yours"):
     wrong = np.abs(difference) > 1e-5 * scale + 1e-4 * np.abs(expected)
     if expected.ndim == 1 and expected.size <= 24:
         fig, ax = plt.subplots(figsize=(2.5 + 0.7 * expected.size, 2.8))
-        _draw_row(ax, expected, 2, [SUM] * expected.size, title="expected")
-        _draw_row(ax, actual, 1, [WRONG if bad else "white" for bad in wrong], title="yours")
-        _draw_row(ax, difference, 0, [WRONG if bad else "white" for bad in wrong],
-                  title="yours − expected")
-        _finish_rows(ax, expected.size, 3)
+        draw_row(ax, expected, 2, [SUM] * expected.size, title="expected")
+        draw_row(ax, actual, 1, [WRONG if bad else "white" for bad in wrong], title="yours")
+        draw_row(ax, difference, 0, [WRONG if bad else "white" for bad in wrong],
+                 title="yours − expected")
+        finish_rows(ax, expected.size, 3)
     elif expected.ndim == 2 and max(expected.shape) <= 12:
         marks = np.where(wrong, WRONG, "white")
         fig, axes = plt.subplots(1, 3, figsize=(2.0 + 3 * 0.55 * (expected.shape[1] + 1),
@@ -142,15 +140,15 @@ def conv_positions_1d(i, k, stride=1, padding=0, dilation=1):
     fig, ax = plt.subplots(figsize=(1.8 + 0.55 * width, 0.55 * (size + 2.4)))
     colors = [PAD if (n < padding or n >= padding + i) else "white" for n in range(width)]
     labels = ["0" if c == PAD else f"x{n - padding}" for n, c in enumerate(colors)]
-    _draw_row(ax, np.zeros(width), size + 0.3, colors, labels, title="padded input")
+    draw_row(ax, np.zeros(width), size + 0.3, colors, labels, title="padded input")
     for out in range(size):
         taps = {out * stride + t * dilation for t in range(k)}
         row_colors = [COPY_COLORS[out % len(COPY_COLORS)] if n in taps else "white"
                       for n in range(width)]
         row_labels = [f"w{(n - out * stride) // dilation}" if n in taps else "" for n in range(width)]
-        _draw_row(ax, np.zeros(width), size - 1 - out, row_colors, row_labels,
-                  title=f"output {out}")
-    _finish_rows(ax, width, size + 1.3)
+        draw_row(ax, np.zeros(width), size - 1 - out, row_colors, row_labels,
+                 title=f"output {out}")
+    finish_rows(ax, width, size + 1.3)
     ax.set_xlabel("position in the padded input")
     ax.set_title(f"i={i}, k={k}, stride={stride}, padding={padding}, dilation={dilation}: "
                  f"{size} position{'s' if size != 1 else ''} fit", fontsize=11)
@@ -177,11 +175,11 @@ def transpose_crop_1d(i, k, stride=1, padding=0, dilation=1, output_padding=0):
             colors.append(EXTRA), labels.append("0")
         else:
             colors.append(SUM), labels.append(str(n - padding))
-    _draw_row(ax, np.zeros(width), 1, [SUM if n < full else "white" for n in range(width)],
-              [str(n) if n < full else "" for n in range(width)], title="full scatter-add")
-    _draw_row(ax, np.zeros(width), 0, colors, labels, title="output")
+    draw_row(ax, np.zeros(width), 1, [SUM if n < full else "white" for n in range(width)],
+             [str(n) if n < full else "" for n in range(width)], title="full scatter-add")
+    draw_row(ax, np.zeros(width), 0, colors, labels, title="output")
     ax.add_patch(Rectangle((padding, -0.08), size, 1.16, fill=False, edgecolor="#C44E52", lw=2.5))
-    _finish_rows(ax, width, 2)
+    finish_rows(ax, width, 2)
     ax.set_xlabel("position in the full scatter-add (numbers in the output row: output position)")
     ax.set_title(f"i={i}, k={k}, stride={stride}, padding={padding}, dilation={dilation}, "
                  f"output_padding={output_padding}: full {full}, output {size}", fontsize=11)
@@ -204,7 +202,7 @@ def draw_grid(ax, values, colors="white", labels=None, title=None, frame=None, f
     for r in range(rows):
         for c in range(cols):
             ax.add_patch(Rectangle((c, r), 1, 1, facecolor=colors[r, c], edgecolor="#333333"))
-            text = _label(values[r, c]) if labels is None else labels[r][c]
+            text = number_label(values[r, c]) if labels is None else labels[r][c]
             ax.text(c + 0.5, r + 0.5, text, ha="center", va="center", fontsize=fontsize)
     if frame is not None:
         top, left, height, width = frame
@@ -221,7 +219,7 @@ def draw_grid(ax, values, colors="white", labels=None, title=None, frame=None, f
         ax.set_title(title, fontsize=11, pad=16)  # clear of the column numbers on top
 
 
-def _light(color, amount=0.55):
+def light(color, amount=0.55):
     """``color`` mixed with white, so black text on it stays readable."""
     from matplotlib.colors import to_hex, to_rgb
 
@@ -252,13 +250,13 @@ def scatter_step_2d(x, w, stride=1, step=0):
     x = np.asarray(x, dtype=np.float64)
     height, width = x.shape
     i, j = divmod(step, width)
-    color = _light(COPY_COLORS[step % len(COPY_COLORS)])
+    color = light(COPY_COLORS[step % len(COPY_COLORS)])
     k_h, k_w = np.shape(w)
-    stride_h, stride_w = stride if isinstance(stride, (tuple, list)) else (stride, stride)
+    stride_h, stride_w = require_pair("stride", stride, 1)
     top, left = i * stride_h, j * stride_w
     touched = np.zeros(contributions.shape[2:], dtype=bool)
     touched[top:top + k_h, left:left + k_w] = True
-    copy_labels = [[_label(v) if touched[r, c] else "" for c, v in enumerate(row)]
+    copy_labels = [[number_label(v) if touched[r, c] else "" for c, v in enumerate(row)]
                    for r, row in enumerate(contributions[i, j])]
     running = contributions.reshape((-1,) + touched.shape)[:step + 1].sum(axis=0)
     input_colors = np.empty(x.shape, dtype=object)
@@ -268,7 +266,7 @@ def scatter_step_2d(x, w, stride=1, step=0):
     fig, axes = _grid_figure([
         (x, dict(colors=input_colors, title="input x")),
         (contributions[i, j], dict(colors=np.where(touched, color, "white"), labels=copy_labels,
-                                   title=f"x[{i}, {j}] × w = {_label(x[i, j])} × w\n"
+                                   title=f"x[{i}, {j}] × w = {number_label(x[i, j])} × w\n"
                                          f"at row {top}, column {left}")),
         (running, dict(colors=np.where(touched, color, SUM),
                        title="sum so far" if step + 1 < x.size else "sum: the full output")),
@@ -282,7 +280,7 @@ def crop_2d(x, w, stride=1, padding=0):
     """The full output with the crop window framed, and what is left after the crop."""
     full = reference.conv_transpose2d_full(x, w, stride)
     out = reference.conv_transpose2d(x, w, stride, padding)
-    p_h, p_w = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+    p_h, p_w = require_pair("padding", padding, 0)
     kept = np.zeros(full.shape, dtype=bool)
     kept[p_h:p_h + out.shape[0], p_w:p_w + out.shape[1]] = True
     fig, axes = _grid_figure([
@@ -359,13 +357,13 @@ def zero_insertion_2d(x, w, stride=1, padding=0):
     """
     x = np.asarray(x, dtype=np.float64)
     w = np.asarray(w, dtype=np.float64)
-    stride_h, stride_w = stride if isinstance(stride, (tuple, list)) else (stride, stride)
-    p_h, p_w = padding if isinstance(padding, (tuple, list)) else (padding, padding)
+    stride_h, stride_w = require_pair("stride", stride, 1)
+    p_h, p_w = require_pair("padding", padding, 0)
     a_h, a_w = w.shape[0] - 1 - p_h, w.shape[1] - 1 - p_w
     spread = reference.zero_insert_2d(x, stride)
     kinds = np.empty(spread.shape, dtype=object)
     kinds[...] = "white"
-    kinds[::stride_h, ::stride_w] = _light(COPY_COLORS[0])
+    kinds[::stride_h, ::stride_w] = light(COPY_COLORS[0])
     padded = reference.pad_or_crop_2d(spread, (a_h, a_w))
     colors = np.empty(padded.shape, dtype=object)
     colors[...] = PAD
@@ -373,7 +371,7 @@ def zero_insertion_2d(x, w, stride=1, padding=0):
     colors[max(0, a_h):max(0, a_h) + inner.shape[0], max(0, a_w):max(0, a_w) + inner.shape[1]] = inner
     result = reference.conv_transpose2d_by_zero_insertion(x, w, stride, padding)
     fig, axes = _grid_figure([
-        (x, dict(colors=_light(COPY_COLORS[0]), title="input x")),
+        (x, dict(colors=light(COPY_COLORS[0]), title="input x")),
         (padded, dict(colors=colors, frame=(0, 0) + w.shape,
                       title=f"{stride_h - 1}/{stride_w - 1} zero(s) inserted,\n"
                             + ("padded" if min(a_h, a_w) >= 0 else "padded (< 0: cropped)")
@@ -392,31 +390,3 @@ def conv1d_matrix_figure(n, w, stride=1, transposed=False):
     if transposed:
         return matrix_figure(matrix.T, f"C.T {matrix.T.shape}:\ncolumn r = kernel\nfrom row r·{stride}")
     return matrix_figure(matrix, f"C {matrix.shape}: row r = kernel\nfrom column r·{stride}")
-
-
-# --- the instructor's report -------------------------------------------------------------------
-
-def score_distribution(rows):
-    """One bar chart per graded cell: how many students scored 0, part, or all of its points.
-
-    rows: exercises.csv rows (dicts with grade_id, score, max_score).
-    """
-    cells = sorted({(row["assignment"], row["grade_id"]) for row in rows})
-    fig, ax = plt.subplots(figsize=(9, 0.35 * len(cells) + 1.5))
-    labels, zero, part, full = [], [], [], []
-    for assignment, grade_id in cells:
-        mine = [r for r in rows if r["grade_id"] == grade_id and r["assignment"] == assignment]
-        labels.append(f"{assignment[:2]} {grade_id}")
-        zero.append(sum(r["score"] == 0 for r in mine))
-        full.append(sum(r["score"] == r["max_score"] for r in mine))
-        part.append(len(mine) - zero[-1] - full[-1])
-    y = np.arange(len(cells))[::-1]
-    ax.barh(y, full, color="#55A868", label="all points")
-    ax.barh(y, part, left=full, color="#FFE9A8", label="some")
-    ax.barh(y, zero, left=np.add(full, part), color="#C44E52", label="none")
-    ax.set_yticks(y, labels, fontsize=8)
-    ax.set_xlabel("students")
-    ax.legend(loc="lower right", fontsize=8)
-    ax.set_title("scores per graded cell")
-    fig.tight_layout()
-    return fig

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .arguments import require_pair
+
 
 def _torch():
     import torch
@@ -46,17 +48,14 @@ def conv_transpose_output_size(i, k, stride=1, padding=0, dilation=1, output_pad
 
 # --- chapter 03 --------------------------------------------------------------------------------
 
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
 def conv_transpose2d(x, w, stride=1, padding=0) -> np.ndarray:
     """``F.conv_transpose2d`` on one map and one kernel: x (H, W), w (kH, kW) -> (H_out, W_out)."""
     torch = _torch()
     x_t = torch.as_tensor(np.asarray(x, dtype=np.float64))[None, None]  # (N, C_in, H, W)
     w_t = torch.as_tensor(np.asarray(w, dtype=np.float64))[None, None]  # (C_in, C_out, kH, kW)
     return torch.nn.functional.conv_transpose2d(
-        x_t, w_t, stride=_pair(stride), padding=_pair(padding))[0, 0].numpy()
+        x_t, w_t, stride=require_pair("stride", stride, 1),
+        padding=require_pair("padding", padding, 0))[0, 0].numpy()
 
 
 # --- chapter 04 --------------------------------------------------------------------------------
@@ -70,8 +69,10 @@ def conv_transpose2d_nchw(x, weight, bias=None, stride=1, padding=0, output_padd
         return None if a is None else torch.as_tensor(np.asarray(a, dtype=np.float64))
 
     return torch.nn.functional.conv_transpose2d(
-        tensor(x), tensor(weight), tensor(bias), stride=_pair(stride), padding=_pair(padding),
-        output_padding=_pair(output_padding), groups=groups, dilation=_pair(dilation)).numpy()
+        tensor(x), tensor(weight), tensor(bias), stride=require_pair("stride", stride, 1),
+        padding=require_pair("padding", padding, 0),
+        output_padding=require_pair("output_padding", output_padding, 0), groups=groups,
+        dilation=require_pair("dilation", dilation, 1)).numpy()
 
 
 # --- chapter 05 --------------------------------------------------------------------------------
@@ -89,8 +90,9 @@ def conv_transpose2d_by_direct_convolution(x, weight, stride=1, padding=0, outpu
     functional = torch.nn.functional
     x = torch.as_tensor(np.asarray(x, dtype=np.float64))
     weight = torch.as_tensor(np.asarray(weight, dtype=np.float64))
-    (s_h, s_w), (p_h, p_w) = _pair(stride), _pair(padding)
-    (o_h, o_w), (d_h, d_w) = _pair(output_padding), _pair(dilation)
+    (s_h, s_w), (p_h, p_w) = require_pair("stride", stride, 1), require_pair("padding", padding, 0)
+    (o_h, o_w) = require_pair("output_padding", output_padding, 0)
+    (d_h, d_w) = require_pair("dilation", dilation, 1)
     n, channels, height, width = x.shape
     spread = x.new_zeros(n, channels, (height - 1) * s_h + 1, (width - 1) * s_w + 1)
     spread[:, :, ::s_h, ::s_w] = x

@@ -292,7 +292,7 @@ def pad_or_crop_2d(x, amount) -> np.ndarray:
     amount crops instead. x: (H, W) -> (H + 2*amount_h, W + 2*amount_w)."""
     x = np.asarray(x, dtype=np.float64)
     out = x
-    for axis, a in enumerate(amount if isinstance(amount, (tuple, list)) else (amount, amount)):
+    for axis, a in enumerate(_require_pair("amount", amount, None)):
         if a >= 0:
             widths = [(0, 0), (0, 0)]
             widths[axis] = (a, a)

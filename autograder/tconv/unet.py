@@ -12,7 +12,8 @@ Nothing here is an exercise's answer: the network takes the decoder block class 
 - ``train``, ``predict``, ``iou``, ``edge_pixels``, ``accuracy_on``: a seeded training loop and
   the measures of the result (overall, and on the shapes' edges, for the ablation without skips).
 - ``PaddedDecoderBlock``, ``pad_to``, ``padded_size_table``: the modern U-Net's padded variant.
-- ``phase_sums``, ``upsample_four_ways``, ``up_response``: when upsampling makes a checkerboard.
+- ``UPSAMPLING_KERNELS``, ``upsample_four_ways``, ``up_response``: when upsampling makes a
+  checkerboard (their phase sums: ``checkerboard_reference.phase_sums``, chapter 07's).
 """
 
 from __future__ import annotations
@@ -356,19 +357,6 @@ def iou(predicted, true) -> float:
 
 
 # --- upsampling compared ---------------------------------------------------------------------------
-
-def phase_sums(kernel, stride: int) -> np.ndarray:
-    """The sum of a 2-D kernel's taps in each of the ``stride x stride`` phases.
-
-    A stride-s transposed convolution reaches output pixel (y, x) with the taps (a, b) for which
-    a = y mod s and b = x mod s (taps s apart). So a constant input gives a constant output (away
-    from the borders) exactly when all the phase sums are equal; otherwise the output repeats
-    their pattern with period s: a checkerboard. kernel: (kH, kW) -> (s, s).
-    """
-    kernel = np.asarray(kernel, dtype=np.float64)
-    return np.array([[kernel[a::stride, b::stride].sum() for b in range(stride)]
-                     for a in range(stride)])
-
 
 UPSAMPLING_KERNELS = {  # name: (kernel, padding, output_padding), all with stride 2
     "3x3 equal weights": (np.full((3, 3), 1 / 4), 1, 1),

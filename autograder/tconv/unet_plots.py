@@ -4,13 +4,11 @@ upsampling comparison. Every function returns a matplotlib Figure (show it with
 
 from __future__ import annotations
 
+import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.patches import FancyArrowPatch, Rectangle
 
-from . import plots  # sets the headless backend when there is no notebook
-from . import unet
-
-import matplotlib.pyplot as plt  # noqa: E402  (after plots chose the backend)
-from matplotlib.patches import FancyArrowPatch, Rectangle  # noqa: E402
+from . import plots, unet
 
 KEPT = "#FFE9A8"
 MARGIN = "#D9D9D9"
@@ -171,7 +169,7 @@ def loss_curve(losses, title="training loss"):
 def upsampling_comparison(image, size: int = 4):
     """Top: an image doubled four ways (``unet.upsample_four_ways``). Bottom: what each makes of a
     ``size x size`` map of ones; a transposed convolution keeps it constant inside exactly when
-    its kernel's phase sums are equal (``unet.phase_sums``)."""
+    its kernel's phase sums are equal (``checkerboard_reference.phase_sums``)."""
     results = unet.upsample_four_ways(image)
     ones = unet.upsample_four_ways(np.ones((size, size)))
     fig, axes = plt.subplots(2, 5, figsize=(16, 7.2))

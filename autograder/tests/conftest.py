@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tconv import course, grading, guard, release
+from tconv import guard
+from tconv.grader import course, grading, release
 
 
 def pytest_configure(config):

@@ -24,11 +24,12 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 
-from tconv import course
+from tconv.grader import course
 
 BINDER = course.ROOT / "binder"
 POSTBUILD = BINDER / "postBuild"
@@ -140,11 +141,35 @@ def test_a_learners_server_loads_validate_and_no_instructor_extension(binder_lik
     loaded = set(re.findall(r"(nbgrader\.server_extensions\.\w+) \| extension was successfully "
                             r"loaded", text))
     assert loaded == {"nbgrader.server_extensions.validate_assignment"}, text[-3000:]
-    disabled = json.loads(re.search(r'<script id="jupyter-config-data" type="application/json">'
-                                    r"(.*?)</script>", page, re.DOTALL).group(1))["disabledExtensions"]
+    disabled = json.loads(script_text(page, "jupyter-config-data"))["disabledExtensions"]
     for plugin in INSTRUCTOR_LAB + ["@jupyter/nbgrader:assignment-list", "@jupyter/nbgrader:menu"]:
         assert plugin in disabled, disabled
     assert "@jupyter/nbgrader:validate-assignment" not in disabled
+
+
+class _ScriptText(HTMLParser):
+    """The text of the ``<script>`` element with a given id."""
+
+    def __init__(self, wanted: str):
+        super().__init__()
+        self.wanted, self.inside, self.found = wanted, False, []
+
+    def handle_starttag(self, tag, attrs):
+        self.inside = tag == "script" and dict(attrs).get("id") == self.wanted
+
+    def handle_endtag(self, tag):
+        self.inside = False
+
+    def handle_data(self, data):
+        if self.inside:
+            self.found.append(data)
+
+
+def script_text(page: str, element_id: str) -> str:
+    parser = _ScriptText(element_id)
+    parser.feed(page)
+    assert parser.found, f"no <script id={element_id!r}> in the page: {page[:2000]}"
+    return "".join(parser.found)
 
 
 def free_port() -> int:

@@ -35,7 +35,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tconv import course, formgrader, grading
+from tconv.grader import course, formgrader, grading
 
 sys.path.insert(0, str(course.ROOT / "scripts"))
 import course_env  # noqa: E402  (scripts/course_env.py: what `make lab` runs)

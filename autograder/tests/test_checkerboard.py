@@ -15,7 +15,8 @@ from hypothesis import given, settings, strategies as st
 
 from tconv import checkerboard_cases, checkerboard_experiment, checkerboard_mistakes
 from tconv import checkerboard_reference as answers
-from tconv import checks, course, exercises, pytorch
+from tconv import checks, exercises, pytorch
+from tconv.grader import course
 
 FAST = settings(max_examples=60, deadline=None)
 NOTEBOOK = course.SOLUTIONS / "07_checkerboard_subpixel" / "07_checkerboard_subpixel.ipynb"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tconv import course, grading
+from tconv.grader import course, grading
 
 CH01 = "01_scatter_add_1d"
 STUDENTS = ["perfect", "untouched", "overwrites_instead_of_adding", "integer_output_array",

@@ -9,16 +9,17 @@ refuses a Python outside 3.11-3.13 with a message naming what to install.
 
 from __future__ import annotations
 
-import re
 import subprocess
 import sys
 
 import pytest
 import yaml
+from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tconv import course, publish
+from tconv.grader import course, publish
 
 sys.path.insert(0, str(course.ROOT / "scripts"))
 import course_env  # noqa: E402
@@ -28,14 +29,21 @@ NOT_PACKAGES = {"python", "pip", "nomkl"}
 NOT_FOR_LEARNERS = {"pytest", "hypothesis", "playwright", "dask", "distributed"}
 
 
-def pip_pins() -> dict[str, str]:
+def pinned(lines) -> dict[str, Version]:
+    """{canonical name: version} of pip requirement lines, each of which must be one `==` pin."""
     pins = {}
-    for line in (course.ROOT / "requirements.txt").read_text().splitlines():
+    for line in lines:
         line = line.split("#")[0].strip()
         if line:
-            name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)==([^\s;]+)", line).groups()
-            pins[name.lower()] = version
+            requirement = Requirement(line)
+            (pin,) = requirement.specifier  # exactly one version specifier ...
+            assert pin.operator == "==", f"{line!r} is not pinned with =="  # ... and a pin
+            pins[canonicalize_name(requirement.name)] = Version(pin.version)
     return pins
+
+
+def pip_pins() -> dict[str, Version]:
+    return pinned((course.ROOT / "requirements.txt").read_text().splitlines())
 
 
 def conda_specs(path) -> dict[str, str]:
@@ -44,16 +52,15 @@ def conda_specs(path) -> dict[str, str]:
     specs = {}
     for entry in env["dependencies"]:
         if isinstance(entry, dict):
-            for line in entry["pip"]:
-                name, version = re.fullmatch(r"([A-Za-z0-9_.-]+)==(\S+)", line).groups()
-                specs[name.lower()] = f"=={version}"
+            specs.update({name: f"=={version}" for name, version in pinned(entry["pip"]).items()})
             continue
+        # a conda match spec (`name`, `name=2.4` or `name=2.4=build`), not a pip requirement
         name, _, rest = entry.partition("=")
         if name in NOT_PACKAGES:
             continue
         version = rest.split("=")[0]  # `pytorch=2.13=cpu_generic*`: version 2.13, then a build
         # conda's `name=2.4` means any 2.4.x release
-        specs[CONDA_TO_PIP.get(name, name).lower()] = f"=={version}.*" if version else ""
+        specs[canonicalize_name(CONDA_TO_PIP.get(name, name))] = f"=={version}.*" if version else ""
     return specs
 
 
@@ -67,19 +74,19 @@ def test_requirements_and_environment_yml_list_the_same_packages():
 
 def test_binder_lists_the_learners_packages_only():
     assert set(conda_specs(BINDER)) == set(pip_pins()) - NOT_FOR_LEARNERS
-    lines = (course.ROOT / "requirements.txt").read_text().splitlines()
-    marked = {line.split("==")[0] for line in lines
-              if not line.startswith("#") and any(m in line for m in publish.NOT_FOR_LEARNERS)}
-    assert marked == NOT_FOR_LEARNERS  # what `make publish` leaves out of the learners' requirements
+    # what `make publish` leaves out of the learners' requirements.txt
+    learners = pinned(publish.learner_requirements().splitlines())
+    assert learners == {name: version for name, version in pip_pins().items()
+                        if name not in NOT_FOR_LEARNERS}
 
 
 @pytest.mark.parametrize("path", [INSTRUCTORS, BINDER], ids=["environment.yml", "binder"])
 def test_pip_pins_are_within_the_conda_versions(path):
     specs = conda_specs(path)
+    pins = pip_pins()
     for name, spec in specs.items():
-        version = pip_pins()[name]
-        assert Version(version.split("+")[0]) in SpecifierSet(spec) if spec else True, (
-            f"{name}: requirements.txt pins {version}, {path.name} asks for {spec}")
+        assert pins[name] in SpecifierSet(spec), (
+            f"{name}: requirements.txt pins {pins[name]}, {path.name} asks for {spec or 'any'}")
 
 
 def test_binder_is_lean():
@@ -94,8 +101,8 @@ def test_binder_is_lean():
 
 
 def test_torch_is_pinned_once():
-    assert pip_pins()["torch"] == "2.13.0"
-    assert course_env.torch_pin(course.ROOT / "requirements.txt") == "2.13.0"
+    assert pip_pins()["torch"] == Version("2.13.0")
+    assert Version(course_env.torch_pin(course.ROOT / "requirements.txt")) == Version("2.13.0")
 
 
 # --- the install commands -------------------------------------------------------------------------

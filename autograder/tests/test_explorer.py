@@ -90,7 +90,7 @@ def test_the_crop_frame_and_the_chosen_pixels_copy(setting, figures):
 def test_the_formula_is_evaluated_in_the_title(figures):
     fig = explorer.explorer_figure(2, 3, 2, 1, 1, 0)
     figures.append(fig)
-    title = fig._suptitle.get_text()
+    title = fig.get_suptitle()
     assert ("H_out = (i − 1)·s − 2p + d·(k − 1) + output_padding + 1 = "
             "(2 − 1)·2 − 2·1 + 1·(3 − 1) + 0 + 1 = 3") in title
     assert "1 to 4 copies" in title and "checkerboard" in title
@@ -100,9 +100,9 @@ def test_even_overlap_and_holes_are_named(figures):
     even = explorer.explorer_figure(input_size=3, kernel_size=2, stride=2, padding=0)
     holes = explorer.explorer_figure(input_size=3, kernel_size=2, stride=3, padding=0)
     figures.extend([even, holes])
-    assert "every output pixel gets 1 copy" in even._suptitle.get_text()
-    assert "0 to 1 copies" in holes._suptitle.get_text()
-    assert "holes" in holes._suptitle.get_text()
+    assert "every output pixel gets 1 copy" in even.get_suptitle()
+    assert "0 to 1 copies" in holes.get_suptitle()
+    assert "holes" in holes.get_suptitle()
 
 
 def test_arguments_pytorch_rejects_give_a_figure_that_says_why(figures):
@@ -123,12 +123,22 @@ def test_the_chosen_pixel_is_kept_inside_the_input(figures):
     assert (pixel.get_y(), pixel.get_x()) == (1, 1)
 
 
+def assert_shows_default_explorer(fig: Figure, **start) -> None:
+    """``fig`` is the explorer's picture for its default sliders (changed by ``start``): the
+    overlap counts of that setting, PyTorch's, before the crop."""
+    values = {**explorer.DEFAULTS, **start}
+    i, k, s, d = (values[name] for name in ("input_size", "kernel_size", "stride", "dilation"))
+    full = (i - 1) * s + d * (k - 1) + 1
+    drawn = grid_labels(axes_named(fig, "overlap"))
+    np.testing.assert_array_equal(drawn[:full, :full], torch_counts(i, k, s, d, 0))
+
+
 def test_without_a_live_kernel_show_explorer_draws_one_static_figure(monkeypatch):
     shown = []
     monkeypatch.setattr(explorer.plots, "display", shown.append)
     explorer.show_explorer(stride=3)
-    assert len(shown) == 1 and isinstance(shown[0], Figure)
-    assert "stride 3" in shown[0]._suptitle.get_text()
+    assert len(shown) == 1 and "stride 3" in shown[0].get_suptitle()
+    assert_shows_default_explorer(shown[0], stride=3)
     plt.close(shown[0])
 
 
@@ -136,9 +146,10 @@ def test_while_grading_show_explorer_draws_one_static_figure(monkeypatch):
     shown = []
     monkeypatch.setattr(explorer.plots, "display", shown.append)
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
-    assert not explorer._widgets_can_render()
+    assert not explorer.widgets_can_render()
     explorer.show_explorer()
-    assert len(shown) == 1 and isinstance(shown[0], Figure)
+    assert len(shown) == 1
+    assert_shows_default_explorer(shown[0])
     plt.close(shown[0])
 
 
@@ -146,14 +157,14 @@ def test_the_widget_has_every_slider_and_a_static_fallback(monkeypatch):
     import IPython.display
 
     bundles, drawn = [], []
-    monkeypatch.setattr(explorer, "_widgets_can_render", lambda: True)
+    monkeypatch.setattr(explorer, "widgets_can_render", lambda: True)
     monkeypatch.setattr(IPython.display, "display", lambda data, raw=False: bundles.append(data))
     monkeypatch.setattr(explorer.plots, "display", lambda fig: (drawn.append(fig), plt.close(fig)))
     assert explorer.show_explorer(input_size=3) is None  # a cell ending with it shows it once
     (bundle,) = bundles
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["image/png"].startswith("iVBORw0KGgo")  # a PNG, base64: what static HTML shows
-    assert len(drawn) == 1 and "input 3×3" in drawn[0]._suptitle.get_text()
+    assert len(drawn) == 1 and "input 3×3" in drawn[0].get_suptitle()
 
     widget = explorer.explorer_widget(input_size=3)
     names = [child.description for child in widget.children[:-1]]
@@ -164,5 +175,5 @@ def test_the_widget_has_every_slider_and_a_static_fallback(monkeypatch):
     assert len(drawn) == 2
     sliders["input_size"].value = 5
     assert sliders["pixel_row"].max == sliders["pixel_col"].max == 4
-    assert len(drawn) == 3 and "input 5×5" in drawn[2]._suptitle.get_text()  # redrawn on change
+    assert len(drawn) == 3 and "input 5×5" in drawn[2].get_suptitle()  # redrawn on change
     widget.close_all()

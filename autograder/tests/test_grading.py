@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from conftest import RIGHT_1D, with_answer
-from tconv import course, grading
+from tconv.grader import course, grading
 
 
 def read_rows(path):
@@ -111,7 +111,7 @@ def test_a_wrong_submitted_folder_is_explained(tmp_path, layout, message):
     if layout:
         (submitted / layout).parent.mkdir(parents=True)
         (submitted / layout).write_text("{}")
-    result = subprocess.run([sys.executable, "-m", "tconv.grading", "--submitted", str(submitted),
+    result = subprocess.run([sys.executable, "-m", "tconv.grader.grading", "--submitted", str(submitted),
                              "--grades", str(tmp_path / "grades")], capture_output=True, text=True)
     assert result.returncode != 0 and message in result.stderr
 
@@ -181,7 +181,7 @@ def test_a_zip_from_a_learning_platform_is_graded_like_a_folder(tmp_path):
         zipped.write(course.SAMPLE_SUBMISSIONS / "untouched" / ch01 / f"{ch01}.ipynb",
                      f"grace_67890_{ch01} (1).ipynb")
         zipped.writestr("readme.txt", "not a submission")
-    result = subprocess.run([sys.executable, "-m", "tconv.grading", "--submitted", str(archive),
+    result = subprocess.run([sys.executable, "-m", "tconv.grader.grading", "--submitted", str(archive),
                              "--grades", str(tmp_path / "grades"), "--jobs", "2"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from nbclient import NotebookClient
 
-from tconv import course
+from tconv.grader import course
 
 SOURCE_NOTEBOOKS = sorted(course.SOLUTIONS.glob("*/*.ipynb"))
 

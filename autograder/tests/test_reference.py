@@ -87,10 +87,38 @@ def test_non_integer_sizes_are_a_type_error():
         reference.conv_output_size(4, 3, stride=2.0)
 
 
-def test_pytorch_twins_run_in_float64():
-    assert torch.get_default_dtype() == torch.float32  # the twins must not rely on the default
-    out = pytorch.conv_transpose1d([1 / 3], [3.0])
-    assert out.dtype == np.float64 and out[0] == pytest.approx(1.0, abs=1e-15)
+@pytest.fixture
+def float32_default():
+    """PyTorch's default dtype set to float32 (a learner's session), restored afterwards."""
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float32)
+    yield
+    torch.set_default_dtype(before)
+
+
+THIRDS = np.arange(1, 13).reshape(1, 2, 2, 3) / 3  # (N, C_in, H, W): not exact in float32
+SEVENTHS = np.arange(1, 9).reshape(2, 1, 2, 2) / 7  # (C_in, C_out, kH, kW)
+
+
+@pytest.mark.parametrize("twin, answer", [
+    (lambda: pytorch.conv_transpose1d(THIRDS[0, 0, 0], SEVENTHS[0, 0, 0], 2),
+     lambda: reference.conv_transpose1d(THIRDS[0, 0, 0], SEVENTHS[0, 0, 0], 2)),
+    (lambda: pytorch.conv_transpose2d(THIRDS[0, 0], SEVENTHS[0, 0], 2, 1),
+     lambda: reference.conv_transpose2d(THIRDS[0, 0], SEVENTHS[0, 0], 2, 1)),
+    (lambda: pytorch.conv_transpose2d_nchw(THIRDS, SEVENTHS, None, (2, 3), 1, (1, 2)),
+     lambda: reference.conv_transpose2d_nchw(THIRDS, SEVENTHS, None, (2, 3), 1, (1, 2))),
+    (lambda: pytorch.conv_transpose2d_by_direct_convolution(THIRDS, SEVENTHS, 2, 1, 1),
+     lambda: reference.conv_transpose2d_nchw(THIRDS, SEVENTHS, None, 2, 1, 1)),
+    (lambda: pytorch.conv1d_matrix(5, THIRDS[0, 0, 0], 2),
+     lambda: reference.conv1d_matrix(5, THIRDS[0, 0, 0], 2)),
+], ids=["conv_transpose1d", "conv_transpose2d", "conv_transpose2d_nchw",
+        "conv_transpose2d_by_direct_convolution", "conv1d_matrix"])
+def test_pytorch_twins_compute_in_float64_whatever_the_default(float32_default, twin, answer):
+    """Under float32 (PyTorch's default) the twins still agree with the float64 reference to
+    1e-14; a twin computing in float32 would be off by about 1e-7."""
+    out = twin()
+    assert out.dtype == np.float64
+    np.testing.assert_allclose(out, answer(), rtol=0, atol=1e-14)
 
 
 # --- chapter 02's sentences, checked against PyTorch -----------------------------------------

@@ -20,8 +20,7 @@ from pathlib import Path
 import pytest
 
 from conftest import RIGHT_1D, with_answer
-from tconv import course, grading
-from tconv.grader import intake, report, verdicts
+from tconv.grader import course, grading, intake, report, verdicts
 
 CH01 = "01_scatter_add_1d"
 TAG = f"tconv-attack-{uuid.uuid4().hex[:12]}"   # names every marker and process of this run

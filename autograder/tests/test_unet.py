@@ -9,7 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tconv import checks, unet, unet_cases, unet_mistakes, unet_plots, unet_reference
+from tconv import (checkerboard_reference, checks, plots, unet, unet_cases, unet_mistakes,
+                   unet_plots, unet_reference)
 
 
 CROP_CASES = unet_cases.crop_even_margins() + unet_cases.crop_odd_margins()
@@ -76,36 +77,14 @@ def test_data_is_seeded_and_a_threshold_does_not_solve_it():
 # The notebook's training (and its ablation without skip connections) is run once, by
 # test_notebooks.py, which executes chapter 06 and checks the numbers the notebook states.
 
-def test_a_constant_map_stays_constant_exactly_when_the_phase_sums_are_equal():
-    """Checked against F.conv_transpose2d on random kernels, strides 2 and 3, and on kernels made
-    to have equal phase sums; the chapter's three kernels behave as it says."""
-    rng = np.random.default_rng(0)
-    kernels = []
-    for stride in (2, 3):
-        for size in (2, 3, 4, 5):
-            kernels.append((rng.normal(size=(size, size)), stride))
-            equal = rng.normal(size=(size, size))
-            sums = unet.phase_sums(equal, stride)
-            for a in range(stride):
-                for b in range(stride):  # shift one tap of each phase to make the sums equal
-                    if equal[a::stride, b::stride].size:
-                        equal[a, b] += 1.0 - sums[a, b]
-            kernels.append((equal, stride))
-    for kernel, stride in kernels:
-        out = F.conv_transpose2d(torch.ones(1, 1, 8, 8, dtype=torch.float64),
-                                 torch.as_tensor(kernel)[None, None], stride=stride)[0, 0].numpy()
-        k = kernel.shape[0]
-        inside = out[k:-k, k:-k]  # away from the borders, every tap of every phase arrives
-        sums = unet.phase_sums(kernel, stride)
-        assert np.allclose(inside, inside[0, 0]) == np.allclose(sums, sums[0, 0])
-        if not np.allclose(sums, sums[0, 0]):  # the pattern repeats the phase sums, period s
-            phase = (k % stride, k % stride)
-            assert np.allclose(inside[:stride, :stride],
-                               np.roll(sums, (-phase[0], -phase[1]), axis=(0, 1)))
-    assert np.allclose(unet.phase_sums(unet.UPSAMPLING_KERNELS["3x3 equal weights"][0], 2),
-                       [[1, 0.5], [0.5, 0.25]])
-    for name in ("3x3 bilinear weights", "2x2 equal weights"):
-        assert np.allclose(unet.phase_sums(unet.UPSAMPLING_KERNELS[name][0], 2), 1)
+def test_the_chapters_kernels_have_the_phase_sums_it_states():
+    """The rule itself (a constant map stays constant iff the phase sums are equal, tested
+    against F.conv_transpose2d) is chapter 07's: test_checkerboard.py."""
+    sums = {name: checkerboard_reference.phase_sums(kernel, 2).tolist()
+            for name, (kernel, _, _) in unet.UPSAMPLING_KERNELS.items()}
+    assert sums == {"3x3 equal weights": [[1, 0.5], [0.5, 0.25]],
+                    "3x3 bilinear weights": [[1, 1], [1, 1]],
+                    "2x2 equal weights": [[1, 1], [1, 1]]}
 
 
 def test_the_upsampling_comparison_shows_what_the_chapter_says():
@@ -130,7 +109,7 @@ def test_bilinear_upsampling_is_a_transposed_convolution_with_equal_phase_sums()
     kernel = torch.outer(line, line)
     transposed = F.conv_transpose2d(x, kernel[None, None], stride=2, padding=1)
     assert torch.allclose(resized[..., 1:-1, 1:-1], transposed[..., 1:-1, 1:-1])  # inside
-    assert np.allclose(unet.phase_sums(kernel.numpy(), 2), 1)
+    assert np.allclose(checkerboard_reference.phase_sums(kernel.numpy(), 2), 1)
 
 
 def test_the_padded_unet_matches_sizes_with_output_size_and_the_table_says_so():
@@ -196,19 +175,93 @@ def test_the_ablation_cuts_only_the_skip_connections():
     assert torch.count_nonzero(seen[0]) == 0
 
 
-def test_pictures_draw():
+# --- the pictures show what they are given ----------------------------------------------------
+
+@pytest.fixture
+def close_figures():
     import matplotlib.pyplot as plt
 
+    yield
+    plt.close("all")
+
+
+def texts(ax) -> list[str]:
+    return [text.get_text() for text in ax.texts]
+
+
+def grid_texts(ax, rows: int, cols: int) -> list[list[str]]:
+    """The labels ``plots.draw_grid`` wrote, row by row (each sits at the centre of its box)."""
+    grid = [[None] * cols for _ in range(rows)]
+    for text in ax.texts:
+        x, y = text.get_position()
+        grid[int(y)][int(x)] = text.get_text()
+    return grid
+
+
+def test_crop_window_frames_the_centered_window(close_figures):
+    (ax,) = unet_plots.crop_window(7, 9, 4, 4).axes
+    assert ax.get_title() == "7x9 -> 4x4: top 1, bottom 2, left 2, right 3"
+    labels = grid_texts(ax, 7, 9)
+    assert [row[2:6] for row in labels[1:5]] == [[f"{r},{c}" for c in range(4)] for r in range(4)]
+    assert sum(label != "" for row in labels for label in row) == 16  # the margins unlabelled
+    (frame,) = [p for p in ax.patches if not p.get_fill()]
+    assert (frame.get_xy(), frame.get_width(), frame.get_height()) == ((2, 1), 4, 4)
+
+
+def test_architecture_labels_the_papers_sizes_and_crops(close_figures):
+    (ax,) = unet_plots.architecture(unet.size_table()).axes
+    shown = texts(ax)
+    for crop in ("crop 64 → 56", "crop 136 → 104", "crop 280 → 200", "crop 568 → 392"):
+        assert crop in shown
+    assert {"572", "388", "1024"} <= set(shown)
+
+
+def test_samples_show_the_images_masks_and_each_prediction(close_figures):
     images, masks = unet.make_shapes(3, seed=0)
-    figures = [unet_plots.architecture(unet.size_table()), unet_plots.crop_window(7, 9, 4, 4),
-               unet_plots.samples(unet.mirror_pad(images, 20).numpy(), masks, masks, margin=20),
-               unet_plots.samples(images, masks, {"a": masks, "b": 1 - masks}),
-               unet_plots.loss_curve(np.linspace(1, 0.1, 50)),
-               unet_plots.upsampling_comparison(np.eye(6)),
-               unet_plots.up_response(np.ones((4, 4)))]
-    for figure in figures:
-        assert isinstance(figure, plt.Figure)
-        plt.close(figure)
+    padded = unet.mirror_pad(images, 20).numpy()
+    fig = unet_plots.samples(padded, masks, masks, margin=20)
+    axes = np.array(fig.axes).reshape(3, 3)
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["input", "true mask", "predicted\nprobability"]
+    for k in range(3):
+        np.testing.assert_array_equal(axes[0, k].images[0].get_array(), padded[k, 0])
+        np.testing.assert_array_equal(axes[1, k].images[0].get_array(), masks[k, 0])
+        (inner,) = axes[0, k].patches  # the mirrored border's inner edge
+        assert inner.get_xy() == (19.5, 19.5) and inner.get_width() == padded.shape[-1] - 40
+    fig = unet_plots.samples(images, masks, {"a": masks, "b": 1 - masks})
+    axes = np.array(fig.axes).reshape(4, 3)
+    assert [ax.get_ylabel() for ax in axes[:, 0]] == ["input", "true mask", "a", "b"]
+    for k in range(3):
+        np.testing.assert_array_equal(axes[3, k].images[0].get_array(), 1 - masks[k, 0])
+
+
+def test_loss_curve_plots_every_step_and_the_running_mean(close_figures):
+    losses = np.linspace(1, 0.1, 50)
+    (ax,) = unet_plots.loss_curve(losses).axes
+    every, mean = ax.lines
+    np.testing.assert_array_equal(every.get_ydata(), losses)
+    np.testing.assert_allclose(mean.get_ydata(), [losses[n:n + 25].mean() for n in range(26)])
+    np.testing.assert_array_equal(mean.get_xdata(), np.arange(24, 50))
+    assert ax.get_yscale() == "log" and ax.get_title() == "training loss"
+
+
+def test_upsampling_comparison_shows_each_method_on_the_image_and_on_ones(close_figures):
+    image = np.eye(6)
+    axes = np.array(unet_plots.upsampling_comparison(image, size=4).axes).reshape(2, 5)
+    np.testing.assert_array_equal(axes[0, 0].images[0].get_array(), image)
+    doubled, ones = unet.upsample_four_ways(image), unet.upsample_four_ways(np.ones((4, 4)))
+    for ax, (name, values) in zip(axes[0, 1:], doubled.items()):
+        np.testing.assert_array_equal(ax.images[0].get_array(), values)
+        assert ax.get_title() == name.replace(", ", ",\n", 1)
+    for ax, values in zip(axes[1, 1:], ones.values()):
+        assert grid_texts(ax, 8, 8) == [[plots.number_label(v) for v in row]
+                                        for row in np.round(values, 2)]
+
+
+def test_up_response_shows_the_response(close_figures):
+    response = np.arange(16.0).reshape(4, 4)
+    ax = unet_plots.up_response(response).axes[0]
+    np.testing.assert_array_equal(ax.images[0].get_array(), response)
+    assert ax.get_title().startswith("the trained up-convolution on a constant map")
 
 
 # --- right answers pass --------------------------------------------------------------------------

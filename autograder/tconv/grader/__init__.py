@@ -1,12 +1,17 @@
-"""The instructor's grading machinery, read top to bottom as a pipeline:
+"""The instructors' machinery. The grading pipeline, read top to bottom:
 
 intake.py    SUBMITTED (a folder or an LMS zip) -> validated ids -> read-only snapshots
 sandbox.py   the per-student jail every piece of learner code runs in
 task.py      grade one student notebook: snapshot in, data out (scores, notes, feedback)
+runner.py    who runs the tasks: a local Dask cluster or SCHEDULER's; the kept results
 verdicts.py  the re-check: the learner's answers, judged where no learner code ran
+child.py     the re-check's child, run inside the sandbox: the learner's code, answers out
 records.py   the result records a task returns and the coordinator reads
 report.py    exercises.csv, report.md, scores.png, safe feedback HTML
 gradebook.py the only writer of nbgrader's gradebook and of grades.csv
 
-``tconv.grading`` (``make grade``) is the coordinator that calls them.
+``grading.py`` (``make grade``) is the coordinator that calls them. Beside the pipeline, the
+instructors' other commands: ``course.py`` (where the folders are, how nbgrader is run),
+``release.py`` (``make release``), ``publish.py`` (``make publish``), ``formgrader.py``
+(``make formgrader``, ``make export``).
 """

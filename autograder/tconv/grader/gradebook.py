@@ -14,8 +14,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import course
-from . import verdicts
+from . import course, verdicts
 from .records import Job, Result
 
 HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S)

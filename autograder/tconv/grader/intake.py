@@ -27,7 +27,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import course
+from . import course
 from .records import Job
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")

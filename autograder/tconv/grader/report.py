@@ -141,14 +141,31 @@ def student_totals(rows: list[dict]) -> dict[str, list[float]]:
 
 
 def plot_scores(rows: list[dict], path: Path) -> None:
-    """scores.png: for each graded cell, how many students got which share of its points."""
+    """scores.png: one bar per graded cell, how many students scored 0, part, or all of its
+    points (rows: exercises.csv's)."""
     import matplotlib.pyplot as plt
+    import numpy as np
 
-    from .. import plots
-
-    figure = plots.score_distribution(rows)
-    figure.savefig(path, dpi=100)
-    plt.close(figure)
+    cells = sorted({(row["assignment"], row["grade_id"]) for row in rows})
+    fig, ax = plt.subplots(figsize=(9, 0.35 * len(cells) + 1.5))
+    labels, zero, part, full = [], [], [], []
+    for assignment, grade_id in cells:
+        mine = [r for r in rows if r["grade_id"] == grade_id and r["assignment"] == assignment]
+        labels.append(f"{assignment[:2]} {grade_id}")
+        zero.append(sum(r["score"] == 0 for r in mine))
+        full.append(sum(r["score"] == r["max_score"] for r in mine))
+        part.append(len(mine) - zero[-1] - full[-1])
+    y = np.arange(len(cells))[::-1]
+    ax.barh(y, full, color="#55A868", label="all points")
+    ax.barh(y, part, left=full, color="#FFE9A8", label="some")
+    ax.barh(y, zero, left=np.add(full, part), color="#C44E52", label="none")
+    ax.set_yticks(y, labels, fontsize=8)
+    ax.set_xlabel("students")
+    ax.legend(loc="lower right", fontsize=8)
+    ax.set_title("scores per graded cell")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
 
 
 # --- notebooks and HTML --------------------------------------------------------------------------

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from .. import course
-from . import report, verdicts
+from . import course, report, verdicts
 from .records import CellResult, Job, Result
 from .sandbox import Limits, Sandbox, kernel_manager_class
 
@@ -31,7 +30,7 @@ MAX_AUTOGRADED_BYTES = 8 * 1024 ** 2
 class Settings:
     """The same for every task of a batch, and sent to every worker: plain values only."""
     template: bytes            # the gradebook with every assignment generated, no student yet
-    cell_timeout: int = 30
+    cell_timeout: int = course.CELL_TIMEOUT
     limits: Limits = Limits()
     sandboxed: bool = True
     scratch: str | None = None  # where private folders are made (default: the system's temp)

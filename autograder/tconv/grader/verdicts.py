@@ -133,12 +133,12 @@ def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
 
 
 def _record(call: CheckCall) -> None:
-    def recorder(*args, **kwargs):
-        call.calls.append((args, kwargs))
-        return RECHECKABLE[call.check](*args, **kwargs)
-
     if call.check in blocks.BLOCK_CHECKS:
         recorder = blocks.recorder(call.lives, values=blocks.BLOCK_CHECKS[call.check])
+    else:
+        def recorder(*args, **kwargs):
+            call.calls.append((args, kwargs))
+            return RECHECKABLE[call.check](*args, **kwargs)
 
     with _quiet_and_unguarded():
         failure = _run_check(call, recorder)
@@ -358,13 +358,13 @@ def judge(source: Path, answers: list | None, failure: str | None) -> list[Verdi
 
 
 def _replay(call: CheckCall, answers: list):
-    queue = iter(answers)
-
-    def played_back(*args, **kwargs):
-        return _played(next(queue), call.function)
-
     if call.lives:
         played_back = blocks.played_class(call.function, answers, _played)
+    else:
+        queue = iter(answers)
+
+        def played_back(*args, **kwargs):
+            return _played(next(queue), call.function)
 
     with _quiet_and_unguarded():
         return _run_check(call, played_back)

@@ -1,6 +1,6 @@
 """Generate the learners' notebooks and the sample submissions from solutions/.
 
-    python -m tconv.release [--into DIR]
+    python -m tconv.grader.release [--into DIR]
 
 writes course/<assignment>/<notebook>.ipynb with `nbgrader generate_assignment` (answers replaced
 by stubs, hidden tests removed), then autograder/samples/submitted/ from the released notebooks

@@ -7,13 +7,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-ROOT = Path(os.environ.get("TCONV_COURSE_ROOT", Path(__file__).resolve().parents[2]))
+ROOT = Path(os.environ.get("TCONV_COURSE_ROOT", Path(__file__).resolve().parents[3]))
 SOLUTIONS = ROOT / "solutions"
 COURSE = ROOT / "course"
 AUTOGRADER = ROOT / "autograder"
 SAMPLES = AUTOGRADER / "samples"
 SAMPLE_SUBMISSIONS = SAMPLES / "submitted"
 BUILD = ROOT / "build"
+
+# Seconds one cell may run while grading before nbgrader interrupts it (`make grade TIMEOUT=N`).
+CELL_TIMEOUT = 30
 
 
 def assignments() -> list[str]:
@@ -26,26 +29,24 @@ def notebooks(assignment: str) -> list[str]:
     return sorted(p.stem for p in (SOLUTIONS / assignment).glob("*.ipynb"))
 
 
-def nbgrader_env(cell_timeout: int | None = None) -> dict:
+def nbgrader_env() -> dict:
     """The environment nbgrader needs: this venv's bin/ on PATH (nbgrader runs `alembic` and
     `jupyter`), the course config found through JUPYTER_CONFIG_PATH."""
     env = dict(os.environ)
     env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
     env["JUPYTER_CONFIG_PATH"] = str(AUTOGRADER)
     env["PYTHONWARNINGS"] = "ignore"  # a library warning on stderr would zero a grade cell
-    if cell_timeout is not None:
-        env["TCONV_CELL_TIMEOUT"] = str(cell_timeout)
     return env
 
 
-def run_nbgrader(*args: str, cell_timeout: int | None = None, check: bool = True,
-                 quiet: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
+def run_nbgrader(*args: str, check: bool = True, quiet: bool = True,
+                 timeout: float = 900) -> subprocess.CompletedProcess:
     """Run one nbgrader command from the course root; raise with its log if it fails."""
     command = [str(Path(sys.executable).parent / "nbgrader"), *args]
     if quiet:
         command.append("--log-level=WARN")
     try:
-        result = subprocess.run(command, cwd=ROOT, env=nbgrader_env(cell_timeout),
+        result = subprocess.run(command, cwd=ROOT, env=nbgrader_env(),
                                 capture_output=True, text=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"`nbgrader {' '.join(args)}` did not finish within {timeout} s") \

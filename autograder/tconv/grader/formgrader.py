@@ -1,7 +1,7 @@
 """nbgrader's Formgrader on a grading run's gradebook, and the export after hand-made changes.
 
-    python -m tconv.formgrader serve --grades DIR [--port 8888]     (make formgrader GRADES=DIR)
-    python -m tconv.formgrader export --grades DIR                  (make export GRADES=DIR)
+    python -m tconv.grader.formgrader serve --grades DIR [--port 8888]     (make formgrader GRADES=DIR)
+    python -m tconv.grader.formgrader export --grades DIR                  (make export GRADES=DIR)
 
 `make grade GRADES=DIR` leaves nbgrader's gradebook and folders in DIR/nbgrader/. ``serve`` starts
 JupyterLab with the Formgrader pointed at them (a configuration written to
@@ -20,7 +20,7 @@ import sys
 from pathlib import Path
 
 from . import course, grading
-from .grader.gradebook import Workspace
+from .gradebook import Workspace
 
 
 def workspace(grades: Path) -> Workspace:

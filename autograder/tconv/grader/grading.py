@@ -1,8 +1,8 @@
-"""Grade a class's submissions (``make grade``): the coordinator of tconv.grader's pipeline.
+"""Grade a class's submissions (``make grade``): the coordinator of this package's pipeline.
 
-    python -m tconv.grading --submitted DIR_OR_ZIP --grades DIR [--timeout S] [--jobs N]
-                            [--memory BYTES] [--notebook-timeout S] [--sandbox on|off]
-    python -m tconv.grading --grades DIR --export-only
+    python -m tconv.grader.grading --submitted DIR_OR_ZIP --grades DIR [--timeout S] [--jobs N]
+                                   [--memory BYTES] [--notebook-timeout S] [--sandbox on|off]
+    python -m tconv.grader.grading --grades DIR --export-only
 
 intake (validate, snapshot) -> one task per student notebook, each in its own sandbox, JOBS at a
 time -> the gradebook and the files, written here and only here:
@@ -29,15 +29,11 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from . import course
-from .grader import gradebook, intake, report, runner, sandbox, task
-from .grader.records import Result
-from .grader.report import EXERCISE_COLUMNS  # noqa: F401 - the exercises.csv contract
+from . import course, gradebook, intake, report, runner, sandbox, task
+from .records import Result
+from .report import EXERCISE_COLUMNS  # noqa: F401 - the exercises.csv contract
 
-DEFAULT_CELL_TIMEOUT = 30
-
-
-def grade(submitted: Path, grades: Path, cell_timeout: int = DEFAULT_CELL_TIMEOUT, jobs: int = 1,
+def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT, jobs: int = 1,
           limits: sandbox.Limits = sandbox.Limits(), sandboxed: bool = True,
           scheduler: str | None = None) -> list[dict]:
     """Grade everything in ``submitted``; return the exercises.csv rows. ``scheduler`` (a Dask
@@ -164,13 +160,14 @@ def main(argv=None) -> None:
                              "(default: the sample class)")
     parser.add_argument("--grades", type=Path, default=course.BUILD / "grades",
                         help="where grades.csv, exercises.csv, report.md and feedback/ go")
-    parser.add_argument("--timeout", type=int, default=DEFAULT_CELL_TIMEOUT,
-                        help=f"seconds one cell may run (default {DEFAULT_CELL_TIMEOUT})")
+    parser.add_argument("--timeout", type=int, default=course.CELL_TIMEOUT,
+                        help="seconds one cell may run (default %(default)s)")
     parser.add_argument("--notebook-timeout", type=int,
                         default=int(sandbox.Limits.wall_seconds),
                         help="seconds one whole notebook may run (default %(default)s)")
-    parser.add_argument("--memory", default="2G",
-                        help="memory (address space) per student process, e.g. 2G, 1500M")
+    parser.add_argument("--memory", default=f"{sandbox.Limits.memory // sandbox.MiB}M",
+                        help="memory (address space) per student process, e.g. 2G, 1500M "
+                             "(default %(default)s)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="student notebooks graded side by side (default: the cores)")
     parser.add_argument("--scheduler", default=None,
