@@ -420,7 +420,7 @@ def test_the_report_counts_mistakes_by_name_however_the_explanation_is_worded(tm
     explanation reworded (even to look like another mistake's message) changes nothing."""
     import nbformat
 
-    from tconv import grading
+    from tconv.grader import grading
     from tconv.grader import records, report
 
     mistake = mistakes.CONV_TRANSPOSE1D[1]  # stride ignored
@@ -481,7 +481,7 @@ def graded_calls():
 
     import nbformat
 
-    from tconv import course
+    from tconv.grader import course
 
     found = []
     for path in sorted(course.SOLUTIONS.glob("*/*.ipynb")):
@@ -525,7 +525,8 @@ def test_the_graded_cell_test_rejects_an_unknown_check_or_function(monkeypatch):
 def test_the_recheck_returns_the_record_and_names_the_mistake():
     """Played back through the re-check, a known mistake's answers give a verdict whose counted
     problems are the mistake's name (from the record), and a right answer's pass."""
-    from tconv import course, reference
+    from tconv import reference
+    from tconv.grader import course
     from tconv.grader import verdicts
 
     source = course.SOLUTIONS / "01_scatter_add_1d" / "01_scatter_add_1d.ipynb"

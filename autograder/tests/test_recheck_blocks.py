@@ -11,7 +11,7 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from tconv import course
+from tconv.grader import course
 from tconv.grader import blocks, verdicts
 from tconv.grader.sandbox import Sandbox
 

@@ -389,7 +389,7 @@ def test_without_namespaces_make_grade_refuses_and_says_what_to_do(tmp_path):
     grades = tmp_path / "grades"
     ran = subprocess.run(
         ["setpriv", "--bounding-set=-all", "--inh-caps=-all", "--no-new-privs",
-         sys.executable, "-m", "tconv.grading", "--submitted", str(submitted.parent.parent),
+         sys.executable, "-m", "tconv.grader.grading", "--submitted", str(submitted.parent.parent),
          "--grades", str(grades)],
         capture_output=True, text=True, timeout=300, cwd=course.AUTOGRADER)
     assert ran.returncode != 0
