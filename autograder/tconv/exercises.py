@@ -35,7 +35,10 @@ class Exercise:
     mistakes: tuple = ()         # known mistakes (``mistakes.Mistake``)
     compare: str = "arrays"      # "arrays", "ints", or "by hand" (the check is in ``module``)
     what: str = "output length"  # what ``formula`` gives
-    recheck: bool = True         # re-checked outside the kernel (answers come back as numbers)
+    recheck: bool = True         # re-checked outside the kernel (its answers come back as data)
+    answers: str = "values"      # what comes back: "values" (each call's result), "blocks" (each
+    #                              block the check builds, its parts and outputs: grader/blocks.py)
+    #                              or "block shapes" (the same, outputs as shapes only)
     module: str = ""             # "by hand": the module that defines the check
     doc: str = ""                # the check's docstring
     test_cases: Callable | None = None  # -> the cases the tests run the check on
@@ -47,6 +50,8 @@ class Exercise:
             raise ValueError(f"{self.check}: compare is 'arrays', 'ints' or 'by hand'")
         if (self.compare == "by hand") != bool(self.module):
             raise ValueError(f"{self.check}: a check written by hand names its module, only it")
+        if self.answers not in ("values", "blocks", "block shapes"):
+            raise ValueError(f"{self.check}: answers are 'values', 'blocks' or 'block shapes'")
         if self.recheck and self.reference is None:
             raise ValueError(f"{self.check}: a re-checked exercise needs its reference")
 
@@ -212,15 +217,17 @@ EXERCISES = (
                                  + _unet_cases().crop_edge_cases() + _unet_cases().crop_random(20, 61))),
     Exercise("06", "check_center_crop_rejects_larger", "center_crop", _CENTER_CROP,
              compare="by hand", module="unet_checks", test_cases=lambda: _unet_cases().crop_too_large()),
-    # A DecoderBlock's answers are modules: these are not re-checked outside the kernel.
+    # A DecoderBlock is a class: the re-check builds the learner's blocks as the check does and
+    # brings back their parts and outputs (grader/blocks.py).
     Exercise("06", "check_decoder_block_submodules", "DecoderBlock", _DECODER_BLOCK,
-             compare="by hand", module="unet_checks", recheck=False),
+             compare="by hand", module="unet_checks", answers="blocks"),
     Exercise("06", "check_decoder_block", "DecoderBlock", _DECODER_BLOCK,
              mistakes=tuple(unet_mistakes.DECODER_BLOCK), compare="by hand", module="unet_checks",
-             recheck=False),
+             answers="blocks"),
     Exercise("06", "check_decoder_block_paper_sizes", "DecoderBlock", _DECODER_BLOCK,
              mistakes=tuple(unet_mistakes.DECODER_BLOCK), compare="by hand", module="unet_checks",
-             recheck=False),
+             answers="block shapes"),
+    # Optional and ungraded: an autograd Function, checked in the kernel only.
     Exercise("06", "check_scatter_add_function", "ScatterAddConvTranspose2d", None,
              compare="by hand", module="unet_checks", recheck=False),
     # --- chapter 07 ---

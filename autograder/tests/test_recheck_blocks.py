@@ -11,8 +11,8 @@ from __future__ import annotations
 import nbformat
 import pytest
 
-from tconv.grader import course
-from tconv.grader import blocks, verdicts
+from tconv import exercises
+from tconv.grader import course, verdicts
 from tconv.grader.sandbox import Sandbox
 
 CHAPTER = "06_unet_decoder"
@@ -111,7 +111,7 @@ def test_a_forged_report_cannot_pass(tmp_path):
             verdicts._validate(answer)
     empty = ["block", {"children": [], "state": [], "load": None, "outputs": []}]
     assert verdicts._validate(empty) == 0
-    assert blocks.BLOCK_CHECKS["check_decoder_block_paper_sizes"] is False
+    assert exercises.BY_CHECK["check_decoder_block_paper_sizes"].answers == "block shapes"
 
 
 def test_a_replaced_check_is_judged_by_the_real_one(tmp_path):

@@ -18,10 +18,8 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-# check -> whether it needs each output's values (False: only its shape).
-BLOCK_CHECKS = {"check_decoder_block_submodules": True,
-                "check_decoder_block": True,
-                "check_decoder_block_paper_sizes": False}
+# Which checks are re-checked this way is declared in the registry (``exercises.Exercise.answers``:
+# "blocks", or "block shapes" where the check needs only each output's shape).
 # The submodule settings the checks read (see unet_checks._decoder_parts).
 SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
 MAX_NAME = 100          # a submodule's or parameter's name, a class name

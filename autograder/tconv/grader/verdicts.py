@@ -89,7 +89,7 @@ def test_cell_calls(source: str) -> list[CheckCall] | None:
         call = statement.value if isinstance(statement, ast.Expr) else None
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
                 and isinstance(call.func.value, ast.Name) and call.func.value.id == "checks"
-                and (call.func.attr in RECHECKABLE or call.func.attr in blocks.BLOCK_CHECKS)
+                and call.func.attr in RECHECKABLE
                 and call.args
                 and isinstance(call.args[0], ast.Name)):
             return None
@@ -133,8 +133,9 @@ def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
 
 
 def _record(call: CheckCall) -> None:
-    if call.check in blocks.BLOCK_CHECKS:
-        recorder = blocks.recorder(call.lives, values=blocks.BLOCK_CHECKS[call.check])
+    answers = exercises.BY_CHECK[call.check].answers
+    if answers != "values":
+        recorder = blocks.recorder(call.lives, values=answers == "blocks")
     else:
         def recorder(*args, **kwargs):
             call.calls.append((args, kwargs))
@@ -340,7 +341,7 @@ def judge(source: Path, answers: list | None, failure: str | None) -> list[Verdi
     verdicts, position = [], 0
     for grade_id, calls in plan_for(source):
         if calls is None:
-            verdicts.append(Verdict(grade_id, None, "not re-checked (its check takes a class)"))
+            verdicts.append(Verdict(grade_id, None, "not re-checked (its test cell calls a check the registry does not re-check)"))
             continue
         problem = None
         for call in calls:
