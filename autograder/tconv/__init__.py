@@ -8,24 +8,31 @@ chapters 01-05
 - ``pytorch``: the same operations computed by PyTorch in float64, to hold everything against.
 - ``cases``: the article's examples, edge cases and seeded random cases.
 - ``mistakes``: common wrong answers, written out, so feedback can name them.
-- ``checks``: what the notebooks' test cells call (chapters 01-06).
 - ``plots``: the pictures of chapters 01-05 and of the checks' feedback.
 - ``explorer``: chapter 03's optional slider explorer.
 
 chapter 06
 - ``unet_reference``: the answers (``center_crop``, ``DecoderBlock``).
 - ``unet_cases``: the crop windows and decoder-block inputs the checks use.
+- ``unet_checks``: its checks, written by hand (they take tensors and a class).
+- ``unet_mistakes``: the known mistakes.
 - ``unet``: the U-Net workbench: size tables, data, training, measures, upsampling comparison.
 - ``unet_plots``: chapter 06's pictures.
 
 chapter 07
 - ``checkerboard_reference``: the answers (overlap counts, phase sums, polyphase, pixel shuffle).
-- ``checkerboard``: cases and checks.
+- ``checkerboard_cases``: cases, kernels and the formulas the feedback shows.
 - ``checkerboard_mistakes``: the known mistakes.
 - ``checkerboard_plots``: chapter 07's pictures.
 - ``checkerboard_experiment``: two learned upsamplers trained and their checkerboard measured.
 
 shared by every chapter
+- ``exercises``: the registry: every exercise declared once (chapter, learner's name, reference,
+  PyTorch twin, formula, mistakes, how its answers come back for the re-check, test cases).
+- ``checks``: what the notebooks' test cells call: the checks made from the registry, and the
+  hand-written ones re-exported.
+- ``judge``: the one way a check calls learner code; the verdict record (``CheckVerdict``).
+- ``comparing``: values and shapes compared, the first difference, the named mistake.
 - ``arguments``: argument checks that name the argument and its range (no answer in it).
 - ``guard``: notices an answer calling a ready-made transposed convolution.
 - ``lookup``: the learners' copy's recorded values, looked up by argument.
@@ -36,7 +43,7 @@ published; its docstring lists its modules):
 - ``grader.release``: ``make release``, solutions/ -> course/ and the sample submissions.
 - ``grader.publish``: ``make publish``, the learners' repository without the answers.
 - ``grader.grading``: ``make grade``, the coordinator of the grading pipeline: ``intake``,
-  ``sandbox``, ``task``, ``runner``, the re-check (``verdicts``, ``child``), ``records``,
+  ``sandbox``, ``task``, ``runner``, the re-check (``verdicts``, ``child``, ``blocks``), ``records``,
   ``gradebook``, ``report``.
 - ``grader.formgrader``: ``make formgrader`` and ``make export``.
 """

@@ -20,8 +20,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
-# The modules that hold the answers: entering one of them from a learner's function is a shortcut.
-ANSWER_MODULES = ("reference", "pytorch", "unet_reference", "checkerboard_reference")
+# The modules that hold the answers, found by their names (a new chapter's ``<topic>_reference``
+# too), and PyTorch's wrappers: entering one of them from a learner's function is a shortcut.
+ANSWER_MODULES = tuple(sorted(path.stem for path in _PACKAGE.glob("*reference*.py"))) + ("pytorch",)
 BUILTIN_SHORTCUTS = ("conv_transpose", "convolution_backward", "pixel_shuffle")
 _TORCH_GRADIENT_PARTS = (("torch", "autograd"), ("torch", "nn", "grad.py"))
 _GRADIENT_CALLS = {"grad", "backward", "vjp"}

@@ -42,24 +42,26 @@ class Life:
                 "values": self.values}
 
 
-def recorder(lives: list, values: bool):
-    """A class to put in the learner's place while recording: a reference block that writes
-    down its life in ``lives``."""
-    from .. import unet_reference
+def recorder(lives: list, values: bool, build):
+    """A class to put in the learner's place while recording: ``build(*args)`` (the registry's
+    reference) makes a reference block, which writes down its life in ``lives``."""
+    class Recorder:
+        def __new__(cls, *args, **kwargs):
+            block = build(*args, **kwargs)
+            life = Life(args, kwargs, values=values)
+            lives.append(life)
+            load = block.load_state_dict
 
-    class Recorder(unet_reference.DecoderBlock):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, **kwargs)
-            self._life = Life(args, kwargs, values=values)
-            lives.append(self._life)
+            def load_state_dict(state, *more, **options):
+                life.state = {name: value.detach().clone() for name, value in state.items()}
+                return load(state, *more, **options)
 
-        def load_state_dict(self, state, *args, **kwargs):
-            self._life.state = {name: value.detach().clone() for name, value in state.items()}
-            return super().load_state_dict(state, *args, **kwargs)
+            def remember(module, inputs):
+                life.forwards.append(tuple(x.detach().clone() for x in inputs))
 
-        def forward(self, x, skip):
-            self._life.forwards.append((x.detach().clone(), skip.detach().clone()))
-            return super().forward(x, skip)
+            block.load_state_dict = load_state_dict
+            block.register_forward_pre_hook(remember)
+            return block
 
     return Recorder
 

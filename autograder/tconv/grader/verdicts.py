@@ -25,6 +25,7 @@ import ast
 import builtins
 import contextlib
 import functools
+import importlib
 import io
 import json
 import math
@@ -36,7 +37,7 @@ from pathlib import Path
 import nbformat
 import numpy as np
 
-from .. import cases, checkerboard_cases, checks, exercises, guard, unet_cases
+from .. import checks, exercises, guard
 from ..judge import shortcut as shortcut_failure
 from . import blocks
 
@@ -44,8 +45,9 @@ from . import blocks
 # every exercise the registry declares re-checkable.
 RECHECKABLE = exercises.recheckable()
 # What a test cell's arguments may name: numpy and the modules the notebooks' setup cells import.
-TEST_NAMESPACE = {"cases": cases, "unet_cases": unet_cases, "checkerboard_cases": checkerboard_cases,
-                  "np": np}
+# Every chapter's cases module (``cases``, ``<topic>_cases``), found by its name.
+TEST_NAMESPACE = {"np": np, **{path.stem: importlib.import_module(f"tconv.{path.stem}")
+                               for path in sorted(Path(checks.__file__).parent.glob("*cases.py"))}}
 CHILD = Path(__file__).with_name("child.py")
 
 MAX_ANSWER_VALUES = 2_000_000   # all numbers of one notebook's answers together
@@ -135,7 +137,8 @@ def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
 def _record(call: CheckCall) -> None:
     answers = exercises.BY_CHECK[call.check].answers
     if answers != "values":
-        recorder = blocks.recorder(call.lives, values=answers == "blocks")
+        recorder = blocks.recorder(call.lives, answers == "blocks",
+                                   exercises.BY_CHECK[call.check].reference)
     else:
         def recorder(*args, **kwargs):
             call.calls.append((args, kwargs))
