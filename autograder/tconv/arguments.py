@@ -36,6 +36,10 @@ def require_pair(name: str, value, minimum: int | None) -> tuple[int, int]:
     return value, value
 
 
+
+def pair(value) -> tuple[int, int]:
+    """An int or an ``(h, w)`` pair as a pair, for a value a case already holds."""
+    return require_pair("value", value, None)
 def require_array(name: str, value, ndim: int, layout: str) -> np.ndarray:
     """``value`` as a float64 array with ``ndim`` axes, none of them empty."""
     array = np.asarray(value)

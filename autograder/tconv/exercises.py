@@ -21,6 +21,7 @@ import numpy as np
 
 from . import cases, checkerboard_cases, checkerboard_reference, mistakes, pytorch, reference
 from . import checkerboard_mistakes, unet_mistakes
+from .arguments import pair
 from .cases import Case
 
 
@@ -85,10 +86,6 @@ _DECODER_BLOCK = _later("unet_reference", "DecoderBlock")
 
 # --- the shape formulas: the right shape, explained with the case's numbers --------------------
 
-def _pair(value) -> tuple:
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
 def _length_formula_1d(case: Case) -> str:
     length, kernel, stride = len(case.value("x")), len(case.value("w")), case.value("stride")
     return (f"(L - 1)*stride + K = ({length} - 1)*{stride} + {kernel} = "
@@ -111,7 +108,7 @@ def _transpose_size_formula(case: Case) -> str:
 
 def _shape_formula_2d(case: Case) -> str:
     (height, width), (k_h, k_w) = np.shape(case.value("x")), np.shape(case.value("w"))
-    (s_h, s_w), (p_h, p_w) = _pair(case.value("stride")), _pair(case.value("padding"))
+    (s_h, s_w), (p_h, p_w) = pair(case.value("stride")), pair(case.value("padding"))
     size = reference.conv_transpose_output_size
     return (f"((H - 1)*stride_h + kH - 2*padding_h, (W - 1)*stride_w + kW - 2*padding_w) = "
             f"(({height} - 1)*{s_h} + {k_h} - 2*{p_h}, ({width} - 1)*{s_w} + {k_w} - 2*{p_w}) = "
@@ -124,8 +121,8 @@ def _shape_formula_nchw(case: Case) -> str:
     batch, _, height, width = np.shape(case.value("x"))
     _, per_group, k_h, k_w = np.shape(case.value("weight"))
     groups = case.value("groups")
-    s, p = _pair(case.value("stride")), _pair(case.value("padding"))
-    op, d = _pair(case.value("output_padding")), _pair(case.value("dilation"))
+    s, p = pair(case.value("stride")), pair(case.value("padding"))
+    op, d = pair(case.value("output_padding")), pair(case.value("dilation"))
     sizes = []
     for axis, (length, k, name) in enumerate([(height, k_h, "H"), (width, k_w, "W")]):
         size = reference.conv_transpose_output_size(length, k, s[axis], p[axis], d[axis], op[axis])

@@ -15,6 +15,8 @@ from typing import Callable
 
 import numpy as np
 
+from .arguments import pair
+
 
 @dataclass(frozen=True)
 class Mistake:
@@ -163,18 +165,14 @@ CONV_TRANSPOSE_OUTPUT_SIZE = [
 
 # --- chapter 03: conv_transpose2d --------------------------------------------------------------
 
-def _pair(value):
-    return tuple(value) if isinstance(value, (tuple, list)) else (value, value)
-
-
 def _swap(value):
-    return _pair(value)[::-1]
+    return pair(value)[::-1]
 
 
 def _full_2d(x, w, stride, combine="add"):
     """The uncropped scatter, with ``=`` instead of ``+=`` when ``combine`` says so."""
     x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
-    (s_h, s_w), (k_h, k_w) = _pair(stride), w.shape
+    (s_h, s_w), (k_h, k_w) = pair(stride), w.shape
     out = np.zeros(((x.shape[0] - 1) * s_h + k_h, (x.shape[1] - 1) * s_w + k_w))
     for i in range(x.shape[0]):
         for j in range(x.shape[1]):
@@ -191,7 +189,7 @@ def _crop_2d(full, top, bottom, left, right):
 
 
 def _cropped(full, padding):
-    (p_h, p_w) = _pair(padding)
+    (p_h, p_w) = pair(padding)
     return _crop_2d(full, p_h, p_h, p_w, p_w)
 
 
@@ -202,7 +200,7 @@ _FORGOT_CROP = (
 
 def _crop_by_negative_end(full, padding):
     """``full[p_h:-p_h, p_w:-p_w]``: right for padding >= 1, empty for padding 0 (-0 is 0)."""
-    (p_h, p_w) = _pair(padding)
+    (p_h, p_w) = pair(padding)
     return full[p_h:-p_h, p_w:-p_w]
 
 
@@ -223,21 +221,21 @@ CONV_TRANSPOSE2D = [
         "cropping one side only (padding from the start only)",
         "you removed `padding` rows/columns at the top and left only. " + _FORGOT_CROP,
         lambda x, w, stride, padding: _crop_2d(_full_2d(x, w, stride), *(
-            (_pair(padding)[0], 0, _pair(padding)[1], 0))),
+            (pair(padding)[0], 0, pair(padding)[1], 0))),
     ),
     Mistake(
         "cropping one side only (2*padding from the end)",
         "your output has the right shape but you kept the top-left corner of the full output, "
         "cutting all 2*padding rows/columns from the bottom and right. " + _FORGOT_CROP,
         lambda x, w, stride, padding: _crop_2d(_full_2d(x, w, stride), *(
-            (0, 2 * _pair(padding)[0], 0, 2 * _pair(padding)[1]))),
+            (0, 2 * pair(padding)[0], 0, 2 * pair(padding)[1]))),
     ),
     Mistake(
         "cropping one side only (2*padding from the start)",
         "your output has the right shape but you cut all 2*padding rows/columns from the top and "
         "left. " + _FORGOT_CROP,
         lambda x, w, stride, padding: _crop_2d(_full_2d(x, w, stride), *(
-            (2 * _pair(padding)[0], 0, 2 * _pair(padding)[1], 0))),
+            (2 * pair(padding)[0], 0, 2 * pair(padding)[1], 0))),
     ),
     Mistake(
         "zero-padding the input instead of cropping",
@@ -245,7 +243,7 @@ CONV_TRANSPOSE2D = [
         "that. In a transposed convolution `padding` does the opposite: it crops the output. "
         + _FORGOT_CROP,
         lambda x, w, stride, padding: _full_2d(
-            np.pad(np.asarray(x, dtype=np.float64), [(p, p) for p in _pair(padding)]), w, stride),
+            np.pad(np.asarray(x, dtype=np.float64), [(p, p) for p in pair(padding)]), w, stride),
     ),
     Mistake(
         "zero-padding the output instead of cropping",
@@ -253,7 +251,7 @@ CONV_TRANSPOSE2D = [
         "controls how much space is added around the output' invites this reading). "
         + _FORGOT_CROP,
         lambda x, w, stride, padding: np.pad(_full_2d(x, w, stride),
-                                             [(p, p) for p in _pair(padding)]),
+                                             [(p, p) for p in pair(padding)]),
     ),
     Mistake(
         "flipped kernel",
@@ -289,8 +287,8 @@ def _layer(x, weight, bias, stride, padding, output_padding, groups, dilation, *
            combine="add", output_padding_side="end"):
     """A conv_transpose2d written with one deliberate deviation from PyTorch's."""
     x, weight = np.asarray(x, dtype=np.float64), np.asarray(weight, dtype=np.float64)
-    (s_h, s_w), (p_h, p_w) = _pair(stride), _pair(padding)
-    (o_h, o_w), (d_h, d_w) = _pair(output_padding), _pair(dilation)
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
+    (o_h, o_w), (d_h, d_w) = pair(output_padding), pair(dilation)
     batch, channels_in, height, width = x.shape
     per_in, per_out, k_h, k_w = channels_in // groups, weight.shape[1], *weight.shape[2:]
     span_h, span_w = d_h * (k_h - 1) + 1, d_w * (k_w - 1) + 1
@@ -435,7 +433,7 @@ CONV1D_MATRIX = [
 def _by_zero_insertion(x, w, stride, padding, *, flip=(True, True), pad=None, negative_end=False):
     """Zero insertion, padding ``pad(k, p)`` per axis, cross-correlation with a flipped kernel."""
     x, w = np.asarray(x, dtype=np.float64), np.asarray(w, dtype=np.float64)
-    (s_h, s_w), (p_h, p_w) = _pair(stride), _pair(padding)
+    (s_h, s_w), (p_h, p_w) = pair(stride), pair(padding)
     spread = np.zeros(((x.shape[0] - 1) * s_h + 1, (x.shape[1] - 1) * s_w + 1))
     spread[::s_h, ::s_w] = x
     pad = pad or (lambda k, p: k - 1 - p)

@@ -7,6 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from tconv import cases, checks, pytorch, reference
+from tconv.arguments import pair
 
 FAST = settings(max_examples=60, deadline=None)
 
@@ -17,17 +18,13 @@ def pairs(low, high):
     return st.one_of(st.integers(low, high), st.tuples(st.integers(low, high), st.integers(low, high)))
 
 
-def _pair(value):
-    return value if isinstance(value, tuple) else (value, value)
-
-
 @st.composite
 def layer_2d(draw):
     """(x, w, stride, padding) for chapter 03, with padding that leaves an output."""
     shape = (draw(st.integers(1, 5)), draw(st.integers(1, 5)))
     kernel = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     stride = draw(pairs(1, 4))
-    full = [(i - 1) * s + k for i, s, k in zip(shape, _pair(stride), kernel)]
+    full = [(i - 1) * s + k for i, s, k in zip(shape, pair(stride), kernel)]
     padding = draw(st.tuples(*[st.integers(0, (f - 1) // 2) for f in full]))
     seed = draw(st.integers(0, 2**32 - 1))
     rng = np.random.default_rng(seed)
@@ -41,7 +38,7 @@ def layer_nchw(draw):
     channels_in, channels_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
     shape = (draw(st.integers(1, 4)), draw(st.integers(1, 4)))
     kernel = (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
-    stride, dilation = _pair(draw(pairs(1, 3))), _pair(draw(pairs(1, 3)))
+    stride, dilation = pair(draw(pairs(1, 3))), pair(draw(pairs(1, 3)))
     output_padding = tuple(draw(st.integers(0, max(s, d) - 1)) for s, d in zip(stride, dilation))
     full = [(i - 1) * s + d * (k - 1) + 1 + o
             for i, s, d, k, o in zip(shape, stride, dilation, kernel, output_padding)]
