@@ -35,7 +35,8 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tconv import course, formgrader, grading
+from conftest import grade_reusing
+from tconv import course, formgrader
 
 sys.path.insert(0, str(course.ROOT / "scripts"))
 import course_env  # noqa: E402  (scripts/course_env.py: what `make lab` runs)
@@ -289,14 +290,15 @@ def test_a_learner_sees_no_instructor_tool(lab, page):
 
 
 @pytest.fixture(scope="module")
-def small_class_graded(tmp_path_factory):
-    """Two students of the sample class, chapter 01 only, graded as `make grade` grades."""
+def small_class_graded(tmp_path_factory, graded_class):
+    """Two students of the sample class, chapter 01 only, graded as `make grade` grades (their
+    notebooks' results are the session batch's: conftest.grade_reusing)."""
     scratch = tmp_path_factory.mktemp("small-class")
     submitted = scratch / "submitted"
     for student in ("perfect", "overwrites_instead_of_adding"):
         shutil.copytree(course.SAMPLE_SUBMISSIONS / student / CHAPTER, submitted / student / CHAPTER)
     grades = scratch / "grades"
-    grading.grade(submitted, grades, cell_timeout=60, jobs=1)
+    grade_reusing(graded_class, submitted, grades, jobs=1)
     return grades
 
 
