@@ -125,9 +125,11 @@ def test_a_wrong_submitted_folder_is_explained(tmp_path, layout, message):
     if layout:
         (submitted / layout).parent.mkdir(parents=True)
         (submitted / layout).write_text("{}")
-    result = subprocess.run([sys.executable, "-m", "tconv.grading", "--submitted", str(submitted),
-                             "--grades", str(tmp_path / "grades")], capture_output=True, text=True)
-    assert result.returncode != 0 and message in result.stderr
+    with pytest.raises(SystemExit) as exited:  # the command's entry point, in this process
+        grading.main(["--submitted", str(submitted), "--grades", str(tmp_path / "grades")])
+    # SystemExit with a message: Python prints it on stderr and exits with status 1
+    assert isinstance(exited.value.code, str) and message in exited.value.code
+    assert not (tmp_path / "grades").exists()
 
 
 NEVER_RETURNS = "it ran past the time limit and was stopped"  # tconv.grader.report.diagnosis_of
