@@ -39,7 +39,10 @@ WRONG_1D = "\ndef conv_transpose1d(x, w, stride=1):\n    return np.zeros(3)\n"
 # student -> (what they wrote in the chapter 01 solution cell, full marks expected?)
 FAULTS = {
     "kernel_dies": ("import os\nos._exit(1)", False),
-    "never_returns": ("def conv_transpose1d(x, w, stride=1):\n    while True:\n        pass", False),
+    # waits without using the CPU: its three graded cells hold a worker for 3 x CELL_TIMEOUT, and
+    # a busy loop would also take a core from the students graded beside it
+    "never_returns": ("import time\n\ndef conv_transpose1d(x, w, stride=1):\n    while True:\n"
+                      "        time.sleep(1)", False),
     "system_exit": (RIGHT_1D + "\nraise SystemExit", True),
     "floods_the_output": ("print('x' * 1_000_000)\nfor _ in range(40):\n    print('y' * 1_000_000)\n"
                           + RIGHT_1D, True),
