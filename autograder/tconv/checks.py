@@ -83,7 +83,7 @@ for _exercise in exercises.EXERCISES:
         globals()[_exercise.check] = _made(_exercise)
 
 # The checks written by hand, imported after the machinery above (their modules import it); the
-# import is spelled out so that the learners' copy (tconv.publish) sees which modules it needs.
+# import is spelled out so that the learners' copy (tconv.grader.publish) sees which modules it needs.
 from . import unet_checks  # noqa: E402
 
 _BY_HAND = {"unet_checks": unet_checks}

@@ -1,14 +1,19 @@
-"""Shared fixtures: the course's folders, and one grading run of the sample class per session."""
+"""Shared fixtures: the sample catalog, one release and one grading batch per session."""
 
 from __future__ import annotations
 
-import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
 
+import classroom
 from tconv import guard
-from tconv.grader import course, grading, release
+from tconv.grader import course, grading, publish, release
 
 
 def pytest_configure(config):
@@ -24,29 +29,68 @@ def _references_count_as_right_answers(request, monkeypatch):
         monkeypatch.setattr(guard, "LEARNER", guard.REFERENCES)
 
 
-def tree_digest(folder: Path) -> str:
-    """A digest of every file's path and bytes under ``folder``."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
-        digest.update(str(path.relative_to(folder)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
-
-
 @pytest.fixture(scope="session")
 def sample_catalog() -> dict:
     return release.load_catalog()
 
 
 @pytest.fixture(scope="session")
-def graded_samples(tmp_path_factory):
-    """Grade the shipped sample class once, in one batch, two students at a time, as `make grade`
-    does on this machine."""
-    grades = tmp_path_factory.mktemp("grades")
-    before = tree_digest(course.SAMPLE_SUBMISSIONS)
-    rows = grading.grade(course.SAMPLE_SUBMISSIONS, grades, cell_timeout=60, jobs=2)
-    assert tree_digest(course.SAMPLE_SUBMISSIONS) == before, "grading modified the samples"
-    return grades, rows
+def graded_class(tmp_path_factory) -> classroom.Batch:
+    """The one sandboxed grading batch of the session: the sample class, the faulty students and
+    the attackers of tests/classroom.py, two notebooks at a time, as `make grade` does here.
+    test_grading, test_sandbox and test_cluster read it; other runs reuse its results."""
+    folder = tmp_path_factory.mktemp("class")
+    batch = classroom.the_class(folder)
+    assert classroom.tree_digest(batch.submitted) == batch.digest, "grading modified the submissions"
+    return batch
+
+
+def grade_reusing(batch: classroom.Batch, submitted: Path, grades: Path, **options) -> list[dict]:
+    """`grading.grade`, with the session batch's kept results copied in first: a notebook already
+    graded there with the same bytes, student id and settings is not graded again (the key of a
+    kept result is a digest of everything it depends on: tconv.grader.runner.task_key)."""
+    shutil.copytree(batch.grades / "results", grades / "results")
+    return grading.grade(submitted, grades, cell_timeout=classroom.CELL_TIMEOUT, **options)
+
+
+REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make publish` in tests
+
+
+@pytest.fixture(scope="session")
+def published(tmp_path_factory) -> Path:
+    """`make publish` (the graded edition) into a scratch folder, once per session."""
+    dest = tmp_path_factory.mktemp("published") / "learners"
+    start = time.perf_counter()
+    publish.build(dest, "graded", REPO)
+    print(f"\nmake publish (graded): {time.perf_counter() - start:.0f} s")
+    return dest
+
+
+@pytest.fixture(scope="session")
+def learner_venv(published, tmp_path_factory):
+    """A fresh venv made the way a learner's `make lab` makes it, then Binder's postBuild in it:
+    (venv, environment). test_publish.py runs the copy in it, test_binder.py its JupyterLab."""
+    scratch = tmp_path_factory.mktemp("learner-venv")
+    venv = scratch / "venv"
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
+    env.update(HOME=str(scratch / "home"), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
+    (scratch / "home").mkdir()
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "scripts/course_env.py", "install", "--venv", str(venv),
+                             "--requirements", "requirements.txt", "--package", "."],
+                            cwd=published, env=env, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "--no-deps --no-index torch==2.13.0+cpu" in result.stdout  # the local wheel store, first
+    installed = time.perf_counter()
+    result = subprocess.run(["binder/postBuild"], cwd=published, env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    size = subprocess.run(["du", "-sm", str(venv)], capture_output=True, text=True).stdout.split()[0]
+    print(f"\nlearner venv: {installed - start:.0f} s, {size} MB; postBuild: "
+          f"{time.perf_counter() - installed:.0f} s")
+    yield venv, env
+    shutil.rmtree(scratch, ignore_errors=True)  # 1.4 GB
 
 
 @pytest.fixture(scope="session")
@@ -55,23 +99,3 @@ def fresh_release(tmp_path_factory) -> Path:
     into = tmp_path_factory.mktemp("release")
     release.main(["--into", str(into)])
     return into
-
-
-def with_answer(notebook_path, source):
-    """Put ``source`` in every solution cell of the notebook at ``notebook_path``."""
-    import nbformat
-
-    notebook = nbformat.read(notebook_path, as_version=4)
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("solution"):
-            cell.source = source
-    nbformat.write(notebook, notebook_path)
-
-
-RIGHT_1D = """
-def conv_transpose1d(x, w, stride=1):
-    out = np.zeros((len(x) - 1) * stride + len(w))
-    for j in range(len(x)):
-        out[j * stride:j * stride + len(w)] += x[j] * w
-    return out
-"""

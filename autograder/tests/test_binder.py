@@ -1,14 +1,14 @@
 """Binder's build, as far as this machine allows (no Docker engine, so no repo2docker image).
 
 repo2docker creates the environment from binder/environment.yml with conda, runs binder/postBuild
-in the repository folder, and starts every session through binder/start. Here: a fresh virtual
-environment from requirements.txt (the same packages and more, test_environment.py checks that),
-then the real binder/postBuild, run in a scratch copy of the files it uses, with this venv's bin/
-first on PATH as conda's is on Binder; then JupyterLab started through binder/start, as Binder
-starts it. What the learner's server loads: the course package from anywhere, nbgrader's Validate,
-and none of its instructor extensions nor its assignment list (server and lab sides). About a
-minute, most of it pip unpacking torch from this machine's disk. test_publish.py does the same for
-the learners' copy.
+in the repository folder, and starts every session through binder/start. Binder builds the
+learners' repository (`make publish`; its README has the badge), so here: the learners' copy in a
+fresh virtual environment made from its own requirements.txt (the learners' part of the pins,
+test_environment.py checks that binder/environment.yml lists the same), then the copy's real
+binder/postBuild, with the venv's bin/ first on PATH as conda's is on Binder (conftest.learner_venv,
+shared with test_publish.py); then JupyterLab started through binder/start, as Binder starts it.
+What the learner's server loads: the course package from anywhere, nbgrader's Validate, and none
+of its instructor extensions nor its assignment list (server and lab sides).
 """
 
 from __future__ import annotations
@@ -17,10 +17,8 @@ import json
 import os
 import re
 import socket
-import shutil
 import stat
 import subprocess
-import sys
 import time
 import urllib.parse
 import urllib.request
@@ -47,36 +45,12 @@ def run(command: list[str], env: dict, cwd: Path, timeout: int = 600) -> str:
 
 
 @pytest.fixture(scope="module")
-def binder_like(tmp_path_factory):
-    """(env, scratch folder, postBuild's output) for a fresh venv on which postBuild has run."""
-    scratch = tmp_path_factory.mktemp("binder")
-    venv = scratch / "venv"
-    start = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
-    env.update(PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}",
-               HOME=str(scratch / "home"),  # matplotlib's cache, ~/.jupyter: nothing of ours
-               JUPYTER_CONFIG_DIR=str(scratch / "home" / ".jupyter"),
-               JUPYTER_DATA_DIR=str(scratch / "home" / ".local" / "share" / "jupyter"))
-    (scratch / "home").mkdir()
-    run([str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
-         "-r", str(course.ROOT / "requirements.txt")], env, scratch, timeout=900)
-    installed = time.perf_counter()
-
-    # The files postBuild uses, copied, so that building the package leaves the repo alone.
-    repo = scratch / "repo"
-    shutil.copytree(course.AUTOGRADER, repo / "autograder",
-                    ignore=shutil.ignore_patterns("__pycache__", "*.egg-info", "build", "samples",
-                                                  "tests", ".hypothesis"))
-    shutil.copytree(BINDER, repo / "binder")
-    shutil.copytree(course.ROOT / "jupyter-config", repo / "jupyter-config")
-    output = run(["binder/postBuild"], env, repo)
-    done = time.perf_counter()
-    print(f"\nfresh venv from requirements.txt: {installed - start:.0f} s; "
-          f"postBuild: {done - installed:.0f} s")
-    yield env, scratch, output, repo
-    shutil.rmtree(scratch, ignore_errors=True)  # 1.4 GB; pytest would keep three runs of it
+def binder_like(learner_venv, published, tmp_path_factory):
+    """(env, scratch folder, repository) of the learners' copy, whose badge opens Binder: its
+    fresh venv, on which its binder/postBuild has run (conftest.learner_venv, which
+    test_publish.py uses too: one install per session)."""
+    _, env = learner_venv
+    return env, tmp_path_factory.mktemp("binder"), published
 
 
 @pytest.mark.parametrize("name", ["postBuild", "start"])
@@ -105,7 +79,7 @@ def test_the_instructors_readme_has_no_badge():
 
 
 def test_the_course_package_imports_from_outside_the_repo(binder_like):
-    env, scratch, _, _ = binder_like
+    env, scratch, _ = binder_like
     where = run(["python", "-c", "import tconv, tconv.checks, tconv.plots; print(tconv.__file__)"],
                 env, scratch).strip()
     assert "site-packages" in where and str(course.ROOT) not in where, where
@@ -114,7 +88,7 @@ def test_the_course_package_imports_from_outside_the_repo(binder_like):
 def test_a_learners_server_loads_validate_and_no_instructor_extension(binder_like):
     """JupyterLab started through binder/start: which nbgrader extensions it loads (its log),
     which lab plugins its page disables."""
-    env, scratch, _, repo = binder_like
+    env, scratch, repo = binder_like
     port, token = free_port(), "binder-test-token"
     log_path = scratch / "server.log"
     with open(log_path, "w") as log:

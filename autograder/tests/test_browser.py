@@ -35,6 +35,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from conftest import grade_reusing
 from tconv.grader import course, formgrader, grading
 
 sys.path.insert(0, str(course.ROOT / "scripts"))
@@ -289,14 +290,15 @@ def test_a_learner_sees_no_instructor_tool(lab, page):
 
 
 @pytest.fixture(scope="module")
-def small_class_graded(tmp_path_factory):
-    """Two students of the sample class, chapter 01 only, graded as `make grade` grades."""
+def small_class_graded(tmp_path_factory, graded_class):
+    """Two students of the sample class, chapter 01 only, graded as `make grade` grades (their
+    notebooks' results are the session batch's: conftest.grade_reusing)."""
     scratch = tmp_path_factory.mktemp("small-class")
     submitted = scratch / "submitted"
     for student in ("perfect", "overwrites_instead_of_adding"):
         shutil.copytree(course.SAMPLE_SUBMISSIONS / student / CHAPTER, submitted / student / CHAPTER)
     grades = scratch / "grades"
-    grading.grade(submitted, grades, cell_timeout=60, jobs=1)
+    grade_reusing(graded_class, submitted, grades, jobs=1)
     return grades
 
 

@@ -1,5 +1,7 @@
 """Grading the sample class gives exactly the scores autograder/samples/samples.toml states,
-writes the instructor's files, and can be run again."""
+writes the instructor's files, and can be run again; broken files and code that crashes, hangs,
+exits or floods are graded and explained. All from the session's one batch (conftest.graded_class,
+tests/classroom.py), except the command line on a zip."""
 
 from __future__ import annotations
 
@@ -12,8 +14,8 @@ import sys
 
 import pytest
 
-from conftest import RIGHT_1D, with_answer
-from tconv.grader import course, grading
+import classroom
+from tconv.grader import course, grading, report
 
 
 def read_rows(path):
@@ -26,16 +28,17 @@ def feedback_text(path) -> str:
     return html.unescape(re.sub(r"<[^>]+>", " ", text))
 
 
-def test_exercises_csv_has_exactly_the_contract_columns(graded_samples):
-    grades, _ = graded_samples
+def test_exercises_csv_has_exactly_the_contract_columns(graded_class):
+    grades = graded_class.grades
     with open(grades / "exercises.csv", newline="") as file:
         assert next(csv.reader(file)) == grading.EXERCISE_COLUMNS
 
 
-def test_every_sample_scores_what_the_catalog_states(graded_samples, sample_catalog):
-    grades, _ = graded_samples
-    rows = read_rows(grades / "exercises.csv")
-    assert {row["student_id"] for row in rows} == set(sample_catalog)
+def test_every_sample_scores_what_the_catalog_states(graded_class, sample_catalog):
+    """... graded beside the faulty students and every attack of test_sandbox.py."""
+    rows = read_rows(graded_class.grades / "exercises.csv")
+    assert {row["student_id"] for row in rows} == set(sample_catalog) | set(
+        classroom.NOT_IN_THE_CATALOG)
     for student, spec in sample_catalog.items():
         mine = [row for row in rows if row["student_id"] == student]
         handed_in = spec.get("assignments", course.assignments())
@@ -47,15 +50,15 @@ def test_every_sample_scores_what_the_catalog_states(graded_samples, sample_cata
                 f"{student} / {row['grade_id']}: scored {row['score']}, the catalog says {want}")
 
 
-def test_the_catalog_names_only_graded_cells_that_exist(graded_samples, sample_catalog):
-    grades, _ = graded_samples
+def test_the_catalog_names_only_graded_cells_that_exist(graded_class, sample_catalog):
+    grades = graded_class.grades
     grade_ids = {row["grade_id"] for row in read_rows(grades / "exercises.csv")}
     for student, spec in sample_catalog.items():
         assert set(spec.get("scores", {})) <= grade_ids, student
 
 
-def test_untouched_notebooks_score_zero_on_every_cell_and_perfect_ones_full(graded_samples):
-    grades, _ = graded_samples
+def test_untouched_notebooks_score_zero_on_every_cell_and_perfect_ones_full(graded_class):
+    grades = graded_class.grades
     rows = read_rows(grades / "exercises.csv")
     untouched = [r for r in rows if r["student_id"] == "untouched"]
     perfect = [r for r in rows if r["student_id"] == "perfect"]
@@ -70,8 +73,8 @@ def test_untouched_notebooks_score_zero_on_every_cell_and_perfect_ones_full(grad
                     / f"{notebook}.ipynb").exists()
 
 
-def test_feedback_exists_for_every_submission_and_names_the_mistake(graded_samples, sample_catalog):
-    grades, _ = graded_samples
+def test_feedback_exists_for_every_submission_and_names_the_mistake(graded_class, sample_catalog):
+    grades = graded_class.grades
     for student, spec in sample_catalog.items():
         texts = []
         for assignment in spec.get("assignments", course.assignments()):
@@ -83,23 +86,33 @@ def test_feedback_exists_for_every_submission_and_names_the_mistake(graded_sampl
             assert any(words in text for text in texts), f"{student}: feedback lacks {words!r}"
 
 
-def test_grades_csv_is_nbgraders_export(graded_samples):
-    grades, _ = graded_samples
-    rows = read_rows(grades / "grades.csv")
+def test_grades_csv_is_nbgraders_export(graded_class):
+    rows = read_rows(graded_class.grades / "grades.csv")
     assert {"assignment", "student_id", "score", "max_score"} <= set(rows[0])
     perfect = {r["assignment"]: r for r in rows if r["student_id"] == "perfect"}
     assert set(perfect) == set(course.assignments())
     assert all(r["score"] == r["max_score"] for r in perfect.values())
 
 
-def test_grading_again_into_the_same_folder_gives_the_same_grades(tmp_path):
-    submitted = tmp_path / "submitted"
-    shutil.copytree(course.SAMPLE_SUBMISSIONS / "only_chapter_01", submitted / "only_chapter_01")
-    first = grading.grade(submitted, tmp_path / "grades", cell_timeout=60)
-    (tmp_path / "grades" / "feedback" / "stale.html").write_text("left from an earlier run")
-    second = grading.grade(submitted, tmp_path / "grades", cell_timeout=60)
-    assert first == second and all(r["score"] == r["max_score"] for r in second)
-    assert not (tmp_path / "grades" / "feedback" / "stale.html").exists()
+def test_grading_again_into_the_same_folder_grades_nothing_again(graded_class, tmp_path, capsys):
+    """A second run on the same input, into a copy of the batch's folder: every result is kept,
+    the grades are the same, cell by cell, and what the first run left is replaced."""
+    grades = tmp_path / "grades"
+    shutil.copytree(graded_class.grades, grades)
+    (grades / "feedback" / "stale.html").write_text("left from an earlier run")
+    capsys.readouterr()
+    again = grading.grade(graded_class.submitted, grades, cell_timeout=classroom.CELL_TIMEOUT,
+                          jobs=1)
+    assert cells(again) == cells(graded_class.rows)
+    printed = capsys.readouterr().out
+    count = re.search(r"grading (\d+) notebook\(s\)", printed).group(1)
+    assert f"{count} notebook(s) already graded in an earlier run with the same input" in printed
+    assert not (grades / "feedback" / "stale.html").exists()
+    assert read_rows(grades / "exercises.csv") == read_rows(graded_class.grades / "exercises.csv")
+
+
+def cells(rows) -> dict:
+    return {(r["student_id"], r["assignment"], r["grade_id"]): r["score"] for r in rows}
 
 
 @pytest.mark.parametrize("layout, message", [
@@ -111,66 +124,44 @@ def test_a_wrong_submitted_folder_is_explained(tmp_path, layout, message):
     if layout:
         (submitted / layout).parent.mkdir(parents=True)
         (submitted / layout).write_text("{}")
-    result = subprocess.run([sys.executable, "-m", "tconv.grader.grading", "--submitted", str(submitted),
-                             "--grades", str(tmp_path / "grades")], capture_output=True, text=True)
-    assert result.returncode != 0 and message in result.stderr
+    with pytest.raises(SystemExit) as exited:  # the command's entry point, in this process
+        grading.main(["--submitted", str(submitted), "--grades", str(tmp_path / "grades")])
+    # SystemExit with a message: Python prints it on stderr and exits with status 1
+    assert isinstance(exited.value.code, str) and message in exited.value.code
+    assert not (tmp_path / "grades").exists()
 
 
-FAULTS = {  # student -> (what they wrote in the chapter 01 solution cell, full marks expected?)
-    "kernel_dies": ("import os\nos._exit(1)", False),
-    "never_returns": ("def conv_transpose1d(x, w, stride=1):\n    while True:\n        pass", False),
-    "system_exit": (RIGHT_1D + "\nraise SystemExit", True),
-    "floods_the_output": ("print('x' * 1_000_000)\nfor _ in range(40):\n    print('y' * 1_000_000)\n"
-                          + RIGHT_1D, True),
-    "wrong_signature": ("def conv_transpose1d(x, w):\n    return np.zeros(len(x) + len(w) - 1)", False),
-    "returns_a_string": ("def conv_transpose1d(x, w, stride=1):\n    return 'an array'", False),
-}
+NEVER_RETURNS = "it ran past the time limit and was stopped"  # tconv.grader.report.diagnosis_of
 
 
-def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(tmp_path):
-    """Broken files and code that crashes, hangs, exits or floods, in one batch with an honest
-    student whose grade must not change. Cells are stopped after 10 s here."""
-    ch01 = course.assignments()[0]
-    perfect = course.SAMPLE_SUBMISSIONS / "perfect"
-    submitted = tmp_path / "submitted"
-    students = ["honest", "wrong_name", "not_a_notebook", "missing", *FAULTS]
-    for student in students:
-        shutil.copytree(perfect / ch01, submitted / student / ch01)
-    for path in (submitted / "wrong_name" / ch01).glob("*.ipynb"):
-        path.rename(path.with_name("Untitled (1).ipynb"))
-    for path in (submitted / "not_a_notebook" / ch01).glob("*.ipynb"):
-        path.write_text("this is not JSON")
-    for path in (submitted / "missing" / ch01).glob("*.ipynb"):
-        path.unlink()
-    (submitted / "missing" / ch01 / "notes.txt").write_text("I forgot the notebook")
-    for student, (source, _) in FAULTS.items():
-        with_answer(next((submitted / student / ch01).glob("*.ipynb")), source)
-
-    grades = tmp_path / "grades"
-    rows = grading.grade(submitted, grades, cell_timeout=10, jobs=2)
-    score = {}
-    for row in rows:
-        got, out_of = score.get(row["student_id"], (0, 0))
-        score[row["student_id"]] = (got + row["score"], out_of + row["max_score"])
-    full = score["honest"][1]
-    assert full > 0 and score["honest"] == (full, full)
-    assert score["wrong_name"] == (full, full)
-    for student in ["not_a_notebook", "missing"]:
-        assert score[student] == (0, full), student
-    for student, (_, passes) in FAULTS.items():
+def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(graded_class):
+    """Broken files and code that crashes, hangs, exits or floods, graded in the class's batch:
+    each gets what its answer is worth and the report says, for that student, what happened.
+    Whether every other student's grade held is test_every_sample_scores_what_the_catalog_states."""
+    score = {student: tuple(total) for student, total in report.student_totals(graded_class.rows).items()}
+    full = score[classroom.HONEST][1]
+    assert full > 0 and score[classroom.HONEST] == (full, full)
+    for student, passes in classroom.BROKEN_FILES.items():
         assert score[student] == ((full if passes else 0), full), student
-    report = (grades / "report.md").read_text()
-    assert "handed in as `Untitled (1).ipynb`" in report
-    assert "is not a readable notebook" in report
-    assert "is missing" in report
-    assert "kernel died" in report
-    assert "time limit" in report or "timed out" in report or "did not finish" in report
-    assert "raised TypeError" in report  # the wrong signature
-    assert "not an array of numbers" in report  # the string
-    assert (grades / "scores.png").stat().st_size > 10_000
+    for student, (_, passes) in classroom.FAULTS.items():
+        assert score[student] == ((full if passes else 0), full), student
+    text = (graded_class.grades / "report.md").read_text()
+    said = {student: classroom.student_lines(text, student)
+            for student in [*classroom.FAULTS, *classroom.BROKEN_FILES]}
+    assert "handed in as `Untitled (1).ipynb`" in said["wrong_name"]
+    assert "is not a readable notebook" in said["not_a_notebook"]
+    assert "is missing" in said["missing"]
+    assert "kernel died" in said["kernel_dies"]
+    assert NEVER_RETURNS in said["never_returns"]
+    assert "raised TypeError" in said["wrong_signature"]
+    assert "not an array of numbers" in said["returns_a_string"]
+    for student in ["system_exit", "floods_the_output"]:  # full marks: nothing to report
+        assert said[student].count("\n") == 0, said[student]
+    assert (graded_class.grades / "scores.png").stat().st_size > 10_000
 
 
 def test_a_zip_from_a_learning_platform_is_graded_like_a_folder(tmp_path):
+    """`python -m tconv.grader.grading` on a zip, one job at a time (the class batch runs two)."""
     import zipfile
 
     ch01 = course.assignments()[0]
@@ -182,7 +173,7 @@ def test_a_zip_from_a_learning_platform_is_graded_like_a_folder(tmp_path):
                      f"grace_67890_{ch01} (1).ipynb")
         zipped.writestr("readme.txt", "not a submission")
     result = subprocess.run([sys.executable, "-m", "tconv.grader.grading", "--submitted", str(archive),
-                             "--grades", str(tmp_path / "grades"), "--jobs", "2"],
+                             "--grades", str(tmp_path / "grades"), "--jobs", "1"],
                             capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert "skipped readme.txt" in result.stderr

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import re
 import time
@@ -21,15 +22,27 @@ def released_files(root: Path) -> dict[str, bytes]:
     return {str(p.relative_to(root)): p.read_bytes() for p in sorted(root.rglob("*.ipynb"))}
 
 
-@functools.cache
-def executed(path: Path):
-    """The notebook executed top to bottom, once per test session (chapter 06 trains two networks:
-    the test of its stated numbers reads them from this run instead of training again)."""
+def _execute(path: Path):
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
     NotebookClient(notebook, timeout=120, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return notebook, time.perf_counter() - start
+
+
+@functools.cache
+def _executions() -> dict:
+    """Every solutions notebook executed top to bottom, once per test session, two kernels at a
+    time from the first test on (while one kernel waits for its imports, the other computes),
+    the last chapters (the longest: 06 and 07 train networks) first."""
+    pool = concurrent.futures.ThreadPoolExecutor(max_workers=2, thread_name_prefix="notebook")
+    return {path: pool.submit(_execute, path) for path in reversed(SOURCE_NOTEBOOKS)}
+
+
+def executed(path: Path):
+    """(the executed notebook, seconds it took). Chapter 06 trains two networks: the test of its
+    stated numbers reads them from this run instead of training again."""
+    return _executions()[path].result()
 
 
 @pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: p.stem)

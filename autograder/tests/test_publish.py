@@ -10,15 +10,15 @@ nothing they depend on changed), then:
   filled in, every check passing; a known mistake run through a published check is named; a case
   the copy has no value for is checked against PyTorch, or told it is checked at grading;
 - the self-paced edition has its worked solutions and the real answer modules.
+The graded build and the learners' environment are session fixtures (conftest.py): test_binder.py
+starts the copy's JupyterLab through binder/start in the same environment.
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
@@ -27,19 +27,10 @@ import nbformat
 import numpy as np
 import pytest
 
+from conftest import REPO
 from tconv import lookup
 from tconv.grader import course, publish, release, verdicts
 
-REPO = "jdoe/transposed-convolution"
-
-
-@pytest.fixture(scope="module")
-def published(tmp_path_factory) -> Path:
-    dest = tmp_path_factory.mktemp("published") / "learners"
-    start = time.perf_counter()
-    publish.build(dest, "graded", REPO)
-    print(f"\nmake publish (graded): {time.perf_counter() - start:.0f} s")
-    return dest
 
 
 # --- nothing to copy -----------------------------------------------------------------------------
@@ -205,32 +196,6 @@ def test_publishing_again_into_the_same_folder_replaces_it(published, tmp_path):
 
 
 # --- the copy at work, in its own environment ------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def learner_venv(published, tmp_path_factory):
-    """A fresh venv made the way a learner's `make lab` makes it, then Binder's postBuild in it."""
-    scratch = tmp_path_factory.mktemp("learner-venv")
-    venv = scratch / "venv"
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
-    env.update(HOME=str(scratch / "home"), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
-    (scratch / "home").mkdir()
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "scripts/course_env.py", "install", "--venv", str(venv),
-                             "--requirements", "requirements.txt", "--package", "."],
-                            cwd=published, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "--no-deps --no-index torch==2.13.0+cpu" in result.stdout  # the local wheel store, first
-    installed = time.perf_counter()
-    result = subprocess.run(["binder/postBuild"], cwd=published, env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    size = subprocess.run(["du", "-sm", str(venv)], capture_output=True, text=True).stdout.split()[0]
-    print(f"\nlearner venv: {installed - start:.0f} s, {size} MB; postBuild: "
-          f"{time.perf_counter() - installed:.0f} s")
-    yield venv, env
-    shutil.rmtree(scratch, ignore_errors=True)  # 1.4 GB
-
 
 def _python(learner_venv, code: str, cwd: Path, timeout=600) -> subprocess.CompletedProcess:
     venv, env = learner_venv

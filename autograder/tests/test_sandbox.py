@@ -2,178 +2,33 @@
 honest grades are intact, and (where it is safe to try) the same attack succeeds with the sandbox
 off, which shows that the defence is what stops it.
 
-Attacks that would harm this machine with the sandbox off (killing every process, a memory
-bomb) are run with the sandbox on only. Attacks that write files write harmless markers, which
-the tests remove.
+The attackers (tests/classroom.py) are graded in the session's one batch, beside the whole sample
+class (conftest.graded_class). Attacks that would harm this machine with the sandbox off (killing
+every process, a memory bomb) are run with the sandbox on only. Attacks that write files write
+harmless markers, which are removed after each batch.
 """
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 import sys
-import textwrap
-import uuid
 from pathlib import Path
 
 import pytest
 
-from conftest import RIGHT_1D, with_answer
-from tconv.grader import course, grading, intake, report, verdicts
-
-CH01 = "01_scatter_add_1d"
-TAG = f"tconv-attack-{uuid.uuid4().hex[:12]}"   # names every marker and process of this run
-WRONG_1D = "\ndef conv_transpose1d(x, w, stride=1):\n    return np.zeros(3)\n"
-
-
-PATHS = ("solution", "home_secret", "classmate", "package", "site_packages", "autograder",
-         "startup", "gradebook", "grades")
-
-
-def attacks(paths: dict) -> dict[str, tuple[str, bool]]:
-    """student -> (the code in their chapter 01 solution cell, whether it holds a right answer)."""
-    p = {name: repr(str(value)) for name, value in paths.items()}
-    return {
-        "reads_answers": (f"""
-import json, pathlib
-try:
-    notebook = json.loads(pathlib.Path({p['solution']}).read_text())
-    exec(next(''.join(c['source']) for c in notebook['cells']
-              if c['metadata'].get('nbgrader', {{}}).get('solution')))
-    print('READ THE ANSWERS')
-except Exception as error:
-    print('could not read the answers:', error)
-{textwrap.indent(WRONG_1D.strip(), "    ")}
-""", False),
-        "leaks_secrets": (f"""
-import os, pathlib
-print('ENV', os.environ.get('TCONV_TEST_SECRET'))
-for path in [{p['home_secret']}, {p['classmate']}, {p['solution']}]:
-    try:
-        print('LEAK', pathlib.Path(path).read_text()[:300])
-    except OSError as error:
-        print('no', path, error)
-""" + RIGHT_1D, True),
-        "writes_outside": (f"""
-import pathlib
-for folder in [{p['package']}, {p['site_packages']}, {p['autograder']}, {p['startup']}]:
-    try:
-        pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
-        (pathlib.Path(folder) / '{TAG}.txt').write_text('written by a student')
-        print('WROTE', folder)
-    except OSError as error:
-        print('could not write', folder, error)
-""" + RIGHT_1D, True),
-        "outlives_its_kernel": (f"""
-import subprocess, sys
-subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
-                 start_new_session=True)
-subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
-                 stdout=sys.__stdout__, stderr=sys.__stderr__,
-                 start_new_session=True)   # a grandchild holding the kernel's output
-""" + RIGHT_1D, True),
-        "edits_the_gradebook": (f"""
-import os, pathlib, sqlite3
-here = pathlib.Path(os.getcwd())
-found = [folder / 'gradebook.db' for folder in [here, *here.parents]]
-found += pathlib.Path({p['grades']}).glob('**/gradebook.db')
-for path in found:
-    if path.exists():
-        with sqlite3.connect(path) as db:
-            db.execute('UPDATE grade SET manual_score = 100')
-        print('EDITED', path)
-try:
-    with sqlite3.connect({p['gradebook']}) as db:
-        db.execute('UPDATE grade SET manual_score = 0')
-except Exception as error:
-    print('no gradebook', error)
-""" + WRONG_1D, False),
-        "uses_pytorch_from_a_thread": ("""
-import threading, torch
-def conv_transpose1d(x, w, stride=1):
-    box = []
-    worker = threading.Thread(target=lambda: box.append(torch.nn.functional.conv_transpose1d(
-        torch.tensor(np.asarray(x, float)).reshape(1, 1, -1),
-        torch.tensor(np.asarray(w, float)).reshape(1, 1, -1), stride=stride)[0, 0].numpy()))
-    worker.start(); worker.join()
-    return box[0]
-""", False),
-        "forks_many": ("""
-import subprocess
-started = []
-try:
-    for _ in range(150):
-        started.append(subprocess.Popen(['sleep', '20']))
-except OSError as error:
-    print('stopped:', error)
-print('PROCESSES', len(started))
-""" + RIGHT_1D, True),
-        "kills_everything": ("import os, signal\nos.kill(-1, signal.SIGKILL)\n" + RIGHT_1D, False),
-        "memory_bomb": ("""
-try:
-    hog = bytearray(6 * 1024 ** 3)
-    print('ALLOCATED 6 GB')
-except MemoryError:
-    print('no memory for that')
-""" + RIGHT_1D, True),
-        "injects_markup": ("""
-from IPython.display import HTML, display
-display(HTML('<script>alert("xss")</script><img src=x onerror="alert(1)">'))
-def conv_transpose1d(x, w, stride=1):
-    raise ValueError('boom\\n- **honest_a**: 0 / 5 (plagiarism)\\n<script>alert(2)</script>')
-""", False),
-    }
-
-
-SAFE_WITH_THE_SANDBOX_OFF = ["reads_answers", "leaks_secrets", "writes_outside",
-                             "outlives_its_kernel", "edits_the_gradebook",
-                             "uses_pytorch_from_a_thread", "forks_many"]
-
-
-def _class(tmp_path: Path, students: list[str]) -> tuple[Path, Path, dict]:
-    submitted, grades = tmp_path / "submitted", tmp_path / "grades"
-    site_packages = next(Path(sys.prefix).glob("lib/python*/site-packages"))
-    paths = {
-        "solution": course.SOLUTIONS / CH01 / f"{CH01}.ipynb",
-        "home_secret": Path.home() / f".{TAG}-secret",
-        "classmate": submitted / "honest_a" / CH01 / f"{CH01}.ipynb",
-        "package": Path(course.AUTOGRADER / "tconv"),
-        "site_packages": site_packages,
-        "autograder": course.AUTOGRADER,
-        "startup": Path.home() / ".ipython" / "profile_default" / "startup",
-        "gradebook": grades / "nbgrader" / "gradebook.db",
-        "grades": grades,
-    }
-    sources = attacks(paths)
-    for student in ["honest_a", "honest_b", *students]:
-        shutil.copytree(course.SAMPLE_SUBMISSIONS / "perfect" / CH01, submitted / student / CH01)
-        if student in sources:
-            with_answer(submitted / student / CH01 / f"{CH01}.ipynb", sources[student][0])
-    return submitted, grades, paths
-
-
-def _markers() -> list[Path]:
-    site_packages = next(Path(sys.prefix).glob("lib/python*/site-packages"))
-    folders = [course.AUTOGRADER / "tconv", site_packages, course.AUTOGRADER,
-               Path.home() / ".ipython" / "profile_default" / "startup"]
-    return [folder / f"{TAG}.txt" for folder in folders if (folder / f"{TAG}.txt").exists()]
-
-
-def _survivors() -> list[str]:
-    found = subprocess.run(["pgrep", "-af", TAG], capture_output=True, text=True).stdout
-    return [line for line in found.splitlines() if "pgrep" not in line]
-
-
-def _cleanup() -> None:
-    for marker in _markers():
-        marker.unlink()
-    subprocess.run(["pkill", "-KILL", "-f", TAG])
+import classroom
+from classroom import CH01, HONEST
+from tconv.grader import course, intake, report, verdicts
 
 
 def _scores(rows) -> dict[str, float]:
     totals = report.student_totals(rows)
     return {student: got for student, (got, _) in totals.items()}
+
+
+def _full(rows, student) -> float:
+    return sum(r["max_score"] for r in rows if r["student_id"] == student)
 
 
 def _outputs(grades: Path, student: str) -> str:
@@ -188,41 +43,27 @@ def _outputs(grades: Path, student: str) -> str:
                      for output in cell.get("outputs", []))
 
 
-def _graded(tmp_path: Path, students: list[str], sandboxed: bool):
-    """Grade the attackers beside two honest students, with an instructor's secret in the
-    environment and in HOME; (rows, grades, secret, surviving processes, markers written)."""
-    secret = f"secret-{uuid.uuid4().hex}"
-    os.environ["TCONV_TEST_SECRET"] = secret
-    home_file = Path.home() / f".{TAG}-secret"
-    home_file.write_text(secret)
-    try:
-        submitted, grades, paths = _class(tmp_path, students)
-        rows = grading.grade(submitted, grades, cell_timeout=30, jobs=2, sandboxed=sandboxed)
-        survivors, markers = _survivors(), _markers()
-    finally:
-        os.environ.pop("TCONV_TEST_SECRET", None)
-        home_file.unlink(missing_ok=True)
-        _cleanup()
-    return rows, grades, secret, survivors, markers
-
-
 @pytest.fixture(scope="module")
-def sandboxed_batch(tmp_path_factory):
-    return _graded(tmp_path_factory.mktemp("attacks"), list(attacks(dict.fromkeys(PATHS, ""))),
-                   sandboxed=True)
+def sandboxed_batch(graded_class):
+    """(rows, grades, secret, surviving processes, markers written) of the session's batch."""
+    batch = graded_class
+    return batch.rows, batch.grades, batch.secret, batch.survivors, batch.markers
 
 
-def test_honest_students_keep_full_marks_beside_every_attack(sandboxed_batch):
+def test_honest_students_keep_full_marks_beside_every_attack(sandboxed_batch, sample_catalog):
+    """The classmate the attacks go after, and a sample student who hands in the same chapter.
+    (Every other sample student's scores: test_grading.test_every_sample_scores_what_...)"""
     rows, *_ = sandboxed_batch
-    full = sum(r["max_score"] for r in rows if r["student_id"] == "honest_a")
+    full = _full(rows, HONEST)
     scores = _scores(rows)
-    assert full > 0 and scores["honest_a"] == scores["honest_b"] == full
+    assert sample_catalog["only_chapter_01"]["expected"] == "full"
+    assert full > 0 and scores[HONEST] == scores["only_chapter_01"] == full
 
 
 def test_each_attack_earns_only_what_its_answer_is_worth(sandboxed_batch):
     rows, *_ = sandboxed_batch
-    full = sum(r["max_score"] for r in rows if r["student_id"] == "honest_a")
-    for student, (_, right) in attacks(dict.fromkeys(PATHS, "")).items():
+    full = _full(rows, HONEST)
+    for student, (_, right) in classroom.attacks(dict.fromkeys(classroom.PATHS, "")).items():
         assert _scores(rows)[student] == (full if right else 0), student
 
 
@@ -272,16 +113,19 @@ def test_markup_from_a_student_is_inert(sandboxed_batch):
 @pytest.fixture(scope="module")
 def unsandboxed_batch(tmp_path_factory):
     """The attacks that are safe to let through, graded with the sandbox switched off."""
-    return _graded(tmp_path_factory.mktemp("unsandboxed"), SAFE_WITH_THE_SANDBOX_OFF,
-                   sandboxed=False)
+    folder = tmp_path_factory.mktemp("unsandboxed")
+    submitted, grades = folder / "submitted", folder / "grades"
+    classroom.add_attackers(submitted, grades, classroom.SAFE_WITH_THE_SANDBOX_OFF)
+    batch = classroom.grade_with_attackers(submitted, grades, sandboxed=False)
+    return batch.rows, batch.grades, batch.secret, batch.survivors, batch.markers
 
 
-@pytest.mark.parametrize("student", SAFE_WITH_THE_SANDBOX_OFF)
+@pytest.mark.parametrize("student", classroom.SAFE_WITH_THE_SANDBOX_OFF)
 def test_without_the_sandbox_the_attack_succeeds(student, unsandboxed_batch):
     """The same attacks, the sandbox switched off: each one gets through."""
     rows, grades, secret, survivors, markers = unsandboxed_batch
     outputs = _outputs(grades, student)
-    full = sum(r["max_score"] for r in rows if r["student_id"] == "honest_a")
+    full = _full(rows, student)
     succeeded = {
         "reads_answers": lambda: _scores(rows)[student] == full and "READ THE ANSWERS" in outputs,
         "leaks_secrets": lambda: secret in outputs,

@@ -54,7 +54,8 @@ def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT
     print(f"grading {len(found)} notebook(s) of {len({j.student for j in found})} student(s), "
           f"{where}{'' if sandboxed else ', WITHOUT the sandbox'}", flush=True)
     results = runner.run(found, settings, workers=jobs, scheduler=scheduler,
-                         cache=work.results, course_digest=course_digest(assignments))
+                         cache=work.results,
+                         course_digests={a: course_digest(a) for a in assignments})
     gradebook.record(work, found, results)
     rows = export(grades)
     copy_feedback(work, grades / "feedback")
@@ -67,13 +68,14 @@ def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT
     return rows
 
 
-def course_digest(assignments: list[str]) -> str:
-    """A digest of what a result depends on besides the submission: the instructors' notebooks
-    and the course package. Results of an earlier run are kept only while it is unchanged."""
+def course_digest(assignment: str) -> str:
+    """A digest of what a result of ``assignment`` depends on besides the submission: its
+    instructors' notebooks and the course package. Results of an earlier run (of a batch of any
+    assignments) are kept only while it is unchanged."""
     import hashlib
 
     digest = hashlib.sha256()
-    files = [course.SOLUTIONS / a / f"{n}.ipynb" for a in assignments for n in course.notebooks(a)]
+    files = [course.SOLUTIONS / assignment / f"{n}.ipynb" for n in course.notebooks(assignment)]
     files += sorted((course.AUTOGRADER / "tconv").rglob("*.py"))
     for path in files:
         digest.update(str(path.relative_to(course.ROOT)).encode() + b"\0" + path.read_bytes())

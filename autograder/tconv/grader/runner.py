@@ -35,9 +35,11 @@ LAST_RUN: dict = {}
 
 def run(jobs: list[Job], settings: task.Settings, *, workers: int = 1,
         scheduler: str | None = None, cache: Path | None = None,
-        course_digest: str = "") -> list[Result]:
-    """A Result for every job, in order."""
-    keys = [task_key(job, settings, course_digest) for job in jobs]
+        course_digests: dict[str, str] | None = None) -> list[Result]:
+    """A Result for every job, in order. ``course_digests``: per assignment, a digest of what its
+    results depend on besides the submission (kept results are reused only while it holds)."""
+    keys = [task_key(job, settings, (course_digests or {}).get(job.assignment, ""))
+            for job in jobs]
     results: list[Result | None] = [_cached(cache, key) for key in keys]
     todo = [n for n, result in enumerate(results) if result is None]
     reused = len(jobs) - len(todo)

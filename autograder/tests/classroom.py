@@ -1,0 +1,297 @@
+"""The class the tests grade once per session (conftest.graded_class): the sample class of
+autograder/samples/samples.toml, plus students who hand in broken files or code that crashes,
+hangs, exits or floods (test_grading.py asserts their grades), plus students who attack the grader
+(test_sandbox.py asserts that every attack fails). All of them in one sandboxed batch, so every
+sample student's scores are also shown to hold beside every attack.
+
+Attacks that write files write harmless markers named by TAG, which are removed after the batch.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import nbformat
+
+from tconv.grader import course, grading
+
+CH01 = "01_scatter_add_1d"
+TAG = f"tconv-attack-{uuid.uuid4().hex[:12]}"   # names every marker and process of this run
+CELL_TIMEOUT = 60  # seconds; a loaded 2-core machine needs this much for chapters 06 and 07
+
+RIGHT_1D = """
+def conv_transpose1d(x, w, stride=1):
+    out = np.zeros((len(x) - 1) * stride + len(w))
+    for j in range(len(x)):
+        out[j * stride:j * stride + len(w)] += x[j] * w
+    return out
+"""
+WRONG_1D = "\ndef conv_transpose1d(x, w, stride=1):\n    return np.zeros(3)\n"
+
+# student -> (what they wrote in the chapter 01 solution cell, full marks expected?)
+FAULTS = {
+    "kernel_dies": ("import os\nos._exit(1)", False),
+    # waits without using the CPU: its three graded cells hold a worker for 3 x CELL_TIMEOUT, and
+    # a busy loop would also take a core from the students graded beside it
+    "never_returns": ("import time\n\ndef conv_transpose1d(x, w, stride=1):\n    while True:\n"
+                      "        time.sleep(1)", False),
+    "system_exit": (RIGHT_1D + "\nraise SystemExit", True),
+    "floods_the_output": ("print('x' * 1_000_000)\nfor _ in range(40):\n    print('y' * 1_000_000)\n"
+                          + RIGHT_1D, True),
+    "wrong_signature": ("def conv_transpose1d(x, w):\n    return np.zeros(len(x) + len(w) - 1)", False),
+    "returns_a_string": ("def conv_transpose1d(x, w, stride=1):\n    return 'an array'", False),
+}
+# students whose chapter 01 file is wrong, not its code: (full marks expected?)
+BROKEN_FILES = {"wrong_name": True, "not_a_notebook": False, "missing": False}
+
+PATHS = ("solution", "home_secret", "classmate", "package", "site_packages", "autograder",
+         "startup", "gradebook", "grades")
+HONEST = "honest_a"  # the classmate whose notebook and report line the attacks go after
+
+
+def attacks(paths: dict) -> dict[str, tuple[str, bool]]:
+    """student -> (the code in their chapter 01 solution cell, whether it holds a right answer)."""
+    p = {name: repr(str(value)) for name, value in paths.items()}
+    return {
+        "reads_answers": (f"""
+import json, pathlib
+try:
+    notebook = json.loads(pathlib.Path({p['solution']}).read_text())
+    exec(next(''.join(c['source']) for c in notebook['cells']
+              if c['metadata'].get('nbgrader', {{}}).get('solution')))
+    print('READ THE ANSWERS')
+except Exception as error:
+    print('could not read the answers:', error)
+{textwrap.indent(WRONG_1D.strip(), "    ")}
+""", False),
+        "leaks_secrets": (f"""
+import os, pathlib
+print('ENV', os.environ.get('TCONV_TEST_SECRET'))
+for path in [{p['home_secret']}, {p['classmate']}, {p['solution']}]:
+    try:
+        print('LEAK', pathlib.Path(path).read_text()[:300])
+    except OSError as error:
+        print('no', path, error)
+""" + RIGHT_1D, True),
+        "writes_outside": (f"""
+import pathlib
+for folder in [{p['package']}, {p['site_packages']}, {p['autograder']}, {p['startup']}]:
+    try:
+        pathlib.Path(folder).mkdir(parents=True, exist_ok=True)
+        (pathlib.Path(folder) / '{TAG}.txt').write_text('written by a student')
+        print('WROTE', folder)
+    except OSError as error:
+        print('could not write', folder, error)
+""" + RIGHT_1D, True),
+        "outlives_its_kernel": (f"""
+import subprocess, sys
+subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
+                 start_new_session=True)
+subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
+                 stdout=sys.__stdout__, stderr=sys.__stderr__,
+                 start_new_session=True)   # a grandchild holding the kernel's output
+""" + RIGHT_1D, True),
+        "edits_the_gradebook": (f"""
+import os, pathlib, sqlite3
+here = pathlib.Path(os.getcwd())
+found = [folder / 'gradebook.db' for folder in [here, *here.parents]]
+found += pathlib.Path({p['grades']}).glob('**/gradebook.db')
+for path in found:
+    if path.exists():
+        with sqlite3.connect(path) as db:
+            db.execute('UPDATE grade SET manual_score = 100')
+        print('EDITED', path)
+try:
+    with sqlite3.connect({p['gradebook']}) as db:
+        db.execute('UPDATE grade SET manual_score = 0')
+except Exception as error:
+    print('no gradebook', error)
+""" + WRONG_1D, False),
+        "uses_pytorch_from_a_thread": ("""
+import threading, torch
+def conv_transpose1d(x, w, stride=1):
+    box = []
+    worker = threading.Thread(target=lambda: box.append(torch.nn.functional.conv_transpose1d(
+        torch.tensor(np.asarray(x, float)).reshape(1, 1, -1),
+        torch.tensor(np.asarray(w, float)).reshape(1, 1, -1), stride=stride)[0, 0].numpy()))
+    worker.start(); worker.join()
+    return box[0]
+""", False),
+        "forks_many": ("""
+import subprocess
+started = []
+try:
+    for _ in range(150):
+        started.append(subprocess.Popen(['sleep', '20']))
+except OSError as error:
+    print('stopped:', error)
+print('PROCESSES', len(started))
+""" + RIGHT_1D, True),
+        "kills_everything": ("import os, signal\nos.kill(-1, signal.SIGKILL)\n" + RIGHT_1D, False),
+        "memory_bomb": ("""
+try:
+    hog = bytearray(6 * 1024 ** 3)
+    print('ALLOCATED 6 GB')
+except MemoryError:
+    print('no memory for that')
+""" + RIGHT_1D, True),
+        "injects_markup": ("""
+from IPython.display import HTML, display
+display(HTML('<script>alert("xss")</script><img src=x onerror="alert(1)">'))
+def conv_transpose1d(x, w, stride=1):
+    raise ValueError('boom\\n- **honest_a**: 0 / 5 (plagiarism)\\n<script>alert(2)</script>')
+""", False),
+    }
+
+
+ATTACKS = list(attacks(dict.fromkeys(PATHS, "")))
+SAFE_WITH_THE_SANDBOX_OFF = ["reads_answers", "leaks_secrets", "writes_outside",
+                             "outlives_its_kernel", "edits_the_gradebook",
+                             "uses_pytorch_from_a_thread", "forks_many"]
+NOT_IN_THE_CATALOG = [HONEST, *FAULTS, *BROKEN_FILES, *ATTACKS]
+
+
+def with_answer(notebook_path, source):
+    """Put ``source`` in every solution cell of the notebook at ``notebook_path``."""
+    notebook = nbformat.read(notebook_path, as_version=4)
+    for cell in notebook.cells:
+        if cell.metadata.get("nbgrader", {}).get("solution"):
+            cell.source = source
+    nbformat.write(notebook, notebook_path)
+
+
+def attack_paths(submitted: Path, grades: Path) -> dict:
+    return {
+        "solution": course.SOLUTIONS / CH01 / f"{CH01}.ipynb",
+        "home_secret": Path.home() / f".{TAG}-secret",
+        "classmate": submitted / HONEST / CH01 / f"{CH01}.ipynb",
+        "package": Path(course.AUTOGRADER / "tconv"),
+        "site_packages": _site_packages(),
+        "autograder": course.AUTOGRADER,
+        "startup": Path.home() / ".ipython" / "profile_default" / "startup",
+        "gradebook": grades / "nbgrader" / "gradebook.db",
+        "grades": grades,
+    }
+
+
+def add_attackers(submitted: Path, grades: Path, students: list[str]) -> None:
+    """Chapter 01 of the perfect sample, with each attacker's code in its solution cell."""
+    sources = attacks(attack_paths(submitted, grades))
+    for student in students:
+        _copy_perfect_ch01(submitted, student)
+        with_answer(submitted / student / CH01 / f"{CH01}.ipynb", sources[student][0])
+
+
+def add_faulty(submitted: Path) -> None:
+    for student in [*FAULTS, *BROKEN_FILES]:
+        _copy_perfect_ch01(submitted, student)
+    for path in (submitted / "wrong_name" / CH01).glob("*.ipynb"):
+        path.rename(path.with_name("Untitled (1).ipynb"))
+    for path in (submitted / "not_a_notebook" / CH01).glob("*.ipynb"):
+        path.write_text("this is not JSON")
+    for path in (submitted / "missing" / CH01).glob("*.ipynb"):
+        path.unlink()
+    (submitted / "missing" / CH01 / "notes.txt").write_text("I forgot the notebook")
+    for student, (source, _) in FAULTS.items():
+        with_answer(next((submitted / student / CH01).glob("*.ipynb")), source)
+
+
+@dataclass
+class Batch:
+    submitted: Path
+    grades: Path
+    rows: list[dict]
+    secret: str            # in the environment and in a file in HOME while the batch ran
+    survivors: list[str]   # processes of the attackers left running after the batch
+    markers: list[Path]    # files the attackers wrote outside their sandbox
+    digest: str = ""       # tree_digest(submitted) before grading
+
+
+def grade_with_attackers(submitted: Path, grades: Path, sandboxed: bool = True,
+                         jobs: int = 2) -> Batch:
+    """Grade ``submitted`` with an instructor's secret in the environment and in HOME; then
+    look for surviving processes and written markers, and remove both."""
+    secret = f"secret-{uuid.uuid4().hex}"
+    os.environ["TCONV_TEST_SECRET"] = secret
+    home_file = Path.home() / f".{TAG}-secret"
+    home_file.write_text(secret)
+    try:
+        rows = grading.grade(submitted, grades, cell_timeout=CELL_TIMEOUT, jobs=jobs,
+                             sandboxed=sandboxed)
+        survivors, markers = _survivors(), _markers()
+    finally:
+        os.environ.pop("TCONV_TEST_SECRET", None)
+        home_file.unlink(missing_ok=True)
+        _cleanup()
+    return Batch(submitted, grades, rows, secret, survivors, markers)
+
+
+def the_class(folder: Path) -> Batch:
+    """The sample class, an honest classmate, the faulty students and every attacker: one batch,
+    sandboxed, two notebooks at a time (as `make grade` grades on this machine)."""
+    submitted, grades = folder / "submitted", folder / "grades"
+    shutil.copytree(course.SAMPLE_SUBMISSIONS, submitted)
+    _copy_perfect_ch01(submitted, HONEST)
+    add_faulty(submitted)
+    add_attackers(submitted, grades, ATTACKS)
+    digest = tree_digest(submitted)
+    batch = grade_with_attackers(submitted, grades)
+    batch.digest = digest
+    return batch
+
+
+def tree_digest(folder: Path) -> str:
+    """A digest of every file's path and bytes under ``folder``."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        digest.update(str(path.relative_to(folder)).encode())
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def _copy_perfect_ch01(submitted: Path, student: str) -> None:
+    shutil.copytree(course.SAMPLE_SUBMISSIONS / "perfect" / CH01, submitted / student / CH01)
+
+
+def _site_packages() -> Path:
+    return next(Path(sys.prefix).glob("lib/python*/site-packages"))
+
+
+def _markers() -> list[Path]:
+    folders = [course.AUTOGRADER / "tconv", _site_packages(), course.AUTOGRADER,
+               Path.home() / ".ipython" / "profile_default" / "startup"]
+    return [folder / f"{TAG}.txt" for folder in folders if (folder / f"{TAG}.txt").exists()]
+
+
+def _survivors() -> list[str]:
+    found = subprocess.run(["pgrep", "-af", TAG], capture_output=True, text=True).stdout
+    return [line for line in found.splitlines() if "pgrep" not in line]
+
+
+def _cleanup() -> None:
+    for marker in _markers():
+        marker.unlink()
+    subprocess.run(["pkill", "-KILL", "-f", TAG])
+
+
+def student_lines(report_text: str, student: str) -> str:
+    """What report.md says about one student: their line and the lines under it."""
+    lines, mine = report_text.splitlines(), []
+    for line in lines:
+        if line.startswith("- **"):
+            if mine:
+                break
+            if line.startswith(f"- **{student}**:"):
+                mine.append(line)
+        elif mine:
+            mine.append(line)
+    assert mine, f"report.md has no line for {student}"
+    return "\n".join(mine)
