@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import ast
 import concurrent.futures
 import functools
 import re
@@ -151,6 +152,9 @@ def test_every_exercise_has_graded_cells_with_visible_and_hidden_tests():
         for cell in tests:
             assert cell.metadata["nbgrader"]["points"] > 0
             last = cell.source.strip().splitlines()[-1]
-            assert "check" in cell.source and not last.lstrip().startswith(("1", "0")), (
+            called = [node.func.attr for node in ast.walk(ast.parse(cell.source))
+                      if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+                      and isinstance(node.func.value, ast.Name) and node.func.value.id == "checks"]
+            assert called and not last.lstrip().startswith(("1", "0")), (
                 f"{path.name}: {cell.metadata['nbgrader']['grade_id']} must call a check and end "
                 f"with a statement (a number at the end is read as partial credit)")

@@ -101,7 +101,7 @@ def _candidate_keys() -> list:
         for attribute, value in vars(module).items():
             if inspect.isfunction(value) and not attribute.startswith("_"):
                 found.append((f"{module_name}.{attribute}", value))
-            elif publish._is_mistake_list(value):
+            elif publish.is_mistake_list(value):
                 found += [(f"{module_name}.{attribute}[{n}]", None) for n in range(len(value))]
     return found
 
@@ -112,10 +112,10 @@ def _learner_call_keys(source: Path, visible_only: bool) -> set[str]:
     if visible_only:
         notebook = nbformat.read(source, as_version=4)
         plan = [(None, verdicts.test_cell_calls(text))
-                for text in publish._visible_test_sources(notebook)]
+                for text in publish.visible_test_sources(notebook)]
         for _, calls in plan:
             for call in calls or []:
-                verdicts._record(call)
+                verdicts.record(call)
     else:
         plan = verdicts.plan_for(source)
     keys = set()
@@ -326,7 +326,7 @@ def test_the_self_paced_edition_has_worked_solutions_and_no_hidden_tests(tmp_pat
     dest = publish.build(tmp_path / "self-paced", "self-paced", REPO, quiet=True)
     worked = sorted((dest / "solutions").glob("*/*.ipynb"))
     assert [p.parent.name for p in worked] == course.assignments()
-    text = "\n".join(publish._published_code(dest).values())
+    text = "\n".join(publish.published_code(dest).values())
     for marker in ("BEGIN HIDDEN TESTS", "BEGIN SOLUTION"):
         assert marker not in text
     answer = release.solution_sources()["conv_transpose1d_answer"].strip()

@@ -287,7 +287,7 @@ class Recorder:
                 qualname = f"{name}.{attribute}"
                 if inspect.isfunction(value) and value.__module__ == module.__name__:
                     setattr(module, attribute, self._wrap_function(qualname, value))
-                elif _is_mistake_list(value):
+                elif is_mistake_list(value):
                     for n, mistake in enumerate(value):
                         value[n] = dataclasses.replace(
                             mistake, compute=self._wrap_mistake(f"{qualname}[{n}]", mistake.compute))
@@ -343,7 +343,7 @@ def _rename(data, names: dict):
     return data
 
 
-def _is_mistake_list(value) -> bool:
+def is_mistake_list(value) -> bool:
     return (isinstance(value, list) and len(value) > 0
             and all(dataclasses.is_dataclass(item) and hasattr(item, "compute")
                     and hasattr(item, "name") for item in value))
@@ -385,7 +385,7 @@ def _answered_notebook(released: Path):
     return notebook
 
 
-def _visible_test_sources(notebook) -> list[str]:
+def visible_test_sources(notebook) -> list[str]:
     return [cell.source for cell in notebook.cells
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")]
 
@@ -397,7 +397,7 @@ def record_chapter(released: Path, into: Path, prefix: str, timeout: int = 900) 
 
     notebook = _answered_notebook(released)
     table = into / "recorded.npz"
-    tests = _visible_test_sources(notebook)
+    tests = visible_test_sources(notebook)
     first = nbformat.v4.new_code_cell(
         "import tconv.grader.publish as _publish\n"
         f"_recorder = _publish.Recorder(prefix={prefix!r}, test_sources={tests!r})\n"
@@ -554,7 +554,7 @@ def stand_in_source(name: str) -> str:
             body.append(f"def {attribute}{signature}:\n"
                         + (f"    {json.dumps(doc, ensure_ascii=False)}\n" if doc else "")
                         + f"    return _lookup.call({qualname!r}, {passed}, {fallback})\n")
-        elif _is_mistake_list(value):
+        elif is_mistake_list(value):
             fields = [f.name for f in dataclasses.fields(value[0]) if f.name != "compute"]
             cls = type(value[0]).__name__
             home = type(value[0]).__module__
@@ -606,7 +606,7 @@ def stand_in_source(name: str) -> str:
     header += "\nfrom . import lookup as _lookup\n"
     header += "from . import pytorch as _pytorch\n" if uses_pytorch else ""
     parts = list(head) + extras + body
-    if any(_is_mistake_list(v) for v in vars(module).values()):
+    if any(is_mistake_list(v) for v in vars(module).values()):
         parts.insert(0, "def _recorded(name):\n    def compute(*args):\n"
                         "        return _lookup.call_positional(name, args)\n    return compute\n")
     code = header + "\n\n" + "\n\n".join(part.rstrip("\n") + "\n" for part in parts)
@@ -955,7 +955,7 @@ def _bodies(source: str) -> dict[str, str]:
     return found
 
 
-def _published_code(dest: Path) -> dict[str, str]:
+def published_code(dest: Path) -> dict[str, str]:
     """{file (relative): its code}: Python files, and notebooks' code cells."""
     code = {}
     for path in sorted(dest.rglob("*")):
@@ -988,7 +988,7 @@ def solution_blocks() -> dict[str, str]:
 def scan(dest: Path) -> list[str]:
     """Every answer found in the published tree, as one line each (an empty list: none)."""
     leaks = []
-    published = _published_code(dest)
+    published = published_code(dest)
     if (dest / "solutions").exists():
         leaks.append("solutions/ is there")
     for name, text in published.items():
@@ -1027,7 +1027,7 @@ def scan(dest: Path) -> list[str]:
     # hidden tests: any line of one that is not also a visible test
     visible = set()
     for released in course.COURSE.glob("*/*.ipynb"):
-        for source in _visible_test_sources(nbformat.read(released, as_version=4)):
+        for source in visible_test_sources(nbformat.read(released, as_version=4)):
             visible |= set(_normalized_lines(source))
     for solution in course.SOLUTIONS.glob("*/*.ipynb"):
         for source in _code_cells(solution):

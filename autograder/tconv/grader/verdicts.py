@@ -134,7 +134,7 @@ def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
     return None
 
 
-def _record(call: CheckCall) -> None:
+def record(call: CheckCall) -> None:
     answers = exercises.BY_CHECK[call.check].answers
     if answers != "values":
         recorder = blocks.recorder(call.lives, answers == "blocks",
@@ -165,7 +165,7 @@ def plan_for(source: Path) -> tuple:
     plan = tuple((grade_id, test_cell_calls(text)) for grade_id, text in test_cells(source))
     for _, calls in plan:
         for call in calls or []:
-            _record(call)
+            record(call)
     return plan
 
 
