@@ -203,11 +203,10 @@ def compare_arrays(name, fn, cases, sources, formula, known, picture,
         actual = outcome.answer
         for source, want in expected:
             if actual.shape != want.shape:
-                outcome.problem = CheckVerdict(
-                    name, case.describe(name), "wrong shape",
+                outcome.problem = judge.wrong_shape(
+                    name, case.describe(name), want.shape, actual.shape,
                     f"wrong shape: expected {want.shape}, got {actual.shape}.\n"
-                    f"  The {what} is {formula(case)}.",
-                    expected=str(want.shape), actual=str(actual.shape))
+                    f"  The {what} is {formula(case)}.")
                 break
             difference = first_difference(want, actual)
             if difference is not None:

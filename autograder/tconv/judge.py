@@ -229,6 +229,12 @@ def crash_verdict(exercise: str, call: str, error: Exception, hint: str = "") ->
                         f"to see the full traceback.", actual=type(error).__name__, hint=hint)
 
 
+def wrong_shape(exercise: str, call: str, expected, actual, detail: str) -> CheckVerdict:
+    """A "wrong shape" verdict; ``detail`` says which shape was expected and why."""
+    return CheckVerdict(exercise, call, "wrong shape", detail,
+                        expected=str(tuple(expected)), actual=str(tuple(actual)))
+
+
 def crash(exercise: str, call: str, error: Exception, hint: str = "") -> CheckFailed:
     return CheckFailed(crash_verdict(exercise, call, error, hint))
 

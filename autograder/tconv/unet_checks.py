@@ -67,12 +67,11 @@ def check_center_crop(fn, crop_cases, *, shortcuts: guard.Guard | None = None) -
                  f"{case.height}) // 2 = {top} and column left = (W - width) // 2 = "
                  f"({full_width} - {case.width}) // 2 = {left}.")
         if actual.shape != expected.shape:
-            outcome.problem = CheckVerdict(
-                "center_crop", call, "wrong shape",
+            outcome.problem = judge.wrong_shape(
+                "center_crop", call, expected.shape, actual.shape,
                 f"wrong shape: expected {expected.shape} = (N, C, height, width), got "
                 f"{actual.shape}. Crop the last two axes only: "
-                f"x[:, :, top:top + height, left:left + width].\n  {where}",
-                expected=str(expected.shape), actual=str(actual.shape))
+                f"x[:, :, top:top + height, left:left + width].\n  {where}")
         elif first_difference(expected, actual) is not None:
             first = actual.flat[0]
             located = ""
@@ -249,10 +248,9 @@ def check_decoder_block(block_class, block_cases, picture=True, *,
                    f"2*{h} - 4, 2*{w} - 4): the up-convolution doubles, each 3x3 convolution "
                    f"takes 2 away")
         if actual.shape != expected.shape:
-            outcome.problem = CheckVerdict(
-                "DecoderBlock", case.describe(), "wrong shape",
-                f"wrong output shape: expected {expected.shape}, got {actual.shape}.\n  {formula}.",
-                expected=str(expected.shape), actual=str(actual.shape))
+            outcome.problem = judge.wrong_shape(
+                "DecoderBlock", case.describe(), expected.shape, actual.shape,
+                f"wrong output shape: expected {expected.shape}, got {actual.shape}.\n  {formula}.")
             continue
         difference = first_difference(expected, actual)
         if difference is not None:
@@ -290,12 +288,11 @@ def check_decoder_block_paper_sizes(block_class, steps, *,
         outcome = Outcome(args, tuple(answer.shape))
         outcomes.append(outcome)
         if tuple(answer.shape) != tuple(wanted):
-            outcome.problem = CheckVerdict(
-                "DecoderBlock", case.describe(), "wrong shape",
+            outcome.problem = judge.wrong_shape(
+                "DecoderBlock", case.describe(), wanted, answer.shape,
                 f"output shape {tuple(answer.shape)}, but the paper's size table says {wanted}: "
                 f"up-convolution {case.x_shape[2]} -> {2 * case.x_shape[2]}, crop the skip map to "
-                f"that, then two unpadded 3x3 convolutions -> {2 * case.x_shape[2] - 4}.",
-                expected=str(tuple(wanted)), actual=str(tuple(answer.shape)))
+                f"that, then two unpadded 3x3 convolutions -> {2 * case.x_shape[2] - 4}.")
     steps_text = ", ".join(f"{case.x_shape[2]} -> {wanted[2]}" for case, wanted in steps)
     with torch.no_grad():
         conclude("DecoderBlock", cases, [], outcomes, unet_mistakes.DECODER_BLOCK,
@@ -337,9 +334,9 @@ def check_scatter_add_function(function_class, strides=(1, 2), *,
         expected = F.conv_transpose2d(x, weight, stride=stride)
         actual = _tensor_as_array(name, what, out)
         if actual.shape != tuple(expected.shape):
-            raise judge.fail(name, what, "wrong shape", f"forward: expected shape "
-                             f"{tuple(expected.shape)}, got {actual.shape}.",
-                             expected=str(tuple(expected.shape)), actual=str(actual.shape))
+            raise judge.CheckFailed(judge.wrong_shape(
+                name, what, expected.shape, actual.shape,
+                f"forward: expected shape {tuple(expected.shape)}, got {actual.shape}."))
         difference = first_difference(expected.detach().numpy(), actual)
         if difference is not None:
             raise judge.fail(name, what, "wrong value",
@@ -368,9 +365,9 @@ def check_scatter_add_function(function_class, strides=(1, 2), *,
                                  f"{part}'s gradient: return it as {formula}.")
             have = np.array(g.detach().numpy(), np.float64)
             if have.shape != tuple(w.shape):
-                raise judge.fail(name, what, "wrong shape", f"the gradient for {part} has shape "
-                                 f"{have.shape}, expected {tuple(w.shape)} ({part}'s own shape).",
-                                 expected=str(tuple(w.shape)), actual=str(have.shape))
+                raise judge.CheckFailed(judge.wrong_shape(
+                    name, what, w.shape, have.shape, f"the gradient for {part} has shape "
+                    f"{have.shape}, expected {tuple(w.shape)} ({part}'s own shape)."))
             difference = first_difference(w.numpy(), have)
             if difference is not None:
                 raise judge.fail(name, what, "wrong value",

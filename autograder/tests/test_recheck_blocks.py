@@ -93,10 +93,10 @@ def test_the_course_answer_is_out_of_reach(tmp_path):
         assert "not available when your answer is re-checked" in found[grade_id].message
 
 
-def test_a_forged_report_cannot_pass(tmp_path):
-    """The child's report is data checked against a schema; a report whose outputs were forged
-    by the learner's code (it runs in the same child) still has to equal the reference's numbers:
-    a stand-in only repeats what came back."""
+def test_a_malformed_report_is_refused():
+    """What the child sends back is data checked against a schema before a stand-in is built from
+    it: missing fields, a submodule name the stand-in could not carry, an oversized or negative
+    shape are refused (the grader then scores the re-checked cells 0 with that reason)."""
     malformed = [
         ["block", {"children": [], "state": [], "load": None}],                  # a field missing
         ["block", {"children": [["forward", "Conv2d", {}]], "state": [], "load": None,

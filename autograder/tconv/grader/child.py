@@ -65,6 +65,7 @@ def encode_answer(answer):
                    "data": [float(v) for v in array.ravel().tolist()]}]
 
 
+# blocks.SETTINGS, repeated: this file imports nothing of the course.
 SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
 
 
