@@ -39,10 +39,12 @@ WRONG_1D = "\ndef conv_transpose1d(x, w, stride=1):\n    return np.zeros(3)\n"
 # student -> (what they wrote in the chapter 01 solution cell, full marks expected?)
 FAULTS = {
     "kernel_dies": ("import os\nos._exit(1)", False),
-    # waits without using the CPU: its three graded cells hold a worker for 3 x CELL_TIMEOUT, and
-    # a busy loop would also take a core from the students graded beside it
-    "never_returns": ("import time\n\ndef conv_transpose1d(x, w, stride=1):\n    while True:\n"
-                      "        time.sleep(1)", False),
+    # hangs in the first graded cell only (its 2nd call; the try-it cell made the 1st), so the
+    # batch waits one CELL_TIMEOUT for it, not one per cell; later calls return a wrong answer.
+    # It waits without using the CPU: a busy loop would take a core from the students beside it.
+    "never_returns": ("import time\ncalls = []\n\ndef conv_transpose1d(x, w, stride=1):\n"
+                      "    calls.append(stride)\n    while len(calls) == 2:\n"
+                      "        time.sleep(1)\n    return np.zeros(3)", False),
     "system_exit": (RIGHT_1D + "\nraise SystemExit", True),
     "floods_the_output": ("print('x' * 1_000_000)\nfor _ in range(40):\n    print('y' * 1_000_000)\n"
                           + RIGHT_1D, True),

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 ROOT = Path(os.environ.get("TCONV_COURSE_ROOT", Path(__file__).resolve().parents[3]))
@@ -29,29 +28,43 @@ def notebooks(assignment: str) -> list[str]:
     return sorted(p.stem for p in (SOLUTIONS / assignment).glob("*.ipynb"))
 
 
-def nbgrader_env() -> dict:
-    """The environment nbgrader needs: this venv's bin/ on PATH (nbgrader runs `alembic` and
-    `jupyter`), the course config found through JUPYTER_CONFIG_PATH."""
-    env = dict(os.environ)
-    env["PATH"] = str(Path(sys.executable).parent) + os.pathsep + env.get("PATH", "")
-    env["JUPYTER_CONFIG_PATH"] = str(AUTOGRADER)
-    env["PYTHONWARNINGS"] = "ignore"  # a library warning on stderr would zero a grade cell
-    return env
+def nbgrader_config(**course_directory):
+    """The course's nbgrader config (autograder/nbgrader_config.py), with ``course_directory``
+    (root, db_url, release_directory, ...) set on nbgrader's CourseDirectory."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = PyFileConfigLoader("nbgrader_config.py", path=str(AUTOGRADER)).load_config()
+    private = Config()
+    for name, value in course_directory.items():
+        setattr(private.CourseDirectory, name, str(value))
+    config.merge(private)
+    return config
 
 
-def run_nbgrader(*args: str, check: bool = True, quiet: bool = True,
-                 timeout: float = 900) -> subprocess.CompletedProcess:
-    """Run one nbgrader command from the course root; raise with its log if it fails."""
-    command = [str(Path(sys.executable).parent / "nbgrader"), *args]
-    if quiet:
-        command.append("--log-level=WARN")
-    try:
-        result = subprocess.run(command, cwd=ROOT, env=nbgrader_env(),
-                                capture_output=True, text=True, timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise RuntimeError(f"`nbgrader {' '.join(args)}` did not finish within {timeout} s") \
-            from None
-    if check and result.returncode != 0:
-        raise RuntimeError(f"`nbgrader {' '.join(args)}` failed (exit {result.returncode}):\n"
-                           f"{result.stdout[-3000:]}{result.stderr[-3000:]}")
-    return result
+def generate_assignments(names: list[str], **course_directory) -> None:
+    """`nbgrader generate_assignment --force` for each of ``names``, in this process (an
+    `nbgrader` command pays several seconds of CPU to start)."""
+    import nbgrader.api
+    from nbgrader.apps import NbGraderAPI
+
+    # nbgrader asks the `alembic` command for its migration head whenever it makes a gradebook:
+    # 4 s of a Python start-up, for an answer alembic's own API gives in milliseconds
+    nbgrader.api.get_alembic_version = alembic_head
+    api = NbGraderAPI(config=nbgrader_config(**course_directory))
+    for name in names:
+        outcome = api.generate_assignment(name, force=True)
+        if not outcome["success"]:
+            raise RuntimeError(f"nbgrader generate_assignment {name} failed:\n"
+                               f"{(outcome.get('log') or '')[-3000:]}{outcome.get('error') or ''}")
+
+
+@functools.cache
+def alembic_head() -> str:
+    """The revision `alembic heads` prints for nbgrader's gradebook migrations."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+        return ScriptDirectory.from_config(Config(ini)).get_current_head()

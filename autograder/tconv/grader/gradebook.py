@@ -36,14 +36,11 @@ class Workspace:
         self.db = self.root / "gradebook.db"
         self.db_url = f"sqlite:///{self.db}"
 
-    def options(self, db: Path | None = None) -> list[str]:
-        return [f"--CourseDirectory.root={self.root}",
-                "--CourseDirectory.source_directory=source",
-                "--CourseDirectory.release_directory=release",
-                "--CourseDirectory.submitted_directory=submitted",
-                "--CourseDirectory.autograded_directory=autograded",
-                "--CourseDirectory.feedback_directory=feedback",
-                f"--CourseDirectory.db_url=sqlite:///{db or self.db}"]
+    def directories(self, db: Path | None = None) -> dict:
+        """nbgrader's CourseDirectory settings for this workspace."""
+        return dict(root=self.root, source_directory="source", release_directory="release",
+                    submitted_directory="submitted", autograded_directory="autograded",
+                    feedback_directory="feedback", db_url=f"sqlite:///{db or self.db}")
 
 
 def prepare(work: Workspace, assignments: list[str]) -> None:
@@ -65,8 +62,7 @@ def prepare(work: Workspace, assignments: list[str]) -> None:
             target = work.source / assignment / f"{notebook}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(source, target)
-    # every assignment of source/ in one nbgrader process (each process starts in ~10 s of CPU)
-    course.run_nbgrader("generate_assignment", "*", "--force", *work.options(db=work.template_db))
+    course.generate_assignments(assignments, **work.directories(db=work.template_db))
     shutil.copy(work.template_db, work.db)
 
 
@@ -109,5 +105,10 @@ def _write(path: Path, data: bytes) -> None:
 
 
 def export_csv(work: Workspace, path: Path) -> None:
-    """nbgrader's export (one row per student and assignment), from the batch's gradebook."""
-    course.run_nbgrader("export", f"--to={path}", *work.options())
+    """nbgrader's export (one row per student and assignment), from the batch's gradebook: its
+    CSV plugin, as `nbgrader export` runs it, in this process."""
+    from nbgrader.api import Gradebook
+    from nbgrader.plugins import CsvExportPlugin
+
+    with Gradebook(work.db_url) as book:
+        CsvExportPlugin(to=str(path)).export(book)

@@ -26,6 +26,7 @@ import argparse
 import os
 import shutil
 import sys
+import tempfile
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,12 +43,13 @@ def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT
     found, messages = intake.intake(submitted)
     for message in messages:
         print(f"  {message}", file=sys.stderr)
+    if sandboxed:  # before anything is written: a machine without namespaces fails at once
+        with tempfile.TemporaryDirectory(prefix="tconv-probe-") as folder:
+            sandbox.probe(Path(folder))
     grades.mkdir(parents=True, exist_ok=True)
     work = gradebook.Workspace(grades)
     assignments = sorted({job.assignment for job in found})
     gradebook.prepare(work, assignments)
-    if sandboxed:
-        sandbox.probe(work.scratch / "probe")
     settings = task.Settings(work.template_db.read_bytes(), cell_timeout, limits, sandboxed,
                              scratch=None if scheduler else str(work.scratch))
     where = f"on the Dask cluster at {scheduler}" if scheduler else f"{jobs} at a time"

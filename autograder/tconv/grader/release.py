@@ -25,14 +25,10 @@ SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MU
 
 
 def release_notebooks(into: Path) -> None:
-    """`nbgrader generate_assignment` for every assignment, into ``into``: one nbgrader process
-    for all of them (its start-up, about 10 s of CPU, is most of what one assignment costs)."""
+    """`nbgrader generate_assignment` for every assignment, into ``into``."""
     with tempfile.TemporaryDirectory() as scratch:
-        course.run_nbgrader(
-            "generate_assignment", "*", "--force",
-            f"--CourseDirectory.release_directory={into}",
-            f"--CourseDirectory.db_url=sqlite:///{scratch}/gradebook.db",
-        )
+        course.generate_assignments(course.assignments(), release_directory=into,
+                                    db_url=f"sqlite:///{scratch}/gradebook.db")
     missing = [a for a in course.assignments() if not (into / a).is_dir()]
     if missing:
         raise RuntimeError(f"nbgrader released no notebook for {missing}")

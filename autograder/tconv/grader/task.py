@@ -147,17 +147,12 @@ def _sandbox(folder: Path, settings: Settings) -> Sandbox:
 
 def _config(root: Path, kernel_folder: Path, settings: Settings):
     from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
 
-    config = PyFileConfigLoader("nbgrader_config.py", path=str(course.AUTOGRADER)).load_config()
+    config = course.nbgrader_config(
+        root=root, source_directory="source", release_directory="release",
+        submitted_directory="submitted", autograded_directory="autograded",
+        feedback_directory="feedback", db_url=f"sqlite:///{root / 'gradebook.db'}")
     private = Config()
-    private.CourseDirectory.root = str(root)
-    private.CourseDirectory.source_directory = "source"
-    private.CourseDirectory.release_directory = "release"
-    private.CourseDirectory.submitted_directory = "submitted"
-    private.CourseDirectory.autograded_directory = "autograded"
-    private.CourseDirectory.feedback_directory = "feedback"
-    private.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
     private.Execute.timeout = settings.cell_timeout
     private.Execute.kernel_manager_class = kernel_manager_class()
     private.SandboxedKernelManager.folder = str(kernel_folder)
