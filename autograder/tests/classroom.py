@@ -10,13 +10,14 @@ Attacks that write files write harmless markers named by TAG, which are removed 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 import textwrap
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import nbformat
@@ -250,6 +251,16 @@ def the_class(folder: Path) -> Batch:
     return batch
 
 
+def save(batch: Batch, path: Path) -> None:
+    path.write_text(json.dumps(asdict(batch), default=str))
+
+
+def load(path: Path) -> Batch:
+    data = json.loads(path.read_text())
+    return Batch(**dict(data, submitted=Path(data["submitted"]), grades=Path(data["grades"]),
+                        markers=[Path(marker) for marker in data["markers"]]))
+
+
 def tree_digest(folder: Path) -> str:
     """A digest of every file's path and bytes under ``folder``."""
     digest = hashlib.sha256()
@@ -297,3 +308,11 @@ def student_lines(report_text: str, student: str) -> str:
             mine.append(line)
     assert mine, f"report.md has no line for {student}"
     return "\n".join(mine)
+
+
+if __name__ == "__main__":
+    # `python classroom.py FOLDER`: the session's batch, graded in a process of its own (started by
+    # conftest.background), written to FOLDER/batch.json. Its own process keeps the instructor's
+    # secret out of the tests' environment, and its output out of theirs.
+    folder = Path(sys.argv[1])
+    save(the_class(folder), folder / "batch.json")

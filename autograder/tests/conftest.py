@@ -1,9 +1,12 @@
-"""Shared fixtures: the sample catalog, one release and one grading batch per session."""
+"""Shared fixtures: the sample catalog, one release, one grading batch and one learners' copy per
+session; the batch and the copy are made in the background from the session's start."""
 
 from __future__ import annotations
 
+import concurrent.futures
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -13,7 +16,7 @@ import pytest
 
 import classroom
 from tconv import guard
-from tconv.grader import course, grading, publish, release
+from tconv.grader import grading, release
 
 
 def pytest_configure(config):
@@ -34,13 +37,109 @@ def sample_catalog() -> dict:
     return release.load_catalog()
 
 
+class Background:
+    """Commands run one after the other, each in its own process, by a thread of their own: the
+    session's long set-ups, started before its first test so that they run while other tests do
+    (the machine has two cores, and most tests keep one busy). ``wait(n)`` waits for step n."""
+
+    def __init__(self, steps: list[tuple[list[str], dict]]):
+        self.outputs: dict[int, str] = {}
+        self.seconds: dict[int, float] = {}
+        self.process: subprocess.Popen | None = None
+        self.stopped = False
+        self.steps: list[concurrent.futures.Future] = []
+        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="background")
+        for n, (command, options) in enumerate(steps):
+            self.steps.append(pool.submit(self._run, n, command, options))
+        pool.shutdown(wait=False)
+
+    def _run(self, n: int, command: list[str], options: dict) -> None:
+        if self.stopped or any(step.exception() for step in self.steps[:n]):
+            raise RuntimeError("not run: an earlier step failed or the session ended")
+        started = time.perf_counter()
+        self.process = subprocess.Popen([str(part) for part in command], stdout=subprocess.PIPE,
+                                        stderr=subprocess.STDOUT, text=True,
+                                        start_new_session=True, **options)
+        self.outputs[n], _ = self.process.communicate()
+        self.seconds[n] = time.perf_counter() - started
+        if self.process.returncode != 0:
+            raise RuntimeError(f"`{' '.join(map(str, command))}` failed (exit "
+                               f"{self.process.returncode}):\n{self.outputs[n][-5000:]}")
+
+    def wait(self, n: int, timeout: float = 3600) -> str:
+        """Step n's output, once it has finished; its failure, raised here."""
+        self.steps[n].result(timeout)
+        return self.outputs[n]
+
+    def stop(self) -> None:
+        self.stopped = True
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
+REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make publish` in tests
+CLASS, LEARNER = "class", "learner"
+
+
+def _stage(item) -> int:
+    """0: needs no background work; 1: the learners' copy; 2: the class batch (the longest)."""
+    names = set(item.fixturenames)
+    return 2 if "graded_class" in names else 1 if names & {"published", "learner_venv"} else 0
+
+
+def pytest_collection_modifyitems(config, items):
+    """Whole modules, stably reordered by the latest background work one of their tests waits
+    for, so that the background runs while the modules that need none of it do (and no
+    module-scoped fixture is set up twice)."""
+    stage: dict[str, int] = {}
+    for item in items:
+        module = item.nodeid.split("::")[0]
+        stage[module] = max(stage.get(module, 0), _stage(item))
+    items.sort(key=lambda item: stage[item.nodeid.split("::")[0]])
+
+
+@pytest.fixture(scope="session", autouse=True)
+def background(request, tmp_path_factory) -> dict[str, Background]:
+    """Starts what the selected tests will wait for: the class batch (graded_class) and the
+    learners' copy: `make publish`, then its own venv and Binder's postBuild (published,
+    learner_venv). Stopped at the session's end if still running."""
+    needed = set().union(*(item.fixturenames for item in request.session.items))
+    started: dict[str, Background] = {}
+    if "graded_class" in needed:
+        folder = tmp_path_factory.mktemp("class")
+        started[CLASS] = Background([([sys.executable, classroom.__file__, folder], {})])
+        started[CLASS].folder = folder
+    if needed & {"published", "learner_venv"}:
+        scratch = tmp_path_factory.mktemp("learner")
+        dest, venv, home = scratch / "learners", scratch / "venv", scratch / "home"
+        home.mkdir()
+        env = {key: value for key, value in os.environ.items()
+               if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
+        env.update(HOME=str(home), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
+        steps = [([sys.executable, "-m", "tconv.grader.publish", "--dest", dest, "--edition",
+                   "graded", "--repo", REPO], {})]
+        if "learner_venv" in needed:  # as a learner's `make lab` makes it, then Binder's postBuild
+            steps += [([sys.executable, "scripts/course_env.py", "install", "--venv", venv,
+                        "--requirements", "requirements.txt", "--package", "."],
+                       dict(cwd=dest, env=env)),
+                      (["binder/postBuild"], dict(cwd=dest, env=env))]
+        started[LEARNER] = Background(steps)
+        started[LEARNER].folder, started[LEARNER].env = scratch, env
+    yield started
+    for job in started.values():
+        job.stop()
+
+
 @pytest.fixture(scope="session")
-def graded_class(tmp_path_factory) -> classroom.Batch:
+def graded_class(background) -> classroom.Batch:
     """The one sandboxed grading batch of the session: the sample class, the faulty students and
-    the attackers of tests/classroom.py, two notebooks at a time, as `make grade` does here.
+    the attackers of tests/classroom.py, two notebooks at a time, as `make grade` does here,
+    graded in its own process from the session's start (conftest.background).
     test_grading, test_sandbox and test_cluster read it; other runs reuse its results."""
-    folder = tmp_path_factory.mktemp("class")
-    batch = classroom.the_class(folder)
+    job = background[CLASS]
+    job.wait(0)
+    print(f"\nthe class batch: {job.seconds[0]:.0f} s, in the background")
+    batch = classroom.load(job.folder / "batch.json")
     assert classroom.tree_digest(batch.submitted) == batch.digest, "grading modified the submissions"
     return batch
 
@@ -53,44 +152,29 @@ def grade_reusing(batch: classroom.Batch, submitted: Path, grades: Path, **optio
     return grading.grade(submitted, grades, cell_timeout=classroom.CELL_TIMEOUT, **options)
 
 
-REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make publish` in tests
-
-
 @pytest.fixture(scope="session")
-def published(tmp_path_factory) -> Path:
+def published(background) -> Path:
     """`make publish` (the graded edition) into a scratch folder, once per session."""
-    dest = tmp_path_factory.mktemp("published") / "learners"
-    start = time.perf_counter()
-    publish.build(dest, "graded", REPO)
-    print(f"\nmake publish (graded): {time.perf_counter() - start:.0f} s")
-    return dest
+    job = background[LEARNER]
+    job.wait(0)
+    print(f"\nmake publish (graded): {job.seconds[0]:.0f} s, in the background")
+    return job.folder / "learners"
 
 
 @pytest.fixture(scope="session")
-def learner_venv(published, tmp_path_factory):
+def learner_venv(background, published):
     """A fresh venv made the way a learner's `make lab` makes it, then Binder's postBuild in it:
     (venv, environment). test_publish.py runs the copy in it, test_binder.py its JupyterLab."""
-    scratch = tmp_path_factory.mktemp("learner-venv")
-    venv = scratch / "venv"
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
-    env.update(HOME=str(scratch / "home"), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
-    (scratch / "home").mkdir()
-    start = time.perf_counter()
-    result = subprocess.run([sys.executable, "scripts/course_env.py", "install", "--venv", str(venv),
-                             "--requirements", "requirements.txt", "--package", "."],
-                            cwd=published, env=env, capture_output=True, text=True, timeout=900)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    assert "--no-deps --no-index torch==2.13.0+cpu" in result.stdout  # the local wheel store, first
-    installed = time.perf_counter()
-    result = subprocess.run(["binder/postBuild"], cwd=published, env=env, capture_output=True,
-                            text=True, timeout=300)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    job = background[LEARNER]
+    installed = job.wait(1)
+    assert "--no-deps --no-index torch==2.13.0+cpu" in installed  # the local wheel store, first
+    job.wait(2)
+    venv = job.folder / "venv"
     size = subprocess.run(["du", "-sm", str(venv)], capture_output=True, text=True).stdout.split()[0]
-    print(f"\nlearner venv: {installed - start:.0f} s, {size} MB; postBuild: "
-          f"{time.perf_counter() - installed:.0f} s")
-    yield venv, env
-    shutil.rmtree(scratch, ignore_errors=True)  # 1.4 GB
+    print(f"\nlearner venv: {job.seconds[1]:.0f} s, {size} MB; postBuild: {job.seconds[2]:.0f} s, "
+          f"in the background")
+    yield venv, job.env
+    shutil.rmtree(venv, ignore_errors=True)  # 1.4 GB
 
 
 @pytest.fixture(scope="session")
