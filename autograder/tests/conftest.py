@@ -1,5 +1,5 @@
 """Shared fixtures: the sample catalog, one release, one grading batch and one learners' copy per
-session; the batch and the copy are made in the background from the session's start."""
+session; the copy is made in the background from the session's start."""
 
 from __future__ import annotations
 
@@ -38,9 +38,8 @@ def sample_catalog() -> dict:
 
 
 class Background:
-    """Commands run one after the other, each in its own process, by a thread of their own: the
-    session's long set-ups, started before its first test so that they run while other tests do
-    (the machine has two cores, and most tests keep one busy). ``wait(n)`` waits for step n."""
+    """Commands run one after the other, each in its own process, by a thread of their own, with
+    their output kept for the message if one fails. ``wait(n)`` waits for step n."""
 
     def __init__(self, steps: list[tuple[list[str], dict]]):
         self.outputs: dict[int, str] = {}
@@ -78,19 +77,19 @@ class Background:
 
 
 REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make publish` in tests
-CLASS, LEARNER = "class", "learner"
+LEARNER = "learner"
 
 
 def _stage(item) -> int:
-    """0: needs no background work; 1: the learners' copy; 2: the class batch (the longest)."""
+    """0: waits for nothing; 1: waits for the learners' copy; 2: reads the class batch."""
     names = set(item.fixturenames)
     return 2 if "graded_class" in names else 1 if names & {"published", "learner_venv"} else 0
 
 
 def pytest_collection_modifyitems(config, items):
-    """Whole modules, stably reordered by the latest background work one of their tests waits
-    for, so that the background runs while the modules that need none of it do (and no
-    module-scoped fixture is set up twice)."""
+    """Whole modules (so that no module-scoped fixture is set up twice), stably reordered by
+    _stage: the learners' copy is made in the background while the modules that need none of it
+    run; the class batch, which keeps both cores busy, runs after both."""
     stage: dict[str, int] = {}
     for item in items:
         module = item.nodeid.split("::")[0]
@@ -100,15 +99,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(scope="session", autouse=True)
 def background(request, tmp_path_factory) -> dict[str, Background]:
-    """Starts what the selected tests will wait for: the class batch (graded_class) and the
-    learners' copy: `make publish`, then its own venv and Binder's postBuild (published,
-    learner_venv). Stopped at the session's end if still running."""
+    """Starts the learners' copy if a selected test needs it: `make publish`, then its own venv
+    and Binder's postBuild (published, learner_venv). These use one core; the modules that run
+    meanwhile (stage 0) use about one too. Stopped at the session's end if still running."""
     needed = set().union(*(item.fixturenames for item in request.session.items))
     started: dict[str, Background] = {}
-    if "graded_class" in needed:
-        folder = tmp_path_factory.mktemp("class")
-        started[CLASS] = Background([([sys.executable, classroom.__file__, folder], {})])
-        started[CLASS].folder = folder
     if needed & {"published", "learner_venv"}:
         scratch = tmp_path_factory.mktemp("learner")
         dest, venv, home = scratch / "learners", scratch / "venv", scratch / "home"
@@ -131,15 +126,20 @@ def background(request, tmp_path_factory) -> dict[str, Background]:
 
 
 @pytest.fixture(scope="session")
-def graded_class(background) -> classroom.Batch:
+def graded_class(tmp_path_factory) -> classroom.Batch:
     """The one sandboxed grading batch of the session: the sample class, the faulty students and
-    the attackers of tests/classroom.py, two notebooks at a time, as `make grade` does here,
-    graded in its own process from the session's start (conftest.background).
+    the attackers of tests/classroom.py, two notebooks at a time, as `make grade` does here.
+    It is graded in a process of its own (`python classroom.py FOLDER`), which keeps the
+    instructor's secret it plants out of the tests' environment, and its output out of theirs.
     test_grading, test_sandbox and test_cluster read it; other runs reuse its results."""
-    job = background[CLASS]
-    job.wait(0)
-    print(f"\nthe class batch: {job.seconds[0]:.0f} s, in the background")
-    batch = classroom.load(job.folder / "batch.json")
+    folder = tmp_path_factory.mktemp("class")
+    job = Background([([sys.executable, classroom.__file__, folder], {})])
+    try:
+        job.wait(0)
+    finally:
+        job.stop()
+    print(f"\nthe class batch: {job.seconds[0]:.0f} s")
+    batch = classroom.load(folder / "batch.json")
     assert classroom.tree_digest(batch.submitted) == batch.digest, "grading modified the submissions"
     return batch
 

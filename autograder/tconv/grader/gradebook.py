@@ -42,6 +42,10 @@ class Workspace:
                     submitted_directory="submitted", autograded_directory="autograded",
                     feedback_directory="feedback", db_url=f"sqlite:///{db or self.db}")
 
+    def options(self, db: Path | None = None) -> list[str]:
+        """The same, as options of an nbgrader command."""
+        return [f"--CourseDirectory.{name}={value}" for name, value in self.directories(db).items()]
+
 
 def prepare(work: Workspace, assignments: list[str]) -> None:
     """A fresh workspace with every assignment generated into the template gradebook (copied as
