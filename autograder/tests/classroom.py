@@ -251,6 +251,20 @@ def the_class(folder: Path) -> Batch:
     return batch
 
 
+def platform_zip(archive: Path) -> None:
+    """A zip as a learning platform downloads it: two students' chapter 01 (the perfect one as
+    ada_12345, the untouched one as grace_67890), named the platform's way, and a file that is
+    not a submission."""
+    import zipfile
+
+    with zipfile.ZipFile(archive, "w") as zipped:
+        zipped.write(course.SAMPLE_SUBMISSIONS / "perfect" / CH01 / f"{CH01}.ipynb",
+                     f"ada_12345_attempt_2026-11-20_{CH01}.ipynb")
+        zipped.write(course.SAMPLE_SUBMISSIONS / "untouched" / CH01 / f"{CH01}.ipynb",
+                     f"grace_67890_{CH01} (1).ipynb")
+        zipped.writestr("readme.txt", "not a submission")
+
+
 def save(batch: Batch, path: Path) -> None:
     path.write_text(json.dumps(asdict(batch), default=str))
 
@@ -310,9 +324,19 @@ def student_lines(report_text: str, student: str) -> str:
     return "\n".join(mine)
 
 
+def without_the_sandbox(folder: Path) -> Batch:
+    """The attacks that are safe to let through (SAFE_WITH_THE_SANDBOX_OFF), graded with the
+    sandbox switched off, one notebook at a time."""
+    submitted, grades = folder / "submitted", folder / "grades"
+    add_attackers(submitted, grades, SAFE_WITH_THE_SANDBOX_OFF)
+    return grade_with_attackers(submitted, grades, sandboxed=False, jobs=1)
+
+
 if __name__ == "__main__":
-    # `python classroom.py FOLDER`: the session's batch, graded in a process of its own (started by
-    # conftest.background), written to FOLDER/batch.json. Its own process keeps the instructor's
-    # secret out of the tests' environment, and its output out of theirs.
+    # `python classroom.py FOLDER [--sandbox-off]`: the_class (or without_the_sandbox) graded in
+    # a process of its own (conftest starts it), written to FOLDER/batch.json. Its own process
+    # keeps the instructor's secret out of the tests' environment, and its output out of theirs.
     folder = Path(sys.argv[1])
-    save(the_class(folder), folder / "batch.json")
+    folder.mkdir(parents=True, exist_ok=True)
+    made = without_the_sandbox(folder) if "--sandbox-off" in sys.argv[2:] else the_class(folder)
+    save(made, folder / "batch.json")

@@ -38,37 +38,38 @@ def sample_catalog() -> dict:
 
 
 class Background:
-    """Commands run one after the other, each in its own process, by a thread of their own, with
-    their output kept for the message if one fails. ``wait(n)`` waits for step n."""
+    """Named commands, run one after the other by a thread of their own, each in its own process,
+    with their output kept for the message if one fails. ``wait(name)`` waits for one. A step
+    whose ``needs`` failed is not run."""
 
-    def __init__(self, steps: list[tuple[list[str], dict]]):
-        self.outputs: dict[int, str] = {}
-        self.seconds: dict[int, float] = {}
+    def __init__(self, steps: list[tuple[str, list, dict, str | None]]):
+        self.outputs: dict[str, str] = {}
+        self.seconds: dict[str, float] = {}
         self.process: subprocess.Popen | None = None
         self.stopped = False
-        self.steps: list[concurrent.futures.Future] = []
+        self.steps: dict[str, concurrent.futures.Future] = {}
         pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="background")
-        for n, (command, options) in enumerate(steps):
-            self.steps.append(pool.submit(self._run, n, command, options))
+        for name, command, options, needs in steps:
+            self.steps[name] = pool.submit(self._run, name, command, options, needs)
         pool.shutdown(wait=False)
 
-    def _run(self, n: int, command: list[str], options: dict) -> None:
-        if self.stopped or any(step.exception() for step in self.steps[:n]):
-            raise RuntimeError("not run: an earlier step failed or the session ended")
+    def _run(self, name: str, command: list, options: dict, needs: str | None) -> None:
+        if self.stopped or (needs and self.steps[needs].exception()):
+            raise RuntimeError(f"{name} not run: {needs} failed, or the session ended")
         started = time.perf_counter()
         self.process = subprocess.Popen([str(part) for part in command], stdout=subprocess.PIPE,
                                         stderr=subprocess.STDOUT, text=True,
                                         start_new_session=True, **options)
-        self.outputs[n], _ = self.process.communicate()
-        self.seconds[n] = time.perf_counter() - started
+        self.outputs[name], _ = self.process.communicate()
+        self.seconds[name] = time.perf_counter() - started
         if self.process.returncode != 0:
             raise RuntimeError(f"`{' '.join(map(str, command))}` failed (exit "
-                               f"{self.process.returncode}):\n{self.outputs[n][-5000:]}")
+                               f"{self.process.returncode}):\n{self.outputs[name][-5000:]}")
 
-    def wait(self, n: int, timeout: float = 3600) -> str:
-        """Step n's output, once it has finished; its failure, raised here."""
-        self.steps[n].result(timeout)
-        return self.outputs[n]
+    def wait(self, name: str, timeout: float = 3600) -> str:
+        """The step's output, once it has finished; its failure, raised here."""
+        self.steps[name].result(timeout)
+        return self.outputs[name]
 
     def stop(self) -> None:
         self.stopped = True
@@ -77,13 +78,13 @@ class Background:
 
 
 REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make publish` in tests
-LEARNER = "learner"
 
 
 def _stage(item) -> int:
-    """0: waits for nothing; 1: waits for the learners' copy; 2: reads the class batch."""
+    """0: waits for nothing; 1: waits for background work; 2: reads the class batch."""
     names = set(item.fixturenames)
-    return 2 if "graded_class" in names else 1 if names & {"published", "learner_venv"} else 0
+    return 2 if "graded_class" in names else 1 if names & {
+        "published", "learner_venv", "unsandboxed_batch", "zip_graded"} else 0
 
 
 def pytest_collection_modifyitems(config, items):
@@ -98,31 +99,41 @@ def pytest_collection_modifyitems(config, items):
 
 
 @pytest.fixture(scope="session", autouse=True)
-def background(request, tmp_path_factory) -> dict[str, Background]:
-    """Starts the learners' copy if a selected test needs it: `make publish`, then its own venv
-    and Binder's postBuild (published, learner_venv). These use one core; the modules that run
-    meanwhile (stage 0) use about one too. Stopped at the session's end if still running."""
+def background(request, tmp_path_factory) -> Background:
+    """Starts, one after the other, what the selected tests will wait for and can be made while
+    other tests run: the learners' copy (`make publish`, then its own venv and Binder's
+    postBuild: published, learner_venv), a zip graded from the command line
+    (test_grading.zip_graded) and the attacks' batch with the sandbox off
+    (test_sandbox.unsandboxed_batch), one notebook at a time. One core: the modules that run
+    meanwhile (stage 0, then 1) use about the other. Stopped at the session's end."""
     needed = set().union(*(item.fixturenames for item in request.session.items))
-    started: dict[str, Background] = {}
+    scratch = tmp_path_factory.mktemp("background")
+    dest, venv, home = scratch / "learners", scratch / "venv", scratch / "home"
+    home.mkdir()
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
+    env.update(HOME=str(home), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
+    steps = []
     if needed & {"published", "learner_venv"}:
-        scratch = tmp_path_factory.mktemp("learner")
-        dest, venv, home = scratch / "learners", scratch / "venv", scratch / "home"
-        home.mkdir()
-        env = {key: value for key, value in os.environ.items()
-               if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
-        env.update(HOME=str(home), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
-        steps = [([sys.executable, "-m", "tconv.grader.publish", "--dest", dest, "--edition",
-                   "graded", "--repo", REPO], {})]
-        if "learner_venv" in needed:  # as a learner's `make lab` makes it, then Binder's postBuild
-            steps += [([sys.executable, "scripts/course_env.py", "install", "--venv", venv,
-                        "--requirements", "requirements.txt", "--package", "."],
-                       dict(cwd=dest, env=env)),
-                      (["binder/postBuild"], dict(cwd=dest, env=env))]
-        started[LEARNER] = Background(steps)
-        started[LEARNER].folder, started[LEARNER].env = scratch, env
-    yield started
-    for job in started.values():
-        job.stop()
+        steps.append(("publish", [sys.executable, "-m", "tconv.grader.publish", "--dest", dest,
+                                  "--edition", "graded", "--repo", REPO], {}, None))
+    if "learner_venv" in needed:  # as a learner's `make lab` makes it, then Binder's postBuild
+        steps += [("venv", [sys.executable, "scripts/course_env.py", "install", "--venv", venv,
+                            "--requirements", "requirements.txt", "--package", "."],
+                   dict(cwd=dest, env=env), "publish"),
+                  ("postBuild", ["binder/postBuild"], dict(cwd=dest, env=env), "venv")]
+    if "zip_graded" in needed:  # `make grade` on a platform's zip, one job at a time
+        classroom.platform_zip(scratch / "downloaded.zip")
+        steps.append(("zip", [sys.executable, "-m", "tconv.grader.grading", "--submitted",
+                              scratch / "downloaded.zip", "--grades", scratch / "zip-grades",
+                              "--jobs", "1"], {}, None))
+    if "unsandboxed_batch" in needed:
+        steps.append(("unsandboxed", [sys.executable, classroom.__file__, scratch / "unsandboxed",
+                                      "--sandbox-off"], {}, None))
+    jobs = Background(steps)
+    jobs.folder, jobs.env = scratch, env
+    yield jobs
+    jobs.stop()
 
 
 @pytest.fixture(scope="session")
@@ -133,12 +144,12 @@ def graded_class(tmp_path_factory) -> classroom.Batch:
     instructor's secret it plants out of the tests' environment, and its output out of theirs.
     test_grading, test_sandbox and test_cluster read it; other runs reuse its results."""
     folder = tmp_path_factory.mktemp("class")
-    job = Background([([sys.executable, classroom.__file__, folder], {})])
+    job = Background([("class", [sys.executable, classroom.__file__, folder], {}, None)])
     try:
-        job.wait(0)
+        job.wait("class")
     finally:
         job.stop()
-    print(f"\nthe class batch: {job.seconds[0]:.0f} s")
+    print(f"\nthe class batch: {job.seconds['class']:.0f} s")
     batch = classroom.load(folder / "batch.json")
     assert classroom.tree_digest(batch.submitted) == batch.digest, "grading modified the submissions"
     return batch
@@ -155,25 +166,23 @@ def grade_reusing(batch: classroom.Batch, submitted: Path, grades: Path, **optio
 @pytest.fixture(scope="session")
 def published(background) -> Path:
     """`make publish` (the graded edition) into a scratch folder, once per session."""
-    job = background[LEARNER]
-    job.wait(0)
-    print(f"\nmake publish (graded): {job.seconds[0]:.0f} s, in the background")
-    return job.folder / "learners"
+    background.wait("publish")
+    print(f"\nmake publish (graded): {background.seconds['publish']:.0f} s, in the background")
+    return background.folder / "learners"
 
 
 @pytest.fixture(scope="session")
 def learner_venv(background, published):
     """A fresh venv made the way a learner's `make lab` makes it, then Binder's postBuild in it:
     (venv, environment). test_publish.py runs the copy in it, test_binder.py its JupyterLab."""
-    job = background[LEARNER]
-    installed = job.wait(1)
+    installed = background.wait("venv")
     assert "--no-deps --no-index torch==2.13.0+cpu" in installed  # the local wheel store, first
-    job.wait(2)
-    venv = job.folder / "venv"
+    background.wait("postBuild")
+    venv = background.folder / "venv"
     size = subprocess.run(["du", "-sm", str(venv)], capture_output=True, text=True).stdout.split()[0]
-    print(f"\nlearner venv: {job.seconds[1]:.0f} s, {size} MB; postBuild: {job.seconds[2]:.0f} s, "
-          f"in the background")
-    yield venv, job.env
+    print(f"\nlearner venv: {background.seconds['venv']:.0f} s, {size} MB; postBuild: "
+          f"{background.seconds['postBuild']:.0f} s, in the background")
+    yield venv, background.env
     shutil.rmtree(venv, ignore_errors=True)  # 1.4 GB
 
 

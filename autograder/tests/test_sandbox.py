@@ -111,12 +111,11 @@ def test_markup_from_a_student_is_inert(sandboxed_batch):
 
 
 @pytest.fixture(scope="module")
-def unsandboxed_batch(tmp_path_factory):
-    """The attacks that are safe to let through, graded with the sandbox switched off."""
-    folder = tmp_path_factory.mktemp("unsandboxed")
-    submitted, grades = folder / "submitted", folder / "grades"
-    classroom.add_attackers(submitted, grades, classroom.SAFE_WITH_THE_SANDBOX_OFF)
-    batch = classroom.grade_with_attackers(submitted, grades, sandboxed=False)
+def unsandboxed_batch(background):
+    """The attacks that are safe to let through, graded with the sandbox switched off
+    (classroom.without_the_sandbox, in the background from the session's start)."""
+    background.wait("unsandboxed")
+    batch = classroom.load(background.folder / "unsandboxed" / "batch.json")
     return batch.rows, batch.grades, batch.secret, batch.survivors, batch.markers
 
 
