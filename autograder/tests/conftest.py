@@ -80,32 +80,43 @@ class Background:
 REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make publish` in tests
 
 
+BACKGROUND = {"published", "learner_venv", "graded_class", "zip_graded", "unsandboxed_batch"}
+
+
 def _stage(item) -> int:
-    """0: waits for nothing; 1: waits for background work; 2: reads the class batch."""
+    """-1: a learner in the browser (runs before any background work: with a grading batch
+    running beside it, the learner's Validate stalled in two runs out of four); 0: waits for
+    nothing; 1: waits for the learners' copy; 2: waits for a grading run of the background."""
     names = set(item.fixturenames)
-    return 2 if "graded_class" in names else 1 if names & {
-        "published", "learner_venv", "unsandboxed_batch", "zip_graded"} else 0
+    if "page" in names and not names & BACKGROUND:
+        return -1
+    if names & {"graded_class", "zip_graded", "unsandboxed_batch"}:
+        return 2
+    return 1 if names & {"published", "learner_venv"} else 0
 
 
 def pytest_collection_modifyitems(config, items):
-    """Whole modules (so that no module-scoped fixture is set up twice), stably reordered by
-    _stage: the learners' copy is made in the background while the modules that need none of it
-    run; the class batch, which keeps both cores busy, runs after both."""
-    stage: dict[str, int] = {}
-    for item in items:
-        module = item.nodeid.split("::")[0]
-        stage[module] = max(stage.get(module, 0), _stage(item))
-    items.sort(key=lambda item: stage[item.nodeid.split("::")[0]])
+    """Tests, stably reordered by _stage (within a stage, in their usual order): the background
+    queue starts after the browser's learner tests and runs while the tests that need none of
+    it do; those that wait for it run last, in the order it makes what they wait for."""
+    items.sort(key=_stage)
 
 
-@pytest.fixture(scope="session", autouse=True)
+@pytest.fixture(autouse=True)
+def _background_started(request):
+    """Starts the background queue at the first test that may run beside it."""
+    if _stage(request.node) >= 0:
+        request.getfixturevalue("background")
+
+
+@pytest.fixture(scope="session")
 def background(request, tmp_path_factory) -> Background:
-    """Starts, one after the other, what the selected tests will wait for and can be made while
-    other tests run: the learners' copy (`make publish`, then its own venv and Binder's
-    postBuild: published, learner_venv), a zip graded from the command line
+    """Makes, one after the other and one notebook at a time, what the selected tests will wait
+    for, while the tests that need none of it run (one core each): the learners' copy (`make
+    publish`, then its own venv and Binder's postBuild: published, learner_venv), the class batch
+    (graded_class, two notebooks at a time), a zip graded from the command line
     (test_grading.zip_graded) and the attacks' batch with the sandbox off
-    (test_sandbox.unsandboxed_batch), one notebook at a time. One core: the modules that run
-    meanwhile (stage 0, then 1) use about the other. Stopped at the session's end."""
+    (test_sandbox.unsandboxed_batch). Stopped at the session's end."""
     needed = set().union(*(item.fixturenames for item in request.session.items))
     scratch = tmp_path_factory.mktemp("background")
     dest, venv, home = scratch / "learners", scratch / "venv", scratch / "home"
@@ -122,6 +133,8 @@ def background(request, tmp_path_factory) -> Background:
                             "--requirements", "requirements.txt", "--package", "."],
                    dict(cwd=dest, env=env), "publish"),
                   ("postBuild", ["binder/postBuild"], dict(cwd=dest, env=env), "venv")]
+    if "graded_class" in needed:
+        steps.append(("class", [sys.executable, classroom.__file__, scratch / "class"], {}, None))
     if "zip_graded" in needed:  # `make grade` on a platform's zip, one job at a time
         classroom.platform_zip(scratch / "downloaded.zip")
         steps.append(("zip", [sys.executable, "-m", "tconv.grader.grading", "--submitted",
@@ -137,20 +150,16 @@ def background(request, tmp_path_factory) -> Background:
 
 
 @pytest.fixture(scope="session")
-def graded_class(tmp_path_factory) -> classroom.Batch:
+def graded_class(background) -> classroom.Batch:
     """The one sandboxed grading batch of the session: the sample class, the faulty students and
     the attackers of tests/classroom.py, two notebooks at a time, as `make grade` does here.
-    It is graded in a process of its own (`python classroom.py FOLDER`), which keeps the
-    instructor's secret it plants out of the tests' environment, and its output out of theirs.
-    test_grading, test_sandbox and test_cluster read it; other runs reuse its results."""
-    folder = tmp_path_factory.mktemp("class")
-    job = Background([("class", [sys.executable, classroom.__file__, folder], {}, None)])
-    try:
-        job.wait("class")
-    finally:
-        job.stop()
-    print(f"\nthe class batch: {job.seconds['class']:.0f} s")
-    batch = classroom.load(folder / "batch.json")
+    It is graded in a process of its own (`python classroom.py FOLDER`, in the background),
+    which keeps the instructor's secret it plants out of the tests' environment, and its output
+    out of theirs. test_grading, test_sandbox and test_cluster read it; other runs reuse its
+    results."""
+    background.wait("class")
+    print(f"\nthe class batch: {background.seconds['class']:.0f} s, in the background")
+    batch = classroom.load(background.folder / "class" / "batch.json")
     assert classroom.tree_digest(batch.submitted) == batch.digest, "grading modified the submissions"
     return batch
 
