@@ -1,5 +1,6 @@
 """Shared fixtures: the sample catalog, one release, one grading batch and one learners' copy per
-session; the copy is made in the background from the session's start."""
+session. The long ones are made by a background queue (`background`) while the tests that need
+none of them run; the tests are ordered for that (`_stage`)."""
 
 from __future__ import annotations
 
@@ -80,7 +81,8 @@ class Background:
 REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make publish` in tests
 
 
-BACKGROUND = {"published", "learner_venv", "graded_class", "zip_graded", "unsandboxed_batch"}
+COPY = {"published", "learner_venv"}                         # what the background makes
+GRADED = {"graded_class", "zip_graded", "unsandboxed_batch"}  # (fixtures that wait for it)
 
 
 def _stage(item) -> int:
@@ -88,11 +90,9 @@ def _stage(item) -> int:
     running beside it, the learner's Validate stalled in two runs out of four); 0: waits for
     nothing; 1: waits for the learners' copy; 2: waits for a grading run of the background."""
     names = set(item.fixturenames)
-    if "page" in names and not names & BACKGROUND:
+    if "page" in names and not names & (COPY | GRADED):
         return -1
-    if names & {"graded_class", "zip_graded", "unsandboxed_batch"}:
-        return 2
-    return 1 if names & {"published", "learner_venv"} else 0
+    return 2 if names & GRADED else 1 if names & COPY else 0
 
 
 def pytest_collection_modifyitems(config, items):
@@ -125,7 +125,7 @@ def background(request, tmp_path_factory) -> Background:
            if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
     env.update(HOME=str(home), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
     steps = []
-    if needed & {"published", "learner_venv"}:
+    if needed & COPY:
         steps.append(("publish", [sys.executable, "-m", "tconv.grader.publish", "--dest", dest,
                                   "--edition", "graded", "--repo", REPO], {}, None))
     if "learner_venv" in needed:  # as a learner's `make lab` makes it, then Binder's postBuild

@@ -28,6 +28,14 @@ def notebooks(assignment: str) -> list[str]:
     return sorted(p.stem for p in (SOLUTIONS / assignment).glob("*.ipynb"))
 
 
+def directories(root: Path, db: Path) -> dict:
+    """nbgrader's CourseDirectory settings for a grading folder ``root`` (its usual subfolders)
+    with the gradebook ``db``."""
+    return dict(root=root, source_directory="source", release_directory="release",
+                submitted_directory="submitted", autograded_directory="autograded",
+                feedback_directory="feedback", db_url=f"sqlite:///{db}")
+
+
 def nbgrader_config(**course_directory):
     """The course's nbgrader config (autograder/nbgrader_config.py), with ``course_directory``
     (root, db_url, release_directory, ...) set on nbgrader's CourseDirectory."""
@@ -64,7 +72,8 @@ def alembic_head() -> str:
     """The revision `alembic heads` prints for nbgrader's gradebook migrations."""
     from alembic.config import Config
     from alembic.script import ScriptDirectory
-    from nbgrader.dbutil import _temp_alembic_ini
+    from nbgrader.dbutil import ALEMBIC_DIR
 
-    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
-        return ScriptDirectory.from_config(Config(ini)).get_current_head()
+    config = Config()
+    config.set_main_option("script_location", ALEMBIC_DIR)
+    return ScriptDirectory.from_config(config).get_current_head()

@@ -38,9 +38,7 @@ class Workspace:
 
     def directories(self, db: Path | None = None) -> dict:
         """nbgrader's CourseDirectory settings for this workspace."""
-        return dict(root=self.root, source_directory="source", release_directory="release",
-                    submitted_directory="submitted", autograded_directory="autograded",
-                    feedback_directory="feedback", db_url=f"sqlite:///{db or self.db}")
+        return course.directories(self.root, db or self.db)
 
     def options(self, db: Path | None = None) -> list[str]:
         """The same, as options of an nbgrader command."""

@@ -148,10 +148,7 @@ def _sandbox(folder: Path, settings: Settings) -> Sandbox:
 def _config(root: Path, kernel_folder: Path, settings: Settings):
     from traitlets.config import Config
 
-    config = course.nbgrader_config(
-        root=root, source_directory="source", release_directory="release",
-        submitted_directory="submitted", autograded_directory="autograded",
-        feedback_directory="feedback", db_url=f"sqlite:///{root / 'gradebook.db'}")
+    config = course.nbgrader_config(**course.directories(root, root / "gradebook.db"))
     private = Config()
     private.Execute.timeout = settings.cell_timeout
     private.Execute.kernel_manager_class = kernel_manager_class()
