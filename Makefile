@@ -33,10 +33,10 @@ export TORCH_INDEX
 export MPLCONFIGDIR := $(abspath $(VENV))/matplotlib
 STAMP := $(VENV)/.installed
 
-.PHONY: help env lab test release grade bench publish formgrader export clean chromium bubblewrap
+.PHONY: help env lab test release grade bench publish formgrader export clean chromium bubblewrap system-packages
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) JOBS=$(JOBS) SCHEDULER=$(SCHEDULER)"
 	@echo "             SANDBOX=$(SANDBOX) PORT=$(PORT) TIMEOUT=<s per cell> NOTEBOOK_TIMEOUT=<s> MEMORY=<e.g. 2G>"
 	@echo "             (grading limits left empty: python -m tconv.grader.grading's defaults, see its --help)"
@@ -52,32 +52,39 @@ $(STAMP): requirements.txt autograder/pyproject.toml scripts/course_env.py
 lab: env ## open JupyterLab on the learners' notebooks in course/ (no instructor tools)
 	$(BIN)/python scripts/course_env.py lab --venv $(VENV) --root course --port $(PORT)
 
-test: env chromium bubblewrap ## run every check of the course (what CI runs)
+test: ## run every check of the course (what CI runs)
+	@# the venv (pip) and the Debian packages (apt) are made side by side: neither waits for the other
+	$(MAKE) --no-print-directory --jobs=2 --output-sync=target env system-packages
 	python -m pytest autograder/tests $(PYTEST_ARGS)
 
-# The browser test drives Debian's Chromium (Playwright's own browser download does not work here).
-# Where it cannot be installed (not root, no apt), test_browser.py skips with a warning.
-chromium: ## install Debian's Chromium for the browser test, if it is missing
-	@if [ ! -x /usr/bin/chromium ]; then \
+# The browser test drives Debian's Chromium (Playwright's own browser download does not work here);
+# grading runs each student's code in a sandbox made with bubblewrap (tconv/grader/sandbox.py).
+# Each target installs what is missing with apt-get, when it runs as root; where it cannot, it says
+# what will not work. `system-packages` installs both with one `apt-get update` (make test).
+NEED_chromium := $(if $(wildcard /usr/bin/chromium),,chromium)
+NEED_bubblewrap := $(if $(shell command -v bwrap),,bubblewrap)
+WITHOUT_chromium := the browser test (autograder/tests/test_browser.py) will be SKIPPED
+WITHOUT_bubblewrap := install it (sudo apt-get install bubblewrap), or grade with SANDBOX=off only \
+  where learner code may run with your rights
+define apt_install
+	@if [ -n "$(strip $(1))" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
-	  else \
-	    echo "!!! /usr/bin/chromium is missing and cannot be installed here (needs root and apt-get):" >&2; \
-	    echo "!!! the browser test (autograder/tests/test_browser.py) will be SKIPPED." >&2; \
+	    echo "+ apt-get install $(strip $(1))"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(strip $(1)) >/dev/null; \
+	  else :; \
+	    $(foreach p,$(1),echo "!!! $(p) is missing and cannot be installed here (needs root and apt-get): $(WITHOUT_$(p))" >&2;) \
 	  fi; \
 	fi
+endef
 
-# Grading runs each student's code in a sandbox made with bubblewrap (tconv/grader/sandbox.py).
+chromium: ## install Debian's Chromium for the browser test, if it is missing
+	$(call apt_install,$(NEED_chromium))
+
 bubblewrap: ## install bubblewrap for the grading sandbox, if it is missing
-	@if ! command -v bwrap >/dev/null; then \
-	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; \
-	  else \
-	    echo "!!! bwrap (bubblewrap) is missing and cannot be installed here (needs root and apt-get):" >&2; \
-	    echo "!!! install it (sudo apt-get install bubblewrap), or grade with SANDBOX=off only where" >&2; \
-	    echo "!!! learner code may run with your rights." >&2; \
-	  fi; \
-	fi
+	$(call apt_install,$(NEED_bubblewrap))
+
+system-packages: ## both of the above, with one apt-get update
+	$(call apt_install,$(NEED_chromium) $(NEED_bubblewrap))
 
 release: env ## regenerate course/ and the sample submissions from solutions/
 	python -m tconv.grader.release

@@ -115,9 +115,9 @@ def plan(system: str, **options) -> dict:
 def test_linux_takes_torch_from_a_local_store_then_the_cpu_index():
     torch = plan("linux")["torch"]
     assert [c[3:] for c in torch] == [
-        ["install", "--quiet", "--no-deps", "--no-index", "torch==2.13.0+cpu"],
-        ["install", "--quiet", "--no-deps", "--index-url", "https://download.pytorch.org/whl/cpu",
-         "torch==2.13.0+cpu"]]
+        ["install", "--quiet", "--no-compile", "--no-deps", "--no-index", "torch==2.13.0+cpu"],
+        ["install", "--quiet", "--no-compile", "--no-deps", "--index-url",
+         "https://download.pytorch.org/whl/cpu", "torch==2.13.0+cpu"]]
 
 
 @pytest.mark.parametrize("system", ["darwin", "windows"])
