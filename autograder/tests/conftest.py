@@ -1,6 +1,6 @@
 """Shared fixtures: the sample catalog, one release, one grading batch and one learners' copy per
-session. The long ones are made by a background queue (`background`) while the tests that need
-none of them run; the tests are ordered for that (`_stage`)."""
+session. The long ones are made in the background, in two lanes (`background`), while the tests
+that need none of them run; the tests are ordered for that (`_stage`)."""
 
 from __future__ import annotations
 
@@ -39,33 +39,35 @@ def sample_catalog() -> dict:
 
 
 class Background:
-    """Named commands, run one after the other by a thread of their own, each in its own process,
-    with their output kept for the message if one fails. ``wait(name)`` waits for one. A step
-    whose ``needs`` failed is not run."""
+    """Named commands in lanes: the lanes run side by side, each runs its commands one after the
+    other, each command in its own process, with its output kept for the message if it fails.
+    ``wait(name)`` waits for one. A step whose ``needs`` failed is not run."""
 
-    def __init__(self, steps: list[tuple[str, list, dict, str | None]]):
+    def __init__(self, lanes: dict[str, list[tuple[str, list, dict, str | None]]]):
         self.outputs: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
-        self.process: subprocess.Popen | None = None
+        self.processes: set[subprocess.Popen] = set()
         self.stopped = False
         self.steps: dict[str, concurrent.futures.Future] = {}
-        pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="background")
-        for name, command, options, needs in steps:
-            self.steps[name] = pool.submit(self._run, name, command, options, needs)
-        pool.shutdown(wait=False)
+        for lane, steps in lanes.items():
+            pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"background-{lane}")
+            for name, command, options, needs in steps:
+                self.steps[name] = pool.submit(self._run, name, command, options, needs)
+            pool.shutdown(wait=False)
 
     def _run(self, name: str, command: list, options: dict, needs: str | None) -> None:
         if self.stopped or (needs and self.steps[needs].exception()):
             raise RuntimeError(f"{name} not run: {needs} failed, or the session ended")
         started = time.perf_counter()
-        self.process = subprocess.Popen([str(part) for part in command], stdout=subprocess.PIPE,
-                                        stderr=subprocess.STDOUT, text=True,
-                                        start_new_session=True, **options)
-        self.outputs[name], _ = self.process.communicate()
+        process = subprocess.Popen([str(part) for part in command], stdout=subprocess.PIPE,
+                                   stderr=subprocess.STDOUT, text=True, start_new_session=True,
+                                   **options)
+        self.processes.add(process)
+        self.outputs[name], _ = process.communicate()
         self.seconds[name] = time.perf_counter() - started
-        if self.process.returncode != 0:
+        if process.returncode != 0:
             raise RuntimeError(f"`{' '.join(map(str, command))}` failed (exit "
-                               f"{self.process.returncode}):\n{self.outputs[name][-5000:]}")
+                               f"{process.returncode}):\n{self.outputs[name][-5000:]}")
 
     def wait(self, name: str, timeout: float = 3600) -> str:
         """The step's output, once it has finished; its failure, raised here."""
@@ -74,8 +76,9 @@ class Background:
 
     def stop(self) -> None:
         self.stopped = True
-        if self.process is not None and self.process.poll() is None:
-            os.killpg(self.process.pid, signal.SIGKILL)
+        for process in list(self.processes):
+            if process.poll() is None:
+                os.killpg(process.pid, signal.SIGKILL)
 
 
 REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make publish` in tests
@@ -96,27 +99,27 @@ def _stage(item) -> int:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests, stably reordered by _stage (within a stage, in their usual order): the background
-    queue starts after the browser's learner tests and runs while the tests that need none of
+    """Tests, stably reordered by _stage (within a stage, in their usual order): the
+    background starts after the browser's learner tests and runs while the tests that need none of
     it do; those that wait for it run last, in the order it makes what they wait for."""
     items.sort(key=_stage)
 
 
 @pytest.fixture(autouse=True)
 def _background_started(request):
-    """Starts the background queue at the first test that may run beside it."""
+    """Starts the background at the first test that may run beside it."""
     if _stage(request.node) >= 0:
         request.getfixturevalue("background")
 
 
 @pytest.fixture(scope="session")
 def background(request, tmp_path_factory) -> Background:
-    """Makes, one after the other and one notebook at a time, what the selected tests will wait
-    for, while the tests that need none of it run (one core each): the learners' copy (`make
-    publish`, then its own venv and Binder's postBuild: published, learner_venv), the class batch
-    (graded_class, two notebooks at a time), a zip graded from the command line
-    (test_grading.zip_graded) and the attacks' batch with the sandbox off
-    (test_sandbox.unsandboxed_batch). Stopped at the session's end."""
+    """Makes what the selected tests will wait for, while the tests that need none of it run, in
+    two lanes side by side (the longest first: the class batch alone takes as long as the other
+    lane): the class batch (graded_class, two notebooks at a time); and, one after the other, the
+    learners' copy (`make publish`, then its own venv and Binder's postBuild: published,
+    learner_venv), a zip graded from the command line (test_grading.zip_graded) and the attacks'
+    batch with the sandbox off (test_sandbox.unsandboxed_batch). Stopped at the session's end."""
     needed = set().union(*(item.fixturenames for item in request.session.items))
     scratch = tmp_path_factory.mktemp("background")
     dest, venv, home = scratch / "learners", scratch / "venv", scratch / "home"
@@ -124,26 +127,27 @@ def background(request, tmp_path_factory) -> Background:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
     env.update(HOME=str(home), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
-    steps = []
-    if needed & COPY:
-        steps.append(("publish", [sys.executable, "-m", "tconv.grader.publish", "--dest", dest,
-                                  "--edition", "graded", "--repo", REPO], {}, None))
-    if "learner_venv" in needed:  # as a learner's `make lab` makes it, then Binder's postBuild
-        steps += [("venv", [sys.executable, "scripts/course_env.py", "install", "--venv", venv,
-                            "--requirements", "requirements.txt", "--package", "."],
-                   dict(cwd=dest, env=env), "publish"),
-                  ("postBuild", ["binder/postBuild"], dict(cwd=dest, env=env), "venv")]
+    lanes = {"class": [], "copy": []}
     if "graded_class" in needed:
-        steps.append(("class", [sys.executable, classroom.__file__, scratch / "class"], {}, None))
+        lanes["class"].append(("class", [sys.executable, classroom.__file__, scratch / "class"],
+                               {}, None))
+    if needed & COPY:
+        lanes["copy"].append(("publish", [sys.executable, "-m", "tconv.grader.publish", "--dest",
+                                          dest, "--edition", "graded", "--repo", REPO], {}, None))
+    if "learner_venv" in needed:  # as a learner's `make lab` makes it, then Binder's postBuild
+        lanes["copy"] += [("venv", [sys.executable, "scripts/course_env.py", "install", "--venv",
+                                    venv, "--requirements", "requirements.txt", "--package", "."],
+                           dict(cwd=dest, env=env), "publish"),
+                          ("postBuild", ["binder/postBuild"], dict(cwd=dest, env=env), "venv")]
     if "zip_graded" in needed:  # `make grade` on a platform's zip, one job at a time
         classroom.platform_zip(scratch / "downloaded.zip")
-        steps.append(("zip", [sys.executable, "-m", "tconv.grader.grading", "--submitted",
-                              scratch / "downloaded.zip", "--grades", scratch / "zip-grades",
-                              "--jobs", "1"], {}, None))
+        lanes["copy"].append(("zip", [sys.executable, "-m", "tconv.grader.grading", "--submitted",
+                                      scratch / "downloaded.zip", "--grades", scratch / "zip-grades",
+                                      "--jobs", "1"], {}, None))
     if "unsandboxed_batch" in needed:
-        steps.append(("unsandboxed", [sys.executable, classroom.__file__, scratch / "unsandboxed",
-                                      "--sandbox-off"], {}, None))
-    jobs = Background(steps)
+        lanes["copy"].append(("unsandboxed", [sys.executable, classroom.__file__,
+                                              scratch / "unsandboxed", "--sandbox-off"], {}, None))
+    jobs = Background(lanes)
     jobs.folder, jobs.env = scratch, env
     yield jobs
     jobs.stop()

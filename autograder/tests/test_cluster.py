@@ -5,6 +5,8 @@ catalog). That a second run grades nothing again: test_grading."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import signal
@@ -12,8 +14,10 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import nbformat
 import pytest
 
 import classroom
@@ -23,7 +27,7 @@ CH01 = "01_scatter_add_1d"
 STUDENTS = ["perfect", "untouched", "overwrites_instead_of_adding", "integer_output_array"]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def small_class(tmp_path_factory) -> Path:
     submitted = tmp_path_factory.mktemp("cluster") / "submitted"
     for student in STUDENTS:
@@ -84,22 +88,25 @@ def _parent(pid: int) -> int:
         return -1
 
 
-@pytest.fixture(scope="module")
-def cluster(tmp_path_factory):
+@dataclass
+class OnCluster:
+    rows: list[dict]   # what grading.grade returned
+    killed: list[int]  # the worker killed while it graded
+    printed: str       # what grading printed
+
+
+@pytest.fixture(scope="session")
+def graded_on_cluster(small_class, tmp_path_factory) -> OnCluster:
+    """The small class graded on a scheduler and two workers; one worker is killed as soon as
+    it runs a notebook's kernel. Session-scoped: it runs early, beside the session's class batch,
+    and the comparison with that batch comes once the batch is done."""
     running = Cluster(tmp_path_factory.mktemp("scheduler"))
-    yield running
-    running.close()
-
-
-def test_a_cluster_that_loses_a_worker_still_grades_everyone(small_class, graded_class, cluster,
-                                                              tmp_path, capsys):
-    rows = graded_class.rows
     killed = []
 
     def kill_a_worker_once_busy():
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
-            busy = [pid for pid in cluster.worker_pids()
+            busy = [pid for pid in running.worker_pids()
                     if any("ipykernel" in _cmdline(child) for child in _children(pid))]
             if busy:
                 os.kill(busy[0], signal.SIGKILL)
@@ -108,15 +115,32 @@ def test_a_cluster_that_loses_a_worker_still_grades_everyone(small_class, graded
 
     killer = threading.Thread(target=kill_a_worker_once_busy)
     killer.start()
-    grades = tmp_path / "grades"
-    on_cluster = grading.grade(small_class, grades, cell_timeout=classroom.CELL_TIMEOUT,
-                               scheduler=cluster.address)
-    killer.join()
-    assert killed, "no worker was busy grading, so none was killed"
-    assert _cells(on_cluster) == _cells(rows)
+    printed = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(printed):
+            rows = grading.grade(small_class, tmp_path_factory.mktemp("cluster-grades"),
+                                 cell_timeout=classroom.CELL_TIMEOUT, scheduler=running.address)
+    finally:
+        killer.join()
+        running.close()
+    return OnCluster(rows, killed, printed.getvalue())
+
+
+def test_a_cluster_that_loses_a_worker_still_grades_everyone(graded_on_cluster):
+    assert graded_on_cluster.killed, "no worker was busy grading, so none was killed"
+    graded = _cells(graded_on_cluster.rows)
+    assert {student for student, _ in graded} == set(STUDENTS)
+    source = nbformat.read(course.SOLUTIONS / CH01 / f"{CH01}.ipynb", as_version=4)
+    graded_cells = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")]
+    assert len(graded) == len(graded_cells) * len(STUDENTS)  # every graded cell, for each
+    assert "dashboard" in graded_on_cluster.printed
+
+
+def test_the_cluster_gives_the_local_batchs_grades_cell_by_cell(graded_on_cluster, graded_class):
+    rows = graded_class.rows
+    assert _cells(graded_on_cluster.rows) == _cells(rows)
     assert len(_cells(rows)) > len(STUDENTS)  # every graded cell of chapter 01, for each of them
     assert {score > 0 for score in _cells(rows).values()} == {True, False}
-    assert "dashboard" in capsys.readouterr().out
 
 
 def _children(pid: int) -> list[int]:

@@ -17,6 +17,7 @@ second run on the same input does only what is missing, and no result is counted
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import sys
@@ -24,7 +25,9 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-from . import task
+import nbformat
+
+from . import course, task
 from .records import CellResult, Job, Result
 
 
@@ -80,9 +83,12 @@ def _on_dask(jobs: list[Job], settings: task.Settings, workers: int, scheduler: 
                   f"worker(s); dashboard: {client.dashboard_link}", flush=True)
         client.run(task.warm_up)  # each worker pays its imports once, before the clock starts
         shared = client.scatter(settings, broadcast=True)
-        futures = [client.submit(task.grade, job, shared, key=f"grade-{n}-{job.student}",
-                                 pure=False) for n, job in enumerate(jobs)]
-        index = {future.key: n for n, future in enumerate(futures)}
+        # Dask starts tasks in the order they are submitted: the longest first, so that the
+        # batch does not end with one worker busy on a long notebook and the others idle.
+        longest_first = sorted(range(len(jobs)), key=lambda n: -_code_cells(jobs[n]))
+        futures = [client.submit(task.grade, jobs[n], shared, key=f"grade-{n}-{jobs[n].student}",
+                                 pure=False) for n in longest_first]
+        index = {future.key: n for n, future in zip(longest_first, futures)}
         progress = Progress(len(futures))
         LAST_RUN.update(wall=0.0, tasks=0.0, count=0)
         started = time.monotonic()
@@ -104,6 +110,19 @@ def _on_dask(jobs: list[Job], settings: task.Settings, workers: int, scheduler: 
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _code_cells(job: Job) -> int:
+    """How long a task takes, roughly: the code cells of its instructors' notebook."""
+    return _source_code_cells(job.assignment, job.notebook)
+
+
+@functools.cache
+def _source_code_cells(assignment: str, notebook: str) -> int:
+    source = course.SOLUTIONS / assignment / f"{notebook}.ipynb"
+    if not source.exists():
+        return 0
+    return sum(cell.cell_type == "code" for cell in nbformat.read(source, as_version=4).cells)
 
 
 class Progress:
