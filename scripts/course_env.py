@@ -35,7 +35,7 @@ SUPPORTED = ((3, 11), (3, 12), (3, 13))
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 HERE = Path(__file__).resolve().parent.parent
 # pip byte-compiles what it installs, one file at a time, while it installs: about 40 s of the
-# venv's 2 minutes on a 2-core machine. Here torch's 6,000 files are compiled while pip installs
+# venv's 2 minutes on a 2-core machine. Here torch's 2,300 files are compiled while pip installs
 # the rest, and the rest at the end, on every core. (The sandboxed grader mounts the venv
 # read-only, so its kernels need the .pyc files there.)
 PIP_INSTALL = ["install", "--quiet", "--no-compile"]
