@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -42,17 +41,13 @@ def sample_catalog() -> dict:
 class Background:
     """Named commands in lanes: the lanes run side by side, each runs its commands one after the
     other, each command in its own process, with its output kept for the message if it fails.
-    ``wait(name)`` waits for one. A step whose ``needs`` failed is not run; a step named in
-    ``gated`` waits until ``open_gate()`` has been called."""
+    ``wait(name)`` waits for one. A step whose ``needs`` failed is not run."""
 
-    def __init__(self, lanes: dict[str, list[tuple[str, list, dict, str | None]]],
-                 gated: set[str] = frozenset()):
+    def __init__(self, lanes: dict[str, list[tuple[str, list, dict, str | None]]]):
         self.outputs: dict[str, str] = {}
         self.seconds: dict[str, float] = {}
         self.processes: set[subprocess.Popen] = set()
         self.stopped = False
-        self.gate = threading.Event()
-        self.gated = gated
         self.steps: dict[str, concurrent.futures.Future] = {}
         for lane, steps in lanes.items():
             pool = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix=f"background-{lane}")
@@ -60,12 +55,7 @@ class Background:
                 self.steps[name] = pool.submit(self._run, name, command, options, needs)
             pool.shutdown(wait=False)
 
-    def open_gate(self) -> None:
-        self.gate.set()
-
     def _run(self, name: str, command: list, options: dict, needs: str | None) -> None:
-        if name in self.gated:
-            self.gate.wait()
         if self.stopped or (needs and self.steps[needs].exception()):
             raise RuntimeError(f"{name} not run: {needs} failed, or the session ended")
         started = time.perf_counter()
@@ -86,7 +76,6 @@ class Background:
 
     def stop(self) -> None:
         self.stopped = True
-        self.gate.set()
         for process in list(self.processes):
             if process.poll() is None:
                 os.killpg(process.pid, signal.SIGKILL)
@@ -95,16 +84,14 @@ class Background:
 REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make publish` in tests
 
 
-GRADINGS = {"class", "zip", "unsandboxed"}  # background steps that wait for the browser's learners
 COPY = {"published", "learner_venv"}                         # what the background makes
 GRADED = {"graded_class", "zip_graded", "unsandboxed_batch"}  # (fixtures that wait for it)
 
 
 def _stage(item) -> int:
-    """-1: a learner in the browser (runs before any grading starts in the background: with a
-    grading batch running beside it, the learner's Validate stalled in two runs out of four; the
-    copy is made beside it); 0: waits for nothing; 1: waits for the learners' copy; 2: waits for
-    a grading run of the background."""
+    """-1: a learner in the browser (runs before any background work: with a grading batch
+    running beside it, the learner's Validate stalled in two runs out of four); 0: waits for
+    nothing; 1: waits for the learners' copy; 2: waits for a grading run of the background."""
     names = set(item.fixturenames)
     if "page" in names and not names & (COPY | GRADED):
         return -1
@@ -113,30 +100,26 @@ def _stage(item) -> int:
 
 def pytest_collection_modifyitems(config, items):
     """Tests, stably reordered by _stage (within a stage, in their usual order): the
-    background's grading starts after the browser's learner tests and runs while the tests that
-    need none of it do; those that wait for it run last, in the order it makes what they wait
-    for."""
+    background starts after the browser's learner tests and runs while the tests that need none of
+    it do; those that wait for it run last, in the order it makes what they wait for."""
     items.sort(key=_stage)
 
 
 @pytest.fixture(autouse=True)
 def _background_started(request):
-    """Starts the background at the session's first test, and its grading at the first test
-    that may run beside it."""
-    background = request.getfixturevalue("background")
+    """Starts the background at the first test that may run beside it."""
     if _stage(request.node) >= 0:
-        background.open_gate()
+        request.getfixturevalue("background")
 
 
 @pytest.fixture(scope="session")
 def background(request, tmp_path_factory) -> Background:
     """Makes what the selected tests will wait for, while the tests that need none of it run, in
-    two lanes side by side: the class batch (graded_class, two notebooks at a time); and, one
-    after the other, the learners' copy (`make publish`, then its own venv and Binder's
-    postBuild: published, learner_venv), a zip graded from the command line
-    (test_grading.zip_graded) and the attacks' batch with the sandbox off
-    (test_sandbox.unsandboxed_batch). The copy starts with the session; the gradings (GRADINGS)
-    once the browser's learner tests are over. Stopped at the session's end."""
+    two lanes side by side (the longest first: the class batch alone takes as long as the other
+    lane): the class batch (graded_class, two notebooks at a time); and, one after the other, the
+    learners' copy (`make publish`, then its own venv and Binder's postBuild: published,
+    learner_venv), a zip graded from the command line (test_grading.zip_graded) and the attacks'
+    batch with the sandbox off (test_sandbox.unsandboxed_batch). Stopped at the session's end."""
     needed = set().union(*(item.fixturenames for item in request.session.items))
     scratch = tmp_path_factory.mktemp("background")
     dest, venv, home = scratch / "learners", scratch / "venv", scratch / "home"
@@ -164,7 +147,7 @@ def background(request, tmp_path_factory) -> Background:
     if "unsandboxed_batch" in needed:
         lanes["copy"].append(("unsandboxed", [sys.executable, classroom.__file__,
                                               scratch / "unsandboxed", "--sandbox-off"], {}, None))
-    jobs = Background(lanes, gated=GRADINGS)
+    jobs = Background(lanes)
     jobs.folder, jobs.env = scratch, env
     yield jobs
     jobs.stop()
