@@ -309,6 +309,12 @@ def _cleanup() -> None:
     subprocess.run(["pkill", "-KILL", "-f", TAG])
 
 
+def catalog_score(spec: dict, row: dict) -> float:
+    """The score samples.toml states for one exercises.csv row of the student ``spec`` describes."""
+    baseline = float(row["max_score"]) if spec["expected"] == "full" else 0.0
+    return float(spec.get("scores", {}).get(row["grade_id"], baseline))
+
+
 def student_lines(report_text: str, student: str) -> str:
     """What report.md says about one student: their line and the lines under it."""
     lines, mine = report_text.splitlines(), []

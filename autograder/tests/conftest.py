@@ -99,9 +99,9 @@ def _stage(item) -> int:
 
 
 def pytest_collection_modifyitems(config, items):
-    """Tests, stably reordered by _stage (within a stage, in their usual order): the
-    background starts after the browser's learner tests and runs while the tests that need none of
-    it do; those that wait for it run last, in the order it makes what they wait for."""
+    """Tests, stably reordered by _stage (within a stage, in their usual order): the background
+    starts after the browser's learner tests and runs while the tests that need none of it do;
+    those that wait for it run last, in the order it makes what they wait for."""
     items.sort(key=_stage)
 
 
@@ -115,8 +115,8 @@ def _background_started(request):
 @pytest.fixture(scope="session")
 def background(request, tmp_path_factory) -> Background:
     """Makes what the selected tests will wait for, while the tests that need none of it run, in
-    two lanes side by side (the longest first: the class batch alone takes as long as the other
-    lane): the class batch (graded_class, two notebooks at a time); and, one after the other, the
+    two lanes side by side: the class batch (graded_class, two notebooks at a time), the longest
+    piece (7 minutes on the 2-core machine with nothing beside it); and, one after the other, the
     learners' copy (`make publish`, then its own venv and Binder's postBuild: published,
     learner_venv), a zip graded from the command line (test_grading.zip_graded) and the attacks'
     batch with the sandbox off (test_sandbox.unsandboxed_batch). Stopped at the session's end."""

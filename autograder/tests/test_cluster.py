@@ -17,11 +17,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import nbformat
 import pytest
 
 import classroom
-from tconv.grader import course, grading
+from tconv.grader import course, grading, verdicts
 
 CH01 = "01_scatter_add_1d"
 STUDENTS = ["perfect", "untouched", "overwrites_instead_of_adding", "integer_output_array"]
@@ -126,13 +125,15 @@ def graded_on_cluster(small_class, tmp_path_factory) -> OnCluster:
     return OnCluster(rows, killed, printed.getvalue())
 
 
-def test_a_cluster_that_loses_a_worker_still_grades_everyone(graded_on_cluster):
+def test_a_cluster_that_loses_a_worker_still_grades_everyone(graded_on_cluster, sample_catalog):
+    """Every graded cell of every student, each with the score samples.toml states."""
     assert graded_on_cluster.killed, "no worker was busy grading, so none was killed"
     graded = _cells(graded_on_cluster.rows)
-    assert {student for student, _ in graded} == set(STUDENTS)
-    source = nbformat.read(course.SOLUTIONS / CH01 / f"{CH01}.ipynb", as_version=4)
-    graded_cells = [c for c in source.cells if c.metadata.get("nbgrader", {}).get("grade")]
-    assert len(graded) == len(graded_cells) * len(STUDENTS)  # every graded cell, for each
+    cells = [grade_id for grade_id, _ in verdicts.test_cells(course.SOLUTIONS / CH01 / f"{CH01}.ipynb")]
+    assert sorted(graded) == sorted((s, c) for s in STUDENTS for c in cells)
+    for row in graded_on_cluster.rows:
+        want = classroom.catalog_score(sample_catalog[row["student_id"]], row)
+        assert float(row["score"]) == want, (row["student_id"], row["grade_id"], row["score"])
     assert "dashboard" in graded_on_cluster.printed
 
 
