@@ -46,7 +46,7 @@ env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out 
 
 $(STAMP): requirements.txt autograder/pyproject.toml scripts/course_env.py
 	@test -n "$(PYTHON)" || { echo "error: no python3 on PATH: install Python 3.11 (3.12 and 3.13 work too)" >&2; exit 1; }
-	$(PYTHON) scripts/course_env.py install --venv $(VENV) --requirements requirements.txt --package autograder --editable
+	$(PYTHON) scripts/course_env.py install --venv $(VENV) --requirements requirements.txt --package autograder --editable --compile
 	touch $@
 
 lab: env ## open JupyterLab on the learners' notebooks in course/ (no instructor tools)

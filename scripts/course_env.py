@@ -1,7 +1,7 @@
 """Create the course's virtual environment and start the learners' JupyterLab, on any system.
 
     python scripts/course_env.py install [--venv .venv] [--requirements requirements.txt]
-                                         [--package DIR] [--torch-index URL|pypi]
+                                         [--package DIR] [--torch-index URL|pypi] [--compile]
     python scripts/course_env.py lab [--venv .venv] [--root course] [--port 8888]
     python scripts/course_env.py plan [--system linux|darwin|windows]   (prints the pip commands)
 
@@ -34,10 +34,11 @@ from pathlib import Path
 SUPPORTED = ((3, 11), (3, 12), (3, 13))
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 HERE = Path(__file__).resolve().parent.parent
-# pip byte-compiles what it installs, one file at a time, while it installs: about 40 s of the
-# venv's 2 minutes on a 2-core machine. Here torch's 2,300 files are compiled while pip installs
-# the rest, and the rest at the end, on every core. (The sandboxed grader mounts the venv
-# read-only, so its kernels need the .pyc files there.)
+# pip byte-compiles all it installs, one file at a time: about 40 s of the venv's 2 minutes on a
+# 2-core machine. A learner's venv needs none of it ahead: Python compiles a module when it is
+# first imported and keeps the .pyc. The grader's venv (`--compile`, `make env`) does need it,
+# since its sandbox mounts the venv read-only: there torch's 2,300 files are compiled while pip
+# installs the rest, and the rest at the end, on every core.
 PIP_INSTALL = ["install", "--quiet", "--no-compile"]
 COMPILE = ("import compileall, sys, sysconfig; compileall.compile_dir("
            "sysconfig.get_path('purelib') + sys.argv[1], quiet=2, workers=0)")
@@ -86,15 +87,17 @@ def torch_commands(pip, version, system, torch_index=None):
     ]
 
 
-def install_plan(venv, requirements, package, system=None, torch_index=None, editable=False):
-    """{"torch": [alternatives], "rest": [commands], "compile": command} for one system."""
+def install_plan(venv, requirements, package, system=None, torch_index=None, editable=False,
+                 compile=False):
+    """{"torch": [alternatives], "rest": [commands], "compile": command or None} for one system."""
     system = (system or platform.system()).lower()
     python = str(venv_python(venv, system))
     pip = [python, "-m", "pip"]
     torch = torch_commands(pip, torch_pin(requirements), system, torch_index)
     rest = [pip + PIP_INSTALL + ["-r", str(requirements)],
             pip + PIP_INSTALL + ["--no-deps"] + (["-e"] if editable else []) + [str(package)]]
-    return {"torch": torch, "rest": rest, "compile": [python, "-c", COMPILE, ""]}
+    return {"torch": torch, "rest": rest,
+            "compile": [python, "-c", COMPILE, ""] if compile else None}
 
 
 def run(command):
@@ -109,7 +112,7 @@ def install(args):
         print("+ %s -m venv %s" % (sys.executable, venv), flush=True)
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     plan = install_plan(venv, args.requirements, args.package, torch_index=args.torch_index,
-                        editable=args.editable)
+                        editable=args.editable, compile=args.compile)
     if plan["torch"]:
         for n, command in enumerate(plan["torch"]):
             if run(command) == 0:
@@ -122,13 +125,15 @@ def install(args):
                 "from %s (offline?). Connect and run `make env` again; or, to take PyPI's larger "
                 "CUDA build instead, run `make env TORCH_INDEX=pypi`." % TORCH_CPU_INDEX)
     # torch's folder is compiled while pip installs the rest (pip uses one core)
-    compiling = subprocess.Popen(plan["compile"][:-1] + ["/torch"]) if plan["torch"] else None
+    compiling = (subprocess.Popen(plan["compile"][:-1] + ["/torch"])
+                 if plan["torch"] and plan["compile"] else None)
     for command in plan["rest"]:
         if run(command) != 0:
             raise SystemExit("error: `%s` failed (its messages are above)" % " ".join(command))
     if compiling:
         compiling.wait()
-    run(plan["compile"])  # the rest (compileall skips what is compiled already)
+    if plan["compile"]:
+        run(plan["compile"])  # the rest (compileall skips what is compiled already)
     # matplotlib builds its font cache on first use and says so on stderr: do it now, not in a
     # learner's first plotting cell (nor in a graded one, where stderr zeroes the cell).
     subprocess.run([str(venv_python(venv)), "-c", "import matplotlib.pyplot"], check=True)
@@ -156,7 +161,7 @@ def lab(args):
 
 def plan(args):
     steps = install_plan(args.venv, args.requirements, args.package, system=args.system,
-                         torch_index=args.torch_index)
+                         torch_index=args.torch_index, compile=args.compile)
     if steps["torch"]:
         print("# PyTorch's CPU build: the first of these that works")
         for command in steps["torch"]:
@@ -164,8 +169,9 @@ def plan(args):
     print("# the rest")
     for command in steps["rest"]:
         print(shlex.join(command))
-    print("# byte-compile the venv, on every core (pip was told not to, to save time)")
-    print(shlex.join(steps["compile"]))
+    if steps["compile"]:
+        print("# byte-compile the venv, on every core (pip was told not to, to save time)")
+        print(shlex.join(steps["compile"]))
 
 
 def main(argv=None):
@@ -179,6 +185,8 @@ def main(argv=None):
         sub.add_argument("--torch-index", default=None,
                          help="where to get torch on Linux: a URL, or 'pypi' (the CUDA build)")
         sub.add_argument("--editable", action="store_true", help="install the package editable")
+        sub.add_argument("--compile", action="store_true",
+                         help="byte-compile the whole venv (the grader's: its sandbox cannot)")
         if name == "plan":
             sub.add_argument("--system", default=platform.system().lower(),
                              choices=["linux", "darwin", "windows"])

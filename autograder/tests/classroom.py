@@ -9,15 +9,20 @@ Attacks that write files write harmless markers named by TAG, which are removed 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import io
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 import uuid
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -216,37 +221,107 @@ class Batch:
     survivors: list[str]   # processes of the attackers left running after the batch
     markers: list[Path]    # files the attackers wrote outside their sandbox
     digest: str = ""       # tree_digest(submitted) before grading
+    killed: list[int] = field(default_factory=list)  # the Dask worker killed mid-batch
+    printed: str = ""      # what grading printed
+
+
+class Cluster:
+    """`dask scheduler` and two `dask worker` processes on this machine's loopback, started in
+    this process's group (conftest's background stops the group, them with it)."""
+
+    def __init__(self, folder: Path):
+        self.file = folder / "scheduler.json"
+        dask = str(Path(sys.executable).parent / "dask")
+        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.scheduler = subprocess.Popen(
+            [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
+             "--scheduler-file", str(self.file)], **quiet)
+        deadline = time.monotonic() + 60
+        while not self.file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        self.address = json.loads(self.file.read_text())["address"]
+        self.nannies = [subprocess.Popen(
+            [dask, "worker", self.address, "--nthreads", "1", "--nworkers", "1",
+             "--no-dashboard", "--name", f"worker{n}"], **quiet) for n in range(2)]
+        from distributed import Client
+
+        with Client(self.address, timeout="60s") as client:
+            client.wait_for_workers(2, timeout=120)
+
+    def worker_pids(self) -> list[int]:
+        """The worker processes themselves (children of the nannies)."""
+        return [pid for nanny in self.nannies for pid in _children(nanny.pid, deep=False)]
+
+    def kill_a_worker_once_busy(self, killed: list[int], done: threading.Event) -> None:
+        """SIGKILL the first worker seen running a notebook's kernel; its pid goes to ``killed``.
+        Gives up when ``done`` is set."""
+        while not (killed or done.is_set()):
+            busy = [pid for pid in self.worker_pids()
+                    if any("ipykernel" in _cmdline(child) for child in _children(pid))]
+            if busy:
+                os.kill(busy[0], signal.SIGKILL)
+                killed.append(busy[0])
+            time.sleep(0.2)
+
+    def close(self) -> None:
+        for nanny in self.nannies:
+            for pid in _children(nanny.pid):
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
+        for process in [*self.nannies, self.scheduler]:
+            process.kill()
+            process.wait()
 
 
 def grade_with_attackers(submitted: Path, grades: Path, sandboxed: bool = True,
-                         jobs: int = 2) -> Batch:
+                         jobs: int = 2, on_cluster: bool = False) -> Batch:
     """Grade ``submitted`` with an instructor's secret in the environment and in HOME; then
-    look for surviving processes and written markers, and remove both."""
+    look for surviving processes and written markers, and remove both. ``on_cluster``: on a
+    Cluster started here (after the secret is set, so its workers have it too), one of whose
+    workers is killed as soon as it runs a kernel."""
     secret = f"secret-{uuid.uuid4().hex}"
     os.environ["TCONV_TEST_SECRET"] = secret
     home_file = Path.home() / f".{TAG}-secret"
     home_file.write_text(secret)
+    killed, printed, done = [], io.StringIO(), threading.Event()
+    cluster = killer = None
     try:
-        rows = grading.grade(submitted, grades, cell_timeout=CELL_TIMEOUT, jobs=jobs,
-                             sandboxed=sandboxed)
+        if on_cluster:
+            (grades.parent / "scheduler").mkdir(parents=True, exist_ok=True)
+            cluster = Cluster(grades.parent / "scheduler")
+            killer = threading.Thread(target=cluster.kill_a_worker_once_busy, args=(killed, done))
+            killer.start()
+        with contextlib.redirect_stdout(printed):
+            rows = grading.grade(submitted, grades, cell_timeout=CELL_TIMEOUT, jobs=jobs,
+                                 sandboxed=sandboxed,
+                                 scheduler=cluster.address if cluster else None)
         survivors, markers = _survivors(), _markers()
     finally:
+        done.set()
+        if killer:
+            killer.join()
+        if cluster:
+            cluster.close()
+        print(printed.getvalue(), end="")
         os.environ.pop("TCONV_TEST_SECRET", None)
         home_file.unlink(missing_ok=True)
         _cleanup()
-    return Batch(submitted, grades, rows, secret, survivors, markers)
+    return Batch(submitted, grades, rows, secret, survivors, markers, killed=killed,
+                 printed=printed.getvalue())
 
 
 def the_class(folder: Path) -> Batch:
     """The sample class, an honest classmate, the faulty students and every attacker: one batch,
-    sandboxed, two notebooks at a time (as `make grade` grades on this machine)."""
+    sandboxed, on a Dask scheduler and two workers (two notebooks at a time, as `make grade`
+    grades on this machine), one of which is killed mid-batch (test_cluster.py)."""
     submitted, grades = folder / "submitted", folder / "grades"
     shutil.copytree(course.SAMPLE_SUBMISSIONS, submitted)
     _copy_perfect_ch01(submitted, HONEST)
     add_faulty(submitted)
     add_attackers(submitted, grades, ATTACKS)
     digest = tree_digest(submitted)
-    batch = grade_with_attackers(submitted, grades)
+    batch = grade_with_attackers(submitted, grades, on_cluster=True)
     batch.digest = digest
     return batch
 
@@ -286,6 +361,29 @@ def tree_digest(folder: Path) -> str:
 
 def _copy_perfect_ch01(submitted: Path, student: str) -> None:
     shutil.copytree(course.SAMPLE_SUBMISSIONS / "perfect" / CH01, submitted / student / CH01)
+
+
+def _parent(pid: int) -> int:
+    try:
+        return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return -1
+
+
+def _children(pid: int, deep: bool = True) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and _parent(int(entry.name)) == pid:
+            found.append(int(entry.name))
+            found += _children(int(entry.name)) if deep else []
+    return found
+
+
+def _cmdline(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except OSError:
+        return ""
 
 
 def _site_packages() -> Path:

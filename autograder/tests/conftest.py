@@ -115,11 +115,12 @@ def _background_started(request):
 @pytest.fixture(scope="session")
 def background(request, tmp_path_factory) -> Background:
     """Makes what the selected tests will wait for, while the tests that need none of it run, in
-    two lanes side by side: the class batch (graded_class, two notebooks at a time), the longest
-    piece (7 minutes on the 2-core machine with nothing beside it); and, one after the other, the
-    learners' copy (`make publish`, then its own venv and Binder's postBuild: published,
-    learner_venv), a zip graded from the command line (test_grading.zip_graded) and the attacks'
-    batch with the sandbox off (test_sandbox.unsandboxed_batch). Stopped at the session's end."""
+    two lanes side by side: the class batch (graded_class, two notebooks at a time on a Dask
+    scheduler and two workers), the longest piece (7 minutes on the 2-core machine with nothing
+    beside it); and, one after the other, the learners' copy (`make publish`, then its own venv
+    and Binder's postBuild: published, learner_venv), a zip graded from the command line
+    (zip_graded) and the attacks' batch with the sandbox off (test_sandbox.unsandboxed_batch).
+    Stopped at the session's end, with every process they started."""
     needed = set().union(*(item.fixturenames for item in request.session.items))
     scratch = tmp_path_factory.mktemp("background")
     dest, venv, home = scratch / "learners", scratch / "venv", scratch / "home"
@@ -156,7 +157,8 @@ def background(request, tmp_path_factory) -> Background:
 @pytest.fixture(scope="session")
 def graded_class(background) -> classroom.Batch:
     """The one sandboxed grading batch of the session: the sample class, the faulty students and
-    the attackers of tests/classroom.py, two notebooks at a time, as `make grade` does here.
+    the attackers of tests/classroom.py, two notebooks at a time, as `make grade` does here, on
+    a Dask scheduler and two workers, one of which is killed mid-batch (test_cluster.py).
     It is graded in a process of its own (`python classroom.py FOLDER`, in the background),
     which keeps the instructor's secret it plants out of the tests' environment, and its output
     out of theirs. test_grading, test_sandbox and test_cluster read it; other runs reuse its
@@ -174,6 +176,14 @@ def grade_reusing(batch: classroom.Batch, submitted: Path, grades: Path, **optio
     kept result is a digest of everything it depends on: tconv.grader.runner.task_key)."""
     shutil.copytree(batch.grades / "results", grades / "results")
     return grading.grade(submitted, grades, cell_timeout=classroom.CELL_TIMEOUT, **options)
+
+
+@pytest.fixture(scope="session")
+def zip_graded(background) -> tuple[str, Path]:
+    """(what the command printed, the grades folder) of `python -m tconv.grader.grading` on
+    classroom.platform_zip, one job at a time on a local Dask cluster (the class batch runs on a
+    scheduler and two workers), in the background (`background`). A non-zero exit fails it."""
+    return background.wait("zip"), background.folder / "zip-grades"
 
 
 @pytest.fixture(scope="session")

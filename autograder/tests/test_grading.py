@@ -195,14 +195,6 @@ def _assert_scores_picture(graded_class) -> None:
     assert pixels("#55A868") > 1000 and pixels("#C44E52") > 100
 
 
-@pytest.fixture(scope="module")
-def zip_graded(background):
-    """(what the command printed, the grades folder) of `python -m tconv.grader.grading` on
-    classroom.platform_zip, one job at a time (the class batch runs two), run in the background
-    from the session's start (conftest.background). A non-zero exit fails it there."""
-    return background.wait("zip"), background.folder / "zip-grades"
-
-
 def test_a_zip_from_a_learning_platform_is_graded_like_a_folder(zip_graded):
     printed, grades = zip_graded
     assert "skipped readme.txt" in printed
