@@ -48,9 +48,12 @@ FAULTS = {
     # hangs in the first graded cell only (its 2nd call; the try-it cell made the 1st), so the
     # batch waits one CELL_TIMEOUT for it, not one per cell; later calls return a wrong answer.
     # It waits without using the CPU: a busy loop would take a core from the students beside it.
-    "never_returns": ("import time\ncalls = []\n\ndef conv_transpose1d(x, w, stride=1):\n"
-                      "    calls.append(stride)\n    while len(calls) == 2:\n"
-                      "        time.sleep(1)\n    return np.zeros(3)", False),
+    # Its name sorts first among chapter 01's students: Dask starts the longest chapters first,
+    # then the intake's order (by student id), so its minute of waiting comes while the rest of
+    # the session needs the core, not at the end, when nothing else is left to run.
+    "blocks_forever": ("import time\ncalls = []\n\ndef conv_transpose1d(x, w, stride=1):\n"
+                       "    calls.append(stride)\n    while len(calls) == 2:\n"
+                       "        time.sleep(1)\n    return np.zeros(3)", False),
     "system_exit": (RIGHT_1D + "\nraise SystemExit", True),
     "floods_the_output": ("print('x' * 1_000_000)\nfor _ in range(40):\n    print('y' * 1_000_000)\n"
                           + RIGHT_1D, True),

@@ -170,7 +170,7 @@ def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(grade
     assert "is not a readable notebook" in said["not_a_notebook"]
     assert "is missing" in said["missing"]
     assert "kernel died" in said["kernel_dies"]
-    assert NEVER_RETURNS in said["never_returns"]
+    assert NEVER_RETURNS in said["blocks_forever"]
     assert "raised TypeError" in said["wrong_signature"]
     assert "not an array of numbers" in said["returns_a_string"]
     for student in ["system_exit", "floods_the_output"]:  # full marks: nothing to report
