@@ -237,13 +237,27 @@ class Cluster:
         dask = str(Path(sys.executable).parent / "dask")
         env = dict(os.environ, PYTHONWARNINGS="ignore")
         quiet = dict(env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.nannies: list[subprocess.Popen] = []
         self.scheduler = subprocess.Popen(
             [dask, "scheduler", "--host", "127.0.0.1", "--port", "0", "--no-dashboard",
              "--scheduler-file", str(self.file)], **quiet)
+        try:
+            self._start_workers(dask, quiet)
+        except BaseException:
+            self.close()  # nothing of a half-made cluster outlives this process
+            raise
+
+    def _start_workers(self, dask: str, quiet: dict) -> None:
         deadline = time.monotonic() + 60
-        while not self.file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        self.address = json.loads(self.file.read_text())["address"]
+        while True:  # the scheduler writes its file when it listens; it may be read half-written
+            try:
+                self.address = json.loads(self.file.read_text())["address"]
+                break
+            except (OSError, ValueError, KeyError):
+                if time.monotonic() > deadline or self.scheduler.poll() is not None:
+                    raise RuntimeError(f"the Dask scheduler wrote no address to {self.file} "
+                                       f"within 60 s (exit code {self.scheduler.poll()})")
+                time.sleep(0.2)
         self.nannies = [subprocess.Popen(
             [dask, "worker", self.address, "--nthreads", "1", "--nworkers", "1",
              "--no-dashboard", "--name", f"worker{n}"], **quiet) for n in range(2)]
