@@ -267,7 +267,8 @@ class Cluster:
             client.wait_for_workers(2, timeout=120)
 
     def worker_pids(self) -> list[int]:
-        """The worker processes themselves (children of the nannies)."""
+        """The nannies' children: the workers (and multiprocessing's resource tracker, which
+        never runs a kernel)."""
         return [pid for nanny in self.nannies for pid in _children(nanny.pid, deep=False)]
 
     def kill_a_worker_once_busy(self, killed: list[int], done: threading.Event) -> None:
@@ -343,18 +344,29 @@ def the_class(folder: Path) -> Batch:
     return batch
 
 
+# platform_zip's students: their id there (the platform's numeric id stays part of it) -> the
+# sample student whose chapter 01 they hand in, under the file name the platform gives it
+ZIPPED = {"ada_12345": ("perfect", f"ada_12345_attempt_2026-11-20_{CH01}.ipynb"),
+          "grace_67890": ("untouched", f"grace_67890_{CH01} (1).ipynb")}
+
+
 def platform_zip(archive: Path) -> None:
-    """A zip as a learning platform downloads it: two students' chapter 01 (the perfect one as
-    ada_12345, the untouched one as grace_67890), named the platform's way, and a file that is
-    not a submission."""
+    """A zip as a learning platform downloads it: two sample students' chapter 01 (ZIPPED),
+    named the platform's way, and a file that is not a submission."""
     import zipfile
 
     with zipfile.ZipFile(archive, "w") as zipped:
-        zipped.write(course.SAMPLE_SUBMISSIONS / "perfect" / CH01 / f"{CH01}.ipynb",
-                     f"ada_12345_attempt_2026-11-20_{CH01}.ipynb")
-        zipped.write(course.SAMPLE_SUBMISSIONS / "untouched" / CH01 / f"{CH01}.ipynb",
-                     f"grace_67890_{CH01} (1).ipynb")
+        for sample, name in ZIPPED.values():
+            zipped.write(course.SAMPLE_SUBMISSIONS / sample / CH01 / f"{CH01}.ipynb", name)
         zipped.writestr("readme.txt", "not a submission")
+
+
+def read_rows(path: Path) -> list[dict]:
+    """The rows of a CSV the grader writes (exercises.csv, grades.csv), as strings."""
+    import csv
+
+    with open(path, newline="") as file:
+        return list(csv.DictReader(file))
 
 
 def save(batch: Batch, path: Path) -> None:

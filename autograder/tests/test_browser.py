@@ -19,7 +19,6 @@ skipped with a warning.
 from __future__ import annotations
 
 import contextlib
-import csv
 import json
 import os
 import secrets
@@ -35,6 +34,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
+import classroom
 from conftest import grade_reusing
 from tconv.grader import course, formgrader, grading
 
@@ -310,9 +310,8 @@ def small_class_graded(tmp_path_factory, graded_class):
 
 
 def _scores(path: Path) -> dict:
-    with open(path, newline="") as file:
-        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(file)
-                if row["assignment"] == CHAPTER}
+    return {row["student_id"]: float(row["score"]) for row in classroom.read_rows(path)
+            if row["assignment"] == CHAPTER}
 
 
 def test_an_instructor_sees_the_graded_class_and_a_hand_made_change_is_exported(

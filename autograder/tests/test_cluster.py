@@ -8,9 +8,7 @@ test_grading."""
 
 from __future__ import annotations
 
-import csv
-
-from classroom import CH01
+from classroom import CH01, ZIPPED, read_rows
 
 
 def test_a_cluster_that_loses_a_worker_still_grades_everyone(graded_class):
@@ -23,14 +21,12 @@ def test_a_cluster_that_loses_a_worker_still_grades_everyone(graded_class):
 
 
 def test_the_cluster_and_the_local_runner_grade_alike_cell_by_cell(graded_class, zip_graded):
-    """The zip holds chapter 01 of `perfect` (as ada_12345) and of `untouched` (grace_67890)."""
+    """The zip holds chapter 01 of two sample students, under other ids (classroom.ZIPPED)."""
     _, grades = zip_graded
-    with open(grades / "exercises.csv", newline="") as file:
-        local_rows = list(csv.DictReader(file))
-    same_student = {"ada_12345": "perfect", "grace_67890": "untouched"}
-    local = {(same_student[r["student_id"]], r["grade_id"]): float(r["score"])
-             for r in local_rows}
+    sample = {student: name for student, (name, _) in ZIPPED.items()}
+    local = {(sample[r["student_id"]], r["grade_id"]): float(r["score"])
+             for r in read_rows(grades / "exercises.csv")}
     on_cluster = {(r["student_id"], r["grade_id"]): float(r["score"]) for r in graded_class.rows
-                  if r["student_id"] in same_student.values() and r["assignment"] == CH01}
+                  if r["student_id"] in sample.values() and r["assignment"] == CH01}
     assert local == on_cluster
     assert len(local) > 4 and {score > 0 for score in local.values()} == {True, False}

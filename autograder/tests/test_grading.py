@@ -17,11 +17,6 @@ import classroom
 from tconv.grader import course, grading, report
 
 
-def read_rows(path):
-    with open(path, newline="") as file:
-        return list(csv.DictReader(file))
-
-
 class _Text(HTMLParser):
     """The text a reader sees: every text node outside <style> and <script>, entities decoded."""
 
@@ -55,7 +50,7 @@ def test_exercises_csv_has_exactly_the_contract_columns(graded_class):
 
 def test_every_sample_scores_what_the_catalog_states(graded_class, sample_catalog):
     """... graded beside the faulty students and every attack of test_sandbox.py."""
-    rows = read_rows(graded_class.grades / "exercises.csv")
+    rows = classroom.read_rows(graded_class.grades / "exercises.csv")
     assert {row["student_id"] for row in rows} == set(sample_catalog) | set(
         classroom.NOT_IN_THE_CATALOG)
     for student, spec in sample_catalog.items():
@@ -70,14 +65,14 @@ def test_every_sample_scores_what_the_catalog_states(graded_class, sample_catalo
 
 def test_the_catalog_names_only_graded_cells_that_exist(graded_class, sample_catalog):
     grades = graded_class.grades
-    grade_ids = {row["grade_id"] for row in read_rows(grades / "exercises.csv")}
+    grade_ids = {row["grade_id"] for row in classroom.read_rows(grades / "exercises.csv")}
     for student, spec in sample_catalog.items():
         assert set(spec.get("scores", {})) <= grade_ids, student
 
 
 def test_untouched_notebooks_score_zero_on_every_cell_and_perfect_ones_full(graded_class):
     grades = graded_class.grades
-    rows = read_rows(grades / "exercises.csv")
+    rows = classroom.read_rows(grades / "exercises.csv")
     untouched = [r for r in rows if r["student_id"] == "untouched"]
     perfect = [r for r in rows if r["student_id"] == "perfect"]
     assert untouched and all(float(r["score"]) == 0 for r in untouched)
@@ -105,7 +100,7 @@ def test_feedback_exists_for_every_submission_and_names_the_mistake(graded_class
 
 
 def test_grades_csv_is_nbgraders_export(graded_class):
-    rows = read_rows(graded_class.grades / "grades.csv")
+    rows = classroom.read_rows(graded_class.grades / "grades.csv")
     assert {"assignment", "student_id", "score", "max_score"} <= set(rows[0])
     perfect = {r["assignment"]: r for r in rows if r["student_id"] == "perfect"}
     assert set(perfect) == set(course.assignments())
@@ -126,7 +121,7 @@ def test_grading_again_into_the_same_folder_grades_nothing_again(graded_class, t
     count = re.search(r"grading (\d+) notebook\(s\)", printed).group(1)
     assert f"{count} notebook(s) already graded in an earlier run with the same input" in printed
     assert not (grades / "feedback" / "stale.html").exists()
-    assert read_rows(grades / "exercises.csv") == read_rows(graded_class.grades / "exercises.csv")
+    assert classroom.read_rows(grades / "exercises.csv") == classroom.read_rows(graded_class.grades / "exercises.csv")
 
 
 def cells(rows) -> dict:
@@ -184,7 +179,7 @@ def _assert_scores_picture(graded_class) -> None:
     import matplotlib.image
 
     image = matplotlib.image.imread(graded_class.grades / "scores.png")[..., :3]
-    rows = read_rows(graded_class.grades / "exercises.csv")
+    rows = classroom.read_rows(graded_class.grades / "exercises.csv")
     cells = {(row["assignment"], row["grade_id"]) for row in rows}
     assert image.shape[:2] == (round(100 * (0.35 * len(cells) + 1.5)), 900)
 
@@ -198,11 +193,10 @@ def _assert_scores_picture(graded_class) -> None:
 def test_a_zip_from_a_learning_platform_is_graded_like_a_folder(zip_graded):
     printed, grades = zip_graded
     assert "skipped readme.txt" in printed
-    rows = read_rows(grades / "exercises.csv")
+    rows = classroom.read_rows(grades / "exercises.csv")
     # the platform's numeric id stays part of the student id
-    students = ("ada_12345", "grace_67890")
-    assert {r["student_id"] for r in rows} == set(students)
-    totals = {s: sum(float(r["score"]) for r in rows if r["student_id"] == s) for s in students}
+    assert {r["student_id"] for r in rows} == set(classroom.ZIPPED)
+    totals = {s: sum(float(r["score"]) for r in rows if r["student_id"] == s) for s in classroom.ZIPPED}
     assert totals["ada_12345"] == sum(
         float(r["max_score"]) for r in rows if r["student_id"] == "ada_12345") > 0
     assert totals["grace_67890"] == 0
