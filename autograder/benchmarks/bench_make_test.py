@@ -1,8 +1,9 @@
 """Where `make test`'s time goes: runs a command (by default `make test`) and, every half second,
 reads the CPU time of every process on the machine from /proc; each process is counted under
 the nearest of its ancestors (itself included) that names a piece of the run, as first seen.
-Prints the wall time, the CPU seconds of each piece, and how fast this machine is right now (a
-fixed Python loop, before the command starts), since shared machines vary about twofold.
+Prints the wall time, the CPU seconds of each piece, when each piece first and last used the CPU
+(what waits on what), and how fast this machine is right now (a fixed Python loop, before the
+command starts), since shared machines vary about twofold.
 
     python3 autograder/benchmarks/bench_make_test.py [-- COMMAND ...]
 
@@ -73,6 +74,8 @@ class Sampler:
         self.root = root
         self.seen: dict[int, list] = {}   # pid -> [start, piece, ticks at first sight, ticks now]
         self.gone: list[list] = []
+        self.began = time.perf_counter()
+        self.active: dict[str, list[float]] = {}  # piece -> [first, last] second it used the CPU
 
     def piece(self, pid: int) -> str:
         """The piece named by the nearest of its ancestors (itself included) below the command;
@@ -114,7 +117,11 @@ class Sampler:
             if record is None or record[0] != start:
                 if record is not None:
                     self.gone.append(record)
-                record = self.seen[pid] = [start, self.piece(pid), ticks if first else 0, ticks]
+                record = self.seen[pid] = [start, self.piece(pid), ticks if first else 0,
+                                           ticks if first else 0]
+            if ticks > record[3]:
+                now = time.perf_counter() - self.began
+                self.active.setdefault(record[1], [now, now])[1] = now
             record[3] = ticks
 
     def totals(self) -> Counter:
@@ -141,8 +148,10 @@ def main(argv: list[str]) -> int:
           f"({wall / 60:.1f} min); machine speed: the fixed loop took {loop:.2f} s")
     total = sum(seconds.values())
     print(f"CPU: {total:.0f} core-seconds, {total / wall:.2f} cores busy on average")
+    print("   core-s  share   busy from - to (s after the start)")
     for piece, value in seconds.most_common():
-        print(f"  {value:7.0f} s  {100 * value / total:4.1f}%  {piece}")
+        first, last = sampler.active.get(piece, (0.0, 0.0))
+        print(f"  {value:7.0f} s  {100 * value / total:4.1f}%  {first:5.0f} - {last:5.0f}  {piece}")
     return process.returncode
 
 
