@@ -331,6 +331,30 @@ def test_a_failing_value_check_draws_expected_yours_and_difference(monkeypatch):
     assert expected.tolist() == [2, 4, 9, 6, 9] and actual.tolist() == [2, 4, 3, 6, 9]
 
 
+def test_when_grading_the_courses_pictures_are_built_not_drawn_and_the_learners_are(monkeypatch,
+                                                                                    capsys):
+    """In nbgrader's grading run a course picture prints one line instead of a PNG (and is closed);
+    the picture of a failing answer is still drawn, and so is every picture in Validate."""
+    import IPython.display
+    import matplotlib.pyplot as plt
+
+    from tconv import plots
+
+    drawn = []
+    monkeypatch.setattr(IPython.display, "display", drawn.append)
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    figure = plots.scatter_steps_1d(np.array([2.0, 3.0]), np.array([1.0, 2.0, 3.0]), stride=2)
+    plots.display(figure)
+    assert drawn == [] and capsys.readouterr().out == plots.NOT_DRAWN + "\n"
+    assert not plt.fignum_exists(figure.number)
+    failure(checks.check_conv_transpose1d, mistakes.CONV_TRANSPOSE1D[0].compute,
+            cases.seed_example_1d())
+    assert len(drawn) == 1 and "Figure" in type(drawn[0]).__name__  # expected / yours / difference
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
+    plots.display(plots.scatter_steps_1d(np.array([2.0]), np.array([1.0]), stride=1))
+    assert len(drawn) == 2
+
+
 # --- shortcuts: a ready-made transposed convolution earns nothing ---------------------------------
 
 def _torch_functional(x, w, stride=1):

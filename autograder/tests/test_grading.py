@@ -10,10 +10,12 @@ import re
 import shutil
 from html.parser import HTMLParser
 
+import nbformat
 import numpy as np
 import pytest
 
 import classroom
+from tconv import plots
 from tconv.grader import course, grading, report
 
 
@@ -97,6 +99,33 @@ def test_feedback_exists_for_every_submission_and_names_the_mistake(graded_class
                 texts.append(feedback_text(path))
         for words in spec.get("feedback", []):
             assert any(words in text for text in texts), f"{student}: feedback lacks {words!r}"
+
+
+def test_the_kernel_knows_it_is_graded_and_draws_only_the_pictures_of_answers(graded_class):
+    """The sandboxed kernel is told that nbgrader grades it (sandbox.kernel_environment): chapter
+    07 trains for grading's 25 steps, and builds the course's pictures without drawing them (a
+    line where each would be, no PNG). A wrong answer's failing check still draws expected /
+    yours / difference, in the graded notebook and in the feedback. matplotlib finds its font list
+    in the sandbox's HOME: nothing on stderr."""
+    def graded(student: str, assignment: str) -> tuple[str, list]:
+        path = graded_class.grades / "nbgrader" / "autograded" / student / assignment
+        notebook = nbformat.read(path / f"{assignment}.ipynb", as_version=4)
+        outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
+        return "".join(o.get("text", "") for o in outputs), outputs
+
+    chapter = "07_checkerboard_subpixel"
+    source = nbformat.read(course.SOLUTIONS / chapter / f"{chapter}.ipynb", as_version=4)
+    pictures = sum(cell.source.count("plots.display(") for cell in source.cells
+                   if cell.cell_type == "code")
+    text, outputs = graded("perfect", chapter)
+    assert "25 steps for each model" in text  # the notebook's length when graded, not 400
+    assert not [output for output in outputs if output.get("name") == "stderr"]
+    assert pictures >= 10 and text.count(plots.NOT_DRAWN) == pictures
+    assert not any("image/png" in output.get("data", {}) for output in outputs)
+    _, outputs = graded("overwrites_instead_of_adding", classroom.CH01)
+    assert sum("image/png" in output.get("data", {}) for output in outputs) >= 1
+    feedback = graded_class.grades / "feedback" / "overwrites_instead_of_adding" / classroom.CH01
+    assert "data:image/png;base64," in (feedback / f"{classroom.CH01}.html").read_text()
 
 
 def test_grades_csv_is_nbgraders_export(graded_class):

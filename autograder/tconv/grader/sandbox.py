@@ -99,7 +99,9 @@ class Sandbox:
                  "--proc", "/proc", "--dev", "/dev",
                  "--size", str(limits.scratch), "--perms", "1777", "--tmpfs", "/tmp",
                  "--perms", "0755", "--dir", "/home",
-                 "--size", str(limits.scratch), "--perms", "0700", "--tmpfs", HOME]
+                 # bwrap makes it as root: 0777 lets the learner's uid use it (IPython's and
+                 # matplotlib's folders). It is this sandbox's own tmpfs, seen by no other.
+                 "--size", str(limits.scratch), "--perms", "0777", "--tmpfs", HOME]
         made = {"/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/proc", "/dev", "/tmp",
                 "/home", HOME}
         mounts = [(p, "--ro-bind") for p in self.readable() if not str(p).startswith("/usr/")]
@@ -122,8 +124,10 @@ class Sandbox:
         fontlist = matplotlib_fontlist()
         if fontlist is not None and fontlist.exists():  # no "building the font cache" note on
             # stderr in every kernel; a font list removed since it was found is only rebuilt
+            # (matplotlib takes MPLCONFIGDIR only if it can write there; else it makes a
+            # temporary one, without the list, and rebuilds it, saying so on stderr)
             bwrap += ["--perms", "0755", "--dir", f"{HOME}/.config",
-                      "--perms", "0755", "--dir", f"{HOME}/.config/matplotlib",
+                      "--perms", "0777", "--dir", f"{HOME}/.config/matplotlib",
                       "--ro-bind", str(fontlist), f"{HOME}/.config/matplotlib/{fontlist.name}"]
         bwrap += ["--chdir", HOME, "--clearenv"]
         for name, value in env.items():
@@ -281,6 +285,17 @@ def probe(folder: Path) -> None:
 
 # --- the notebook's kernel, in the sandbox ----------------------------------------------------
 
+def kernel_environment() -> dict:
+    """What a notebook's kernel is told, besides the sandbox's own variables: that nbgrader is
+    grading it (NBGRADER_EXECUTION, set by nbgrader while it runs the notebook: chapters 06 and
+    07 then train for a few steps, and the course's pictures are not drawn), and the inline
+    backend, so that the picture of a wrong answer reaches the feedback as a PNG."""
+    environment = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    if os.environ.get("NBGRADER_EXECUTION") in ("autograde", "validate"):
+        environment["NBGRADER_EXECUTION"] = os.environ["NBGRADER_EXECUTION"]
+    return environment
+
+
 def kernel_manager_class():
     """A jupyter_client kernel manager whose kernels start inside a Sandbox. Defined on demand so
     that importing this module does not import jupyter_client."""
@@ -311,13 +326,14 @@ def kernel_manager_class():
             sandbox = Sandbox(Path(self.folder), Limits(**self.limits), enabled=self.enabled)
             if self.enabled:  # written 0600 by this (root) process; only this sandbox sees it
                 os.chmod(self.connection_file, 0o644)
-            command = sandbox.command(list(kernel_cmd), writable=(Path(self.folder),))
+            command = sandbox.command(list(kernel_cmd), writable=(Path(self.folder),),
+                                      environment=kernel_environment())
             kw = dict(kw, cwd=self.folder, stdin=subprocess.DEVNULL,
                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if self.enabled:
                 kw["env"] = {"PATH": "/usr/bin:/bin"}
             else:
-                kw["env"] = _unsandboxed_env()
+                kw["env"] = {**_unsandboxed_env(), **kernel_environment()}
             return await super()._async_launch_kernel(command, **kw)
 
     return SandboxedKernelManager
