@@ -91,10 +91,14 @@ GRADED = {"graded_class", "zip_graded", "unsandboxed_batch"}  # (fixtures that w
 def _stage(item) -> int:
     """-1: a learner in the browser (runs before any background work: with a grading batch
     running beside it, the learner's Validate stalled in two runs out of four); 0: waits for
-    nothing; 1: waits for the learners' copy; 2: waits for a grading run of the background."""
+    nothing; 1: waits for the learners' copy; 2: waits for a grading run of the copy's lane (the
+    zip, the batch with the sandbox off), which ends before the class batch; 3: waits for the
+    class batch, the last to end."""
     names = set(item.fixturenames)
     if "page" in names and not names & (COPY | GRADED):
         return -1
+    if "graded_class" in names:
+        return 3
     return 2 if names & GRADED else 1 if names & COPY else 0
 
 
