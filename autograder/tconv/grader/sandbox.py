@@ -9,7 +9,8 @@ anything they start) sees:
 - a private, empty, size-capped HOME (also TMPDIR and IPYTHONDIR) and ``/tmp``;
 - its own PID namespace (it sees and signals nothing outside; when the kernel ends, every process
   it started ends with it), no network (its own empty network namespace), its own IPC and UTS;
-- a clean environment (nothing of the instructor's variables);
+- a clean environment (nothing of the instructor's variables; a kernel is told only that it is
+  graded and to draw inline: ``kernel_environment``);
 - an unprivileged uid of its own (even when grading runs as root), no capabilities,
   ``no_new_privs``;
 - limits: address space (``memory``), processes, file size, open files, and a wall-clock budget.
