@@ -22,7 +22,8 @@ SUM = "#FFE9A8"
 WRONG = "#F4A6A6"
 
 
-NOT_DRAWN = "[a picture of the course: not drawn when grading; run the cell in your notebook to see it]"
+NOT_DRAWN = ("[a picture of the course: not drawn when grading; run the cell in your notebook "
+             "to see it]")
 
 
 def grading() -> bool:
@@ -35,8 +36,9 @@ def display(fig, *, when_grading: bool = False) -> None:
 
     When grading, the course's own pictures are built (so that a mistake in the cell still fails
     there) but not drawn: a line says so instead. Nobody looks at them in the grader, and drawing
-    them took a fifth of a chapter's grading time. A picture of the learner's answer is drawn
-    there too (``when_grading=True``): the feedback shows it.
+    them would take up to a quarter of a chapter's grading time (chapter 07: 2.8 s of 11, measured
+    on 2026-12-03). A picture of the learner's answer is drawn there too (``when_grading=True``):
+    the feedback shows it.
     """
     try:
         if grading() and not when_grading:
