@@ -252,11 +252,6 @@ def test_the_experiment_gives_the_notebooks_numbers(experiment):
     assert round(experiment.test_error["resize"], 4) == pytest.approx(0.0025, abs=0.0003)
 
 
-def test_a_short_run_as_in_grading_still_works():
-    run = checkerboard_experiment.train(checkerboard_experiment.upsamplers(seed=0), steps=25, seed=0)
-    assert run.steps == [0, 25] and len(run.loss["resize"]) == 25
-
-
 # --- the checks: right answers pass, whatever their form; every mistake is named ---------------
 
 def counts_add_at(k, s, n):
