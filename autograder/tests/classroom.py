@@ -369,6 +369,22 @@ def read_rows(path: Path) -> list[dict]:
         return list(csv.DictReader(file))
 
 
+def graded_outputs(grades: Path, student: str, assignment: str = CH01) -> list:
+    """Every output of the student's graded notebook (nbgrader's autograded copy), in order; none
+    if nbgrader wrote no such notebook."""
+    path = grades / "nbgrader" / "autograded" / student / assignment / f"{assignment}.ipynb"
+    if not path.exists():
+        return []
+    return [output for cell in nbformat.read(path, as_version=4).cells
+            for output in cell.get("outputs", [])]
+
+
+def printed(outputs: list) -> str:
+    """What those outputs show as text: streams and the plain-text form of the rest."""
+    return "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
+                     for output in outputs)
+
+
 def save(batch: Batch, path: Path) -> None:
     path.write_text(json.dumps(asdict(batch), default=str))
 

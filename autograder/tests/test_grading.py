@@ -108,22 +108,17 @@ def test_the_kernel_knows_it_is_graded_and_draws_only_the_pictures_of_answers(gr
     PNG). A wrong answer's failing check still draws expected / yours / difference, in the graded
     notebook and in the feedback. matplotlib finds its font list in the sandbox's HOME: nothing
     on stderr."""
-    def graded(student: str, assignment: str) -> tuple[str, list]:
-        path = graded_class.grades / "nbgrader" / "autograded" / student / assignment
-        notebook = nbformat.read(path / f"{assignment}.ipynb", as_version=4)
-        outputs = [o for cell in notebook.cells if cell.cell_type == "code" for o in cell.outputs]
-        return "".join(o.get("text", "") for o in outputs), outputs
-
     chapter = "07_checkerboard_subpixel"
     source = nbformat.read(course.SOLUTIONS / chapter / f"{chapter}.ipynb", as_version=4)
     pictures = sum(cell.source.count("plots.display(") for cell in source.cells
                    if cell.cell_type == "code")
-    text, outputs = graded("perfect", chapter)
+    outputs = classroom.graded_outputs(graded_class.grades, "perfect", chapter)
+    text = classroom.printed(outputs)
     assert "25 steps for each model" in text  # the notebook's length when graded, not 400
     assert not [output for output in outputs if output.get("name") == "stderr"]
     assert pictures >= 10 and text.count(plots.NOT_DRAWN) == pictures
     assert not any("image/png" in output.get("data", {}) for output in outputs)
-    _, outputs = graded("overwrites_instead_of_adding", classroom.CH01)
+    outputs = classroom.graded_outputs(graded_class.grades, "overwrites_instead_of_adding")
     assert sum("image/png" in output.get("data", {}) for output in outputs) >= 1
     feedback = graded_class.grades / "feedback" / "overwrites_instead_of_adding" / classroom.CH01
     assert "data:image/png;base64," in (feedback / f"{classroom.CH01}.html").read_text()

@@ -32,15 +32,8 @@ def _full(rows, student) -> float:
 
 
 def _outputs(grades: Path, student: str) -> str:
-    """Everything the student's graded notebook printed."""
-    import nbformat
-
-    path = grades / "nbgrader" / "autograded" / student / CH01 / f"{CH01}.ipynb"
-    if not path.exists():
-        return ""
-    return "\n".join(str(output.get("text", "")) + str(output.get("data", {}).get("text/plain", ""))
-                     for cell in nbformat.read(path, as_version=4).cells
-                     for output in cell.get("outputs", []))
+    """Everything the student's graded chapter 01 printed."""
+    return classroom.printed(classroom.graded_outputs(grades, student))
 
 
 @pytest.fixture(scope="module")
