@@ -120,7 +120,7 @@ def _background_started(request):
 def background(request, tmp_path_factory) -> Background:
     """Makes what the selected tests will wait for, while the tests that need none of it run, in
     two lanes side by side: the class batch (graded_class, two notebooks at a time on a Dask
-    scheduler and two workers), the longest piece (7 minutes on the 2-core machine with nothing
+    scheduler and two workers), the longest piece (4.6 minutes on the 2-core machine with nothing
     beside it); and, one after the other, the learners' copy (`make publish`, then its own venv
     and Binder's postBuild: published, learner_venv), a zip graded from the command line
     (zip_graded) and the attacks' batch with the sandbox off (test_sandbox.unsandboxed_batch).
