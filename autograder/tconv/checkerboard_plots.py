@@ -3,21 +3,25 @@ experiment. Every function returns a matplotlib Figure; ``plots.display`` shows 
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
+import functools
+
 import numpy as np
 import torch
 import torch.nn.functional as F
-from matplotlib.colors import TwoSlopeNorm
 
 from . import checkerboard_reference as answers
 from . import plots
-from .plots import COPY_COLORS, draw_grid, light
+from .plots import COPY_COLORS, course_picture, draw_grid, light, mcolors, plt
 
-PHASE_COLORS = [light(color) for color in COPY_COLORS]
+
+@functools.cache
+def phase_colors() -> list[str]:
+    """One light colour per phase (matplotlib is imported when a picture is first drawn)."""
+    return [light(color) for color in COPY_COLORS]
 
 
 def _phase_color(a: int, b: int, s_w: int) -> str:
-    return PHASE_COLORS[(a * s_w + b) % len(PHASE_COLORS)]
+    return phase_colors()[(a * s_w + b) % len(COPY_COLORS)]
 
 
 def _count_shades(counts) -> np.ndarray:
@@ -31,6 +35,7 @@ def _count_shades(counts) -> np.ndarray:
     return shades
 
 
+@course_picture
 def overlap_counts_2d(pairs, n: int = 4):
     """One grid per (k, s): how many copies of a k x k kernel land on each output pixel of a
     stride-s transposed convolution of an n x n input."""
@@ -47,6 +52,7 @@ def overlap_counts_2d(pairs, n: int = 4):
     return fig
 
 
+@course_picture
 def phases(w, s: int = 2, n: int = 4):
     """The kernel with each tap colored by its phase; the phase sums; and what the transposed
     convolution makes of an n x n map of ones, each pixel colored by its phase."""
@@ -72,6 +78,7 @@ def phases(w, s: int = 2, n: int = 4):
     return fig
 
 
+@course_picture
 def polyphase_1d(x, w, s: int):
     """Each phase w[p::s] scattered with stride 1 (a full convolution), written to the output
     positions p, p + s, ...; the bottom row interleaves them: the stride-s transposed conv."""
@@ -81,13 +88,13 @@ def polyphase_1d(x, w, s: int):
     fig, ax = plt.subplots(figsize=(2.0 + 0.7 * width + 3.2, 0.75 * (s + 2.4)))
     for p in range(s):
         y = s - p
-        color = PHASE_COLORS[p % len(PHASE_COLORS)]
+        color = phase_colors()[p % len(COPY_COLORS)]
         taps = ", ".join(plots.number_label(v) for v in w[p::s]) or "no taps"
         mine = [n % s == p for n in range(width)]
         plots.draw_row(ax, out, y, [color if m else "white" for m in mine],
                        [plots.number_label(v) if m else "" for v, m in zip(out, mine)],
                        title=f"phase {p}: x * [{taps}], stride 1  →  positions {p}, {p + s}, …")
-    plots.draw_row(ax, out, 0, [PHASE_COLORS[n % s % len(PHASE_COLORS)] for n in range(width)],
+    plots.draw_row(ax, out, 0, [phase_colors()[n % s % len(COPY_COLORS)] for n in range(width)],
                    title=f"interleaved: the stride-{s} transposed conv")
     ax.axhline(0.98, color="#333333", lw=2)
     plots.finish_rows(ax, width, s + 1)
@@ -98,6 +105,7 @@ def polyphase_1d(x, w, s: int):
     return fig
 
 
+@course_picture
 def pixel_shuffle(x, r: int):
     """The r*r input channels of one output channel, each its own color, and the output in which
     channel i*r + j fills offset (i, j) of every r x r cell."""
@@ -109,9 +117,9 @@ def pixel_shuffle(x, r: int):
                              gridspec_kw={"width_ratios": [width + 1] * (r * r)
                                           + [out.shape[2] + 1]})
     for channel in range(r * r):
-        draw_grid(axes[channel], x[channel], PHASE_COLORS[channel % len(PHASE_COLORS)],
+        draw_grid(axes[channel], x[channel], phase_colors()[channel % len(COPY_COLORS)],
                   fontsize=9, title=f"channel {channel}\n(i, j) = {divmod(channel, r)}")
-    colors = np.array([[PHASE_COLORS[((row % r) * r + col % r) % len(PHASE_COLORS)]
+    colors = np.array([[phase_colors()[((row % r) * r + col % r) % len(COPY_COLORS)]
                         for col in range(out.shape[2])] for row in range(out.shape[1])],
                       dtype=object)
     draw_grid(axes[-1], out[0], colors, fontsize=9,
@@ -121,6 +129,7 @@ def pixel_shuffle(x, r: int):
     return fig
 
 
+@course_picture
 def maps(named: dict, title: str | None = None, centered=False):
     """A row of 2-D maps as images, each with its color bar; ``centered`` puts 0 at white."""
     fig, axes = plt.subplots(1, len(named), figsize=(3.4 * len(named), 3.5))
@@ -128,7 +137,7 @@ def maps(named: dict, title: str | None = None, centered=False):
         values = np.asarray(values, dtype=np.float64)
         if centered:
             limit = max(float(np.abs(values).max()), 1e-12)
-            image = ax.imshow(values, cmap="RdBu_r", norm=TwoSlopeNorm(0, -limit, limit))
+            image = ax.imshow(values, cmap="RdBu_r", norm=mcolors.TwoSlopeNorm(0, -limit, limit))
         elif np.ptp(values) < 1e-9 * max(1.0, float(np.abs(values).max())):
             image = ax.imshow(values, cmap="viridis", vmin=values.min() - 0.5,
                               vmax=values.max() + 0.5)  # a constant map: one flat color
@@ -144,6 +153,7 @@ def maps(named: dict, title: str | None = None, centered=False):
     return fig
 
 
+@course_picture
 def experiment(run, names: dict):
     """Left: each model's checkerboard amplitude during training (log scale; 0 is drawn at the
     bottom edge). Right: the training losses."""

@@ -295,4 +295,4 @@ def show_comparison(expected: np.ndarray, actual: np.ndarray, title: str) -> Non
     """Draw expected / yours / difference under the failing cell (and in graded feedback)."""
     from . import plots  # matplotlib is loaded only when a picture is needed
 
-    plots.display(plots.comparison_figure(expected, actual, title), when_grading=True)
+    plots.display(plots.comparison_figure(expected, actual, title))

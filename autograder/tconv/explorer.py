@@ -8,7 +8,8 @@ the crop window that ``padding`` and ``output_padding`` leave, and the output-si
 the numbers put in. Everything is computed with ``tconv.reference``.
 
 ``show_explorer()`` puts that figure under ipywidgets sliders in a live notebook, and draws one
-static figure where widgets cannot be shown (no kernel, nbgrader's grading run). In a live
+static figure where widgets cannot be shown (no kernel, nbgrader's Validate); when grading it
+draws nothing (a course picture: ``plots.course_picture``). In a live
 notebook the widget also carries a picture of its first state, which a static HTML export of the
 notebook shows instead of the sliders.
 """
@@ -19,12 +20,10 @@ import base64
 import io
 import os
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import to_hex
-from matplotlib.patches import Rectangle
 
 from . import plots, reference
+from .plots import course_picture, mcolors, mpatches, plt
 
 DEFAULTS = dict(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1, output_padding=0,
                 pixel_row=0, pixel_col=0)
@@ -32,7 +31,7 @@ DEFAULTS = dict(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1, ou
 RANGES = dict(input_size=(1, 6), kernel_size=(1, 5), stride=(1, 4), padding=(0, 4),
               dilation=(1, 3), output_padding=(0, 3), pixel_row=(0, 5), pixel_col=(0, 5))
 PIXEL = plots.COPY_COLORS[0]
-COUNT_COLORS = plt.get_cmap("YlOrBr")
+COUNT_COLORS = "YlOrBr"  # a matplotlib colour map
 
 
 def output_size_formula(input_size, kernel_size, stride=1, padding=0, dilation=1,
@@ -82,6 +81,7 @@ def _message_figure(title: str, message: str):
     return fig
 
 
+@course_picture
 def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1,
                     output_padding=0, pixel_row=0, pixel_col=0):
     """The explorer's picture for one setting of the sliders (square input and kernel).
@@ -126,7 +126,7 @@ def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1
             elif counts[r, c] == 0:
                 colors[r, c] = "white"  # no copy lands here: a hole in the output
             else:
-                colors[r, c] = to_hex(COUNT_COLORS(0.12 + 0.6 * counts[r, c] / most))
+                colors[r, c] = mcolors.to_hex(plt.get_cmap(COUNT_COLORS)(0.12 + 0.6 * counts[r, c] / most))
     input_colors = np.full((input_size, input_size), "white", dtype=object)
     input_colors[row, col] = plots.light(PIXEL)
 
@@ -142,14 +142,14 @@ def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1
     plots.draw_grid(ax_in, np.zeros((input_size, input_size)), colors=input_colors,
                     labels=[["" for _ in range(input_size)] for _ in range(input_size)],
                     title=f"input {input_size}×{input_size}\nchosen pixel ({row}, {col})")
-    ax_in.add_patch(Rectangle((col, row), 1, 1, fill=False, edgecolor=PIXEL, lw=3, gid="pixel"))
+    ax_in.add_patch(mpatches.Rectangle((col, row), 1, 1, fill=False, edgecolor=PIXEL, lw=3, gid="pixel"))
     plots.draw_grid(ax_out, counts, colors=colors, fontsize=fontsize,
                     frame=(padding, padding, size, size),
                     title=f"full output {full}×{full}: copies of the kernel on each pixel\n"
                           f"outlined: where pixel ({row}, {col}) writes; "
                           f"red frame: the {size}×{size} output kept")
     for r, c in zip(*np.nonzero(footprint)):
-        ax_out.add_patch(Rectangle((c + 0.08, r + 0.08), 0.84, 0.84, fill=False, edgecolor=PIXEL,
+        ax_out.add_patch(mpatches.Rectangle((c + 0.08, r + 0.08), 0.84, 0.84, fill=False, edgecolor=PIXEL,
                                    lw=2, gid="footprint"))
 
     inside = counts[kept & ~added]

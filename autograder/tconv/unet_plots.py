@@ -4,17 +4,17 @@ upsampling comparison. Every function returns a matplotlib Figure (show it with
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.patches import FancyArrowPatch, Rectangle
 
 from . import plots, unet
+from .plots import course_picture, mpatches, plt
 
 KEPT = "#FFE9A8"
 MARGIN = "#D9D9D9"
 PATH_COLORS = {"conv": "#333333", "pool": "#C44E52", "up": "#55A868", "skip": "#8172B3"}
 
 
+@course_picture
 def crop_window(height_in: int, width_in: int, height: int, width: int):
     """A ``height_in x width_in`` map with its centered ``height x width`` window framed.
 
@@ -38,6 +38,7 @@ def crop_window(height_in: int, width_in: int, height: int, width: int):
     return fig
 
 
+@course_picture
 def architecture(rows: list, title: str | None = None):
     """U-Net drawn from a ``unet.size_table``: one bar per feature map, its height growing with
     the map's size, labelled with size (below) and channels (above); arrows for convolutions,
@@ -64,12 +65,12 @@ def architecture(rows: list, title: str | None = None):
         width = 0.06 + 0.025 * np.log2(max(row.channels, 1))
         if row.operation.startswith("crop"):
             # the cropped skip map (purple) and the upsampled map side by side
-            ax.add_patch(Rectangle((x - width / 2, y - height / 2), width / 2, height,
+            ax.add_patch(mpatches.Rectangle((x - width / 2, y - height / 2), width / 2, height,
                                    facecolor=PATH_COLORS["skip"], alpha=0.5, edgecolor="#333333"))
-            ax.add_patch(Rectangle((x, y - height / 2), width / 2, height,
+            ax.add_patch(mpatches.Rectangle((x, y - height / 2), width / 2, height,
                                    facecolor=PATH_COLORS["up"], alpha=0.5, edgecolor="#333333"))
             source_x, source_y, source_h, source_size = skip_from[level]
-            arrow = FancyArrowPatch((source_x + 0.1, source_y), (x - width / 2 - 0.05, y),
+            arrow = mpatches.FancyArrowPatch((source_x + 0.1, source_y), (x - width / 2 - 0.05, y),
                                     arrowstyle="-|>", mutation_scale=12, linestyle="--",
                                     color=PATH_COLORS["skip"])
             ax.add_patch(arrow)
@@ -80,7 +81,7 @@ def architecture(rows: list, title: str | None = None):
             face = "#4C72B0" if row.path != "expanding" else "#DD8452"
             if row.operation == "input":
                 face = "white"
-            ax.add_patch(Rectangle((x - width / 2, y - height / 2), width, height, facecolor=face,
+            ax.add_patch(mpatches.Rectangle((x - width / 2, y - height / 2), width, height, facecolor=face,
                                    alpha=0.6, edgecolor="#333333"))
         ax.text(x, y - height / 2 - 0.05, f"{row.size}", ha="center", va="top", fontsize=7)
         ax.text(x, y + height / 2 + 0.04, f"{row.channels}", ha="center", va="bottom", fontsize=7,
@@ -93,7 +94,7 @@ def architecture(rows: list, title: str | None = None):
                 kind = "pool"
             elif row.operation.startswith("2x2 up"):
                 kind = "up"
-            ax.add_patch(FancyArrowPatch((px + 0.08, py), (x - 0.08, y), arrowstyle="-|>",
+            ax.add_patch(mpatches.FancyArrowPatch((px + 0.08, py), (x - 0.08, y), arrowstyle="-|>",
                                          mutation_scale=10, color=PATH_COLORS[kind], lw=1.2))
         placed[n] = (x, y, height)
         if row.path == "contracting" and "(2/2)" in row.operation:
@@ -116,6 +117,7 @@ def architecture(rows: list, title: str | None = None):
     return fig
 
 
+@course_picture
 def samples(images, masks, predictions=None, count=6, margin=0):
     """Input images (the mirrored border, if any, shaded), true masks and predicted probabilities.
 
@@ -133,7 +135,7 @@ def samples(images, masks, predictions=None, count=6, margin=0):
         axes[0, k].imshow(image, cmap="gray")
         if margin:
             inner = image.shape[0] - 2 * margin
-            axes[0, k].add_patch(Rectangle((margin - 0.5, margin - 0.5), inner, inner, fill=False,
+            axes[0, k].add_patch(mpatches.Rectangle((margin - 0.5, margin - 0.5), inner, inner, fill=False,
                                            edgecolor="#DD8452", lw=1.2))
         axes[1, k].imshow(masks[k, 0], cmap="gray", vmin=0, vmax=1)
         for r, predicted in enumerate(predictions.values(), start=2):
@@ -148,6 +150,7 @@ def samples(images, masks, predictions=None, count=6, margin=0):
     return fig
 
 
+@course_picture
 def loss_curve(losses, title="training loss"):
     """The loss at every step (light) and its running mean over 25 steps (dark), log scale."""
     losses = np.asarray(losses, dtype=np.float64)
@@ -166,6 +169,7 @@ def loss_curve(losses, title="training loss"):
     return fig
 
 
+@course_picture
 def upsampling_comparison(image, size: int = 4):
     """Top: an image doubled four ways (``unet.upsample_four_ways``). Bottom: what each makes of a
     ``size x size`` map of ones; a transposed convolution keeps it constant inside exactly when
@@ -193,6 +197,7 @@ def upsampling_comparison(image, size: int = 4):
     return fig
 
 
+@course_picture
 def up_response(response):
     """A trained up-convolution's output for a constant input: one 2x2 pattern, repeated."""
     fig, ax = plt.subplots(figsize=(4, 3.6))

@@ -4,11 +4,15 @@ what is wrong: the named mistake where one is known, else the first differing po
 from __future__ import annotations
 
 import inspect
+import os
+import subprocess
+import sys
+import textwrap
 
 import numpy as np
 import pytest
 
-from tconv import cases, checks, comparing, exercises, mistakes
+from tconv import cases, checks, comparing, exercises, mistakes, plots
 from tconv.grader import verdicts
 
 CASES_1D = cases.seed_example_1d() + cases.random_1d(5, 1) + cases.edge_1d()
@@ -331,28 +335,50 @@ def test_a_failing_value_check_draws_expected_yours_and_difference(monkeypatch):
     assert expected.tolist() == [2, 4, 9, 6, 9] and actual.tolist() == [2, 4, 3, 6, 9]
 
 
-def test_when_grading_the_courses_pictures_are_built_not_drawn_and_the_learners_are(monkeypatch,
-                                                                                    capsys):
-    """In nbgrader's grading run a course picture prints one line instead of a PNG (and is closed);
-    the picture of a failing answer is still drawn, and so is every picture in Validate."""
+def test_when_grading_the_courses_pictures_are_not_drawn_and_the_learners_are(monkeypatch,
+                                                                              capsys):
+    """In nbgrader's grading run a course picture is not built: it prints one line instead of a
+    PNG. The picture of a failing answer is still drawn, and so is every picture in Validate."""
     import IPython.display
-    import matplotlib.pyplot as plt
-
-    from tconv import plots
 
     drawn = []
     monkeypatch.setattr(IPython.display, "display", drawn.append)
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     figure = plots.scatter_steps_1d(np.array([2.0, 3.0]), np.array([1.0, 2.0, 3.0]), stride=2)
+    assert figure is None
     plots.display(figure)
     assert drawn == [] and capsys.readouterr().out == plots.NOT_DRAWN + "\n"
-    assert not plt.fignum_exists(figure.number)
     failure(checks.check_conv_transpose1d, mistakes.CONV_TRANSPOSE1D[0].compute,
             cases.seed_example_1d())
     assert len(drawn) == 1 and "Figure" in type(drawn[0]).__name__  # expected / yours / difference
     monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
     plots.display(plots.scatter_steps_1d(np.array([2.0]), np.array([1.0]), stride=1))
     assert len(drawn) == 2
+
+
+def test_a_graded_kernel_that_draws_nothing_never_imports_matplotlib():
+    """Every module of pictures the notebooks import, and a course picture asked for while
+    grading: matplotlib stays unimported (it costs a graded kernel 1.1 s of CPU). A wrong answer's
+    picture then imports it."""
+    script = textwrap.dedent("""
+        import sys
+        import numpy as np
+        from tconv import checkerboard_plots, checks, explorer, mistakes, plots, unet_plots, cases
+        plots.display(plots.scatter_steps_1d(np.array([2.0]), np.array([1.0])))
+        explorer.show_explorer()
+        print("before", "matplotlib" in sys.modules)
+        try:
+            checks.check_conv_transpose1d(mistakes.CONV_TRANSPOSE1D[0].compute,
+                                          cases.seed_example_1d())
+        except AssertionError:
+            pass
+        print("after", "matplotlib" in sys.modules)
+        """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                            env=dict(os.environ, NBGRADER_EXECUTION="autograde", MPLBACKEND="Agg"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.count(plots.NOT_DRAWN) == 2, result.stdout
+    assert "before False" in result.stdout and "after True" in result.stdout, result.stdout
 
 
 # --- shortcuts: a ready-made transposed convolution earns nothing ---------------------------------

@@ -142,15 +142,18 @@ def test_without_a_live_kernel_show_explorer_draws_one_static_figure(monkeypatch
     plt.close(shown[0])
 
 
-def test_while_grading_show_explorer_draws_one_static_figure(monkeypatch):
+def test_in_validate_show_explorer_draws_one_static_figure_and_when_grading_none(monkeypatch):
     shown = []
     monkeypatch.setattr(explorer.plots, "display", shown.append)
-    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
     assert not explorer.widgets_can_render()
     explorer.show_explorer()
     assert len(shown) == 1
     assert_shows_default_explorer(shown[0])
     plt.close(shown[0])
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")  # a course picture: not drawn
+    explorer.show_explorer()
+    assert shown[1:] == [None]
 
 
 def test_the_widget_has_every_slider_and_a_static_fallback(monkeypatch):

@@ -98,6 +98,35 @@ def test_chapter_06_training_reaches_the_numbers_its_prose_states():
     assert f"about {round(parameters, -2):,} parameters" in _cell(notebook, "cell-34").source
 
 
+def test_chapter_07_experiment_reaches_the_numbers_its_prose_states():
+    """The transposed upsampler's checkerboard amplitude, 0.67 at the start and about 0.0005
+    after the full run; the resize upsampler's, 0 at every step; the held-out errors 0.0040 and
+    0.0025: read from the one execution of the notebook, as chapter 07's prose states them."""
+    from tconv import checkerboard_experiment
+
+    notebook, _ = executed(course.SOLUTIONS / "07_checkerboard_subpixel" /
+                           "07_checkerboard_subpixel.ipynb")
+    printed = _printed(notebook, "cell-65")
+    assert f"{checkerboard_experiment.STEPS} steps for each model" in printed
+    number = r"([-+.\de]+)"
+    found = {}
+    for name, label in checkerboard_experiment.NAMES.items():
+        match = re.search(rf"{re.escape(label)} +checkerboard amplitude {number} at step 0, {number} "
+                          rf"at step {checkerboard_experiment.STEPS} \(at most {number}\); "
+                          rf"held-out error {number}", printed)
+        assert match, (label, printed)
+        found[name] = [float(value) for value in match.groups()]
+    start, end, _, error = found["transposed"]
+    assert round(start, 2) == 0.67 and 0.0002 < end < 0.001
+    assert error == pytest.approx(0.0040, abs=0.0003)
+    *_, most, error = found["resize"]
+    assert most < 1e-6
+    assert error == pytest.approx(0.0025, abs=0.0003)
+    stated = _cell(notebook, "cell-68").source
+    assert "amplitude of\n0.67" in stated and "about 0.0005" in stated
+    assert "(0.0040 for the transposed\nupsampler, 0.0025 for the resize one)" in stated
+
+
 def test_solutions_are_committed_without_outputs():
     for path in SOURCE_NOTEBOOKS:
         for cell in nbformat.read(path, as_version=4).cells:

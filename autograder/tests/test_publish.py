@@ -245,8 +245,10 @@ def test_every_chapter_runs_in_the_copy_and_its_checks_pass(learner_venv, publis
     start = time.perf_counter()
     result = subprocess.run([str(venv / "bin" / "python"), "-c", RUN_ANSWERED, json.dumps(answers),
                              *notebooks], cwd=published,
-                            # autograde: chapter 06 trains 20 steps (test_notebooks.py trains fully)
-                            env=dict(env, PYTHONWARNINGS="ignore", NBGRADER_EXECUTION="autograde"),
+                            # as in Validate: chapters 06 and 07 train briefly (test_notebooks.py
+                            # trains fully) and every picture is built (Agg: not rendered)
+                            env=dict(env, PYTHONWARNINGS="ignore", NBGRADER_EXECUTION="validate",
+                                     MPLBACKEND="Agg"),
                             capture_output=True, text=True, timeout=1500)
     assert result.returncode == 0, result.stderr[-4000:]
     print(f"\nevery chapter of the copy, answered: {time.perf_counter() - start:.0f} s")

@@ -412,9 +412,10 @@ def record_chapter(released: Path, into: Path, prefix: str, timeout: int = 900) 
     work = into / released.parent.name
     shutil.copytree(released.parent, work, dirs_exist_ok=True)
     env_before = dict(os.environ)
-    # NBGRADER_EXECUTION=autograde: chapters shorten what only takes time (chapter 06's training);
-    # the calls to the answer modules are the same.
-    os.environ.update(MPLBACKEND="Agg", PYTHONWARNINGS="ignore", NBGRADER_EXECUTION="autograde")
+    # NBGRADER_EXECUTION=validate, as in nbgrader's Validate: chapters 06 and 07 shorten their
+    # trainings (the calls to the answer modules are the same), and every picture is built, so
+    # that its calls are recorded too (when grading, the course's pictures are not built).
+    os.environ.update(MPLBACKEND="Agg", PYTHONWARNINGS="ignore", NBGRADER_EXECUTION="validate")
     try:
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(work)}})
