@@ -124,6 +124,27 @@ def test_the_kernel_knows_it_is_graded_and_draws_only_the_pictures_of_answers(gr
     assert "data:image/png;base64," in (feedback / f"{classroom.CH01}.html").read_text()
 
 
+def test_a_worker_compiles_the_feedbacks_templates_once(monkeypatch):
+    """nbgrader makes a new HTML exporter for every feedback page; ours keeps Jinja's compiled
+    templates for the process (task.FeedbackExporter): the second page compiles nothing and is
+    the same page."""
+    import jinja2
+
+    from tconv.grader import task
+
+    compiled, compile_template = [], jinja2.Environment.compile
+    monkeypatch.setattr(jinja2.Environment, "compile",
+                        lambda self, *args, **kwargs: (compiled.append(args[1:2]),
+                                                       compile_template(self, *args, **kwargs))[1])
+    monkeypatch.setattr(task, "_TEMPLATES", type(task._TEMPLATES)())
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Well done, Ada")])
+    first, _ = task.FeedbackExporter().from_notebook_node(notebook)
+    after_first = len(compiled)
+    second, _ = task.FeedbackExporter().from_notebook_node(notebook)
+    assert after_first > 0 and len(compiled) == after_first, compiled
+    assert first == second and "Well done, Ada" in first
+
+
 def test_grades_csv_is_nbgraders_export(graded_class):
     rows = classroom.read_rows(graded_class.grades / "grades.csv")
     assert {"assignment", "student_id", "score", "max_score"} <= set(rows[0])

@@ -17,7 +17,9 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import jinja2
 import nbformat
+from nbconvert.exporters import HTMLExporter
 
 from . import course, report, verdicts
 from .records import CellResult, Job, Result
@@ -155,8 +157,38 @@ def _config(root: Path, kernel_folder: Path, settings: Settings):
     private.SandboxedKernelManager.folder = str(kernel_folder)
     private.SandboxedKernelManager.limits = asdict(settings.limits)
     private.SandboxedKernelManager.enabled = settings.sandboxed
+    private.GenerateFeedback.exporter_class = FeedbackExporter
     config.merge(private)
     return config
+
+
+class _CompiledTemplates(jinja2.BytecodeCache):
+    """Jinja's compiled templates, kept in this process, by template name and source checksum."""
+
+    def __init__(self):
+        self.kept: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket) -> None:
+        if bucket.key in self.kept:
+            bucket.bytecode_from_string(self.kept[bucket.key])
+
+    def dump_bytecode(self, bucket) -> None:
+        self.kept[bucket.key] = bucket.bytecode_to_string()
+
+
+_TEMPLATES = _CompiledTemplates()
+
+
+class FeedbackExporter(HTMLExporter):
+    """nbgrader's feedback exporter (nbconvert's HTML), whose nine templates a worker compiles
+    once, not for every notebook: nbgrader makes a new exporter, and so a new Jinja environment,
+    for each feedback page. Compiling them was a quarter of the grader's own CPU for a chapter
+    01 notebook (1.0 s of 3.9 s under a profiler, 2026-12-03)."""
+
+    def _create_environment(self):
+        environment = super()._create_environment()
+        environment.bytecode_cache = _TEMPLATES
+        return environment
 
 
 def _why_not_graded(outcome: dict) -> str:
