@@ -1,5 +1,6 @@
 """Chapter 07's pictures: overlap counts, kernel phases, the polyphase and sub-pixel views, and the
-experiment. Every function returns a matplotlib Figure; ``plots.display`` shows it."""
+experiment. Every function returns a matplotlib Figure, or None when
+grading (``plots.course_picture``); ``plots.display`` shows it."""
 
 from __future__ import annotations
 

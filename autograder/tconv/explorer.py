@@ -126,7 +126,8 @@ def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1
             elif counts[r, c] == 0:
                 colors[r, c] = "white"  # no copy lands here: a hole in the output
             else:
-                colors[r, c] = mcolors.to_hex(plt.get_cmap(COUNT_COLORS)(0.12 + 0.6 * counts[r, c] / most))
+                shade = plt.get_cmap(COUNT_COLORS)(0.12 + 0.6 * counts[r, c] / most)
+                colors[r, c] = mcolors.to_hex(shade)
     input_colors = np.full((input_size, input_size), "white", dtype=object)
     input_colors[row, col] = plots.light(PIXEL)
 
@@ -142,15 +143,16 @@ def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1
     plots.draw_grid(ax_in, np.zeros((input_size, input_size)), colors=input_colors,
                     labels=[["" for _ in range(input_size)] for _ in range(input_size)],
                     title=f"input {input_size}×{input_size}\nchosen pixel ({row}, {col})")
-    ax_in.add_patch(mpatches.Rectangle((col, row), 1, 1, fill=False, edgecolor=PIXEL, lw=3, gid="pixel"))
+    ax_in.add_patch(mpatches.Rectangle((col, row), 1, 1, fill=False, edgecolor=PIXEL, lw=3,
+                                       gid="pixel"))
     plots.draw_grid(ax_out, counts, colors=colors, fontsize=fontsize,
                     frame=(padding, padding, size, size),
                     title=f"full output {full}×{full}: copies of the kernel on each pixel\n"
                           f"outlined: where pixel ({row}, {col}) writes; "
                           f"red frame: the {size}×{size} output kept")
     for r, c in zip(*np.nonzero(footprint)):
-        ax_out.add_patch(mpatches.Rectangle((c + 0.08, r + 0.08), 0.84, 0.84, fill=False, edgecolor=PIXEL,
-                                   lw=2, gid="footprint"))
+        ax_out.add_patch(mpatches.Rectangle((c + 0.08, r + 0.08), 0.84, 0.84, fill=False,
+                                            edgecolor=PIXEL, lw=2, gid="footprint"))
 
     inside = counts[kept & ~added]
     if inside.min() == inside.max():

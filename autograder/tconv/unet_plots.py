@@ -1,6 +1,6 @@
 """Chapter 06's pictures: the crop window, U-Net's architecture, the data, the training, the
-upsampling comparison. Every function returns a matplotlib Figure (show it with
-``plots.display``)."""
+upsampling comparison. Every function returns a matplotlib Figure, or None when grading
+(``plots.course_picture``); show it with ``plots.display``."""
 
 from __future__ import annotations
 
