@@ -16,13 +16,17 @@ from .plots import COPY_COLORS, course_picture, draw_grid, light, mcolors, plt
 
 
 @functools.cache
-def phase_colors() -> list[str]:
-    """One light colour per phase (matplotlib is imported when a picture is first drawn)."""
-    return [light(color) for color in COPY_COLORS]
+def _phase_colors() -> tuple[str, ...]:
+    return tuple(light(color) for color in COPY_COLORS)  # matplotlib: imported on first use
+
+
+def phase_color(phase: int) -> str:
+    """The light colour of phase ``phase`` (numbered a * s + b in 2D)."""
+    return _phase_colors()[phase % len(COPY_COLORS)]
 
 
 def _phase_color(a: int, b: int, s_w: int) -> str:
-    return phase_colors()[(a * s_w + b) % len(COPY_COLORS)]
+    return phase_color(a * s_w + b)
 
 
 def _count_shades(counts) -> np.ndarray:
@@ -89,13 +93,13 @@ def polyphase_1d(x, w, s: int):
     fig, ax = plt.subplots(figsize=(2.0 + 0.7 * width + 3.2, 0.75 * (s + 2.4)))
     for p in range(s):
         y = s - p
-        color = phase_colors()[p % len(COPY_COLORS)]
+        color = phase_color(p)
         taps = ", ".join(plots.number_label(v) for v in w[p::s]) or "no taps"
         mine = [n % s == p for n in range(width)]
         plots.draw_row(ax, out, y, [color if m else "white" for m in mine],
                        [plots.number_label(v) if m else "" for v, m in zip(out, mine)],
                        title=f"phase {p}: x * [{taps}], stride 1  →  positions {p}, {p + s}, …")
-    plots.draw_row(ax, out, 0, [phase_colors()[n % s % len(COPY_COLORS)] for n in range(width)],
+    plots.draw_row(ax, out, 0, [phase_color(n % s) for n in range(width)],
                    title=f"interleaved: the stride-{s} transposed conv")
     ax.axhline(0.98, color="#333333", lw=2)
     plots.finish_rows(ax, width, s + 1)
@@ -118,9 +122,9 @@ def pixel_shuffle(x, r: int):
                              gridspec_kw={"width_ratios": [width + 1] * (r * r)
                                           + [out.shape[2] + 1]})
     for channel in range(r * r):
-        draw_grid(axes[channel], x[channel], phase_colors()[channel % len(COPY_COLORS)],
+        draw_grid(axes[channel], x[channel], phase_color(channel),
                   fontsize=9, title=f"channel {channel}\n(i, j) = {divmod(channel, r)}")
-    colors = np.array([[phase_colors()[((row % r) * r + col % r) % len(COPY_COLORS)]
+    colors = np.array([[_phase_color(row % r, col % r, r)
                         for col in range(out.shape[2])] for row in range(out.shape[1])],
                       dtype=object)
     draw_grid(axes[-1], out[0], colors, fontsize=9,

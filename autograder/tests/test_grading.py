@@ -104,8 +104,7 @@ def test_feedback_exists_for_every_submission_and_names_the_mistake(graded_class
 def test_the_kernel_knows_it_is_graded_and_draws_only_the_pictures_of_answers(graded_class):
     """The sandboxed kernel is told that nbgrader grades it (sandbox.kernel_environment): chapter
     07 trains for grading's 25 steps (each of the class's chapter 07 notebooks runs that short
-    path), and builds the course's pictures without drawing them (a line where each would be, no
-    PNG). A wrong answer's failing check still draws expected / yours / difference, in the graded
+    path), and does not draw the course's pictures (a line where each would be, no PNG). A wrong answer's failing check still draws expected / yours / difference, in the graded
     notebook and in the feedback. matplotlib finds its font list in the sandbox's HOME: nothing
     on stderr."""
     chapter = "07_checkerboard_subpixel"
