@@ -67,7 +67,9 @@ BROKEN_FILES = {"wrong_name": True, "not_a_notebook": False, "missing": False}
 
 PATHS = ("solution", "home_secret", "classmate", "package", "site_packages", "autograder",
          "startup", "gradebook", "grades")
-HONEST = "honest_a"  # the classmate whose notebook and report line the attacks go after
+# the classmate whose notebook and report line the attacks go after: a sample student who hands in
+# chapter 01 only, right (samples.toml), so the batch grades no extra copy of it
+HONEST = "only_chapter_01"
 
 
 def attacks(paths: dict) -> dict[str, tuple[str, bool]]:
@@ -156,11 +158,11 @@ try:
 except MemoryError:
     print('no memory for that')
 """ + RIGHT_1D, True),
-        "injects_markup": ("""
+        "injects_markup": (f"""
 from IPython.display import HTML, display
 display(HTML('<script>alert("xss")</script><img src=x onerror="alert(1)">'))
 def conv_transpose1d(x, w, stride=1):
-    raise ValueError('boom\\n- **honest_a**: 0 / 5 (plagiarism)\\n<script>alert(2)</script>')
+    raise ValueError('boom\\n- **{HONEST}**: 0 / 5 (plagiarism)\\n<script>alert(2)</script>')
 """, False),
     }
 
@@ -169,7 +171,7 @@ ATTACKS = list(attacks(dict.fromkeys(PATHS, "")))
 SAFE_WITH_THE_SANDBOX_OFF = ["reads_answers", "leaks_secrets", "writes_outside",
                              "outlives_its_kernel", "edits_the_gradebook",
                              "uses_pytorch_from_a_thread", "forks_many"]
-NOT_IN_THE_CATALOG = [HONEST, *FAULTS, *BROKEN_FILES, *ATTACKS]
+NOT_IN_THE_CATALOG = [*FAULTS, *BROKEN_FILES, *ATTACKS]
 
 
 def with_answer(notebook_path, source):
@@ -337,7 +339,6 @@ def the_class(folder: Path) -> Batch:
     grades on this machine), one of which is killed mid-batch (test_cluster.py)."""
     submitted, grades = folder / "submitted", folder / "grades"
     shutil.copytree(course.SAMPLE_SUBMISSIONS, submitted)
-    _copy_perfect_ch01(submitted, HONEST)
     add_faulty(submitted)
     add_attackers(submitted, grades, ATTACKS)
     digest = tree_digest(submitted)

@@ -44,13 +44,15 @@ def sandboxed_batch(graded_class):
 
 
 def test_honest_students_keep_full_marks_beside_every_attack(sandboxed_batch, sample_catalog):
-    """The classmate the attacks go after, and a sample student who hands in the same chapter.
-    (Every other sample student's scores: test_grading.test_every_sample_scores_what_...)"""
+    """The classmate the attacks go after, a sample student who hands in chapter 01 alone, and
+    the perfect sample student. (Every sample student's scores, each chapter's:
+    test_grading.test_every_sample_scores_what_the_catalog_states)"""
     rows, *_ = sandboxed_batch
     full = _full(rows, HONEST)
-    scores = _scores(rows)
-    assert sample_catalog["only_chapter_01"]["expected"] == "full"
-    assert full > 0 and scores[HONEST] == scores["only_chapter_01"] == full
+    perfect_01 = sum(float(r["score"]) for r in rows
+                     if r["student_id"] == "perfect" and r["assignment"] == CH01)
+    assert sample_catalog[HONEST]["expected"] == "full"
+    assert full > 0 and _scores(rows)[HONEST] == perfect_01 == full
 
 
 def test_each_attack_earns_only_what_its_answer_is_worth(sandboxed_batch):
@@ -99,7 +101,7 @@ def test_markup_from_a_student_is_inert(sandboxed_batch):
     assert "alert" in feedback  # the attack is shown, as text
     assert not tags & {"script", "iframe", "object", "embed"} and handlers == []
     lines = (grades / "report.md").read_text().splitlines()
-    assert not any(line.startswith("- **honest_a**: 0") for line in lines)
+    assert not any(line.startswith(f"- **{HONEST}**: 0") for line in lines)
     assert not any("<script>" in line for line in lines)
 
 
