@@ -67,9 +67,12 @@ def course_picture(draw):
 def display(fig) -> None:
     """Show a figure under the current cell (in a notebook) and release it; for a course picture
     that was not drawn (``course_picture``, when grading), one line that says so."""
-    if fig is None:
+    if fig is None and grading():
         print(NOT_DRAWN)
         return
+    if fig is None:
+        raise TypeError("plots.display was given None, not a figure: the function that should "
+                        "draw it returned nothing. Pass display what a plots function returns.")
     from IPython.display import display as ipython_display
 
     try:

@@ -272,7 +272,7 @@ def shuffle_by_loops(x, r):
 
 
 CHAPTER = [exercise for exercise in exercises.EXERCISES if exercise.chapter == "07"]
-RECHECKABLE = {exercise.check: exercise.reference for exercise in CHAPTER}
+REFERENCES = {exercise.check: exercise.reference for exercise in CHAPTER}  # check -> reference
 OTHER_WAYS = {  # right answers written otherwise than the reference
     "overlap_counts_1d": [counts_add_at, counts_gather],
     "phase_sums": [phase_sums_by_mask],
@@ -463,19 +463,19 @@ def test_every_test_cell_is_a_sequence_of_replayable_check_calls():
                     and call.func.value.id == "checks" and isinstance(call.args[0], ast.Name)), (
                 cell.metadata["nbgrader"]["grade_id"])
             name = call.func.attr
-            assert name in RECHECKABLE and getattr(checks, name)
+            assert name in REFERENCES and getattr(checks, name)
             arguments = [eval(compile(ast.Expression(a), "<cell>", "eval"), dict(namespace))
                          for a in call.args[1:]]
             # the reference with the learner function's signature passes the recorded calls
-            getattr(checks, name)(RECHECKABLE[name], *arguments, picture=False)
+            getattr(checks, name)(REFERENCES[name], *arguments, picture=False)
             seen.add(name)
-    assert seen == set(RECHECKABLE)
+    assert seen == set(REFERENCES)
 
 
 def test_every_exercise_has_a_hidden_test_and_a_visible_one():
     cells = graded_cells()
     assert sum(c.metadata["nbgrader"]["points"] for c in cells) == 13
-    for name in RECHECKABLE:
+    for name in REFERENCES:
         mine = [c for c in cells if f"checks.{name}(" in c.source]
         assert any("BEGIN HIDDEN TESTS" in c.source for c in mine), name
         assert any(c.source.split("### BEGIN HIDDEN TESTS")[0].strip() for c in mine), name

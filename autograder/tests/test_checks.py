@@ -354,6 +354,9 @@ def test_when_grading_the_courses_pictures_are_not_drawn_and_the_learners_are(mo
     monkeypatch.setenv("NBGRADER_EXECUTION", "validate")
     plots.display(plots.scatter_steps_1d(np.array([2.0]), np.array([1.0]), stride=1))
     assert len(drawn) == 2
+    with pytest.raises(TypeError, match="given None, not a figure"):  # not "not drawn when grading"
+        plots.display(None)
+    assert capsys.readouterr().out == ""
 
 
 def test_a_graded_kernel_that_draws_nothing_never_imports_matplotlib():

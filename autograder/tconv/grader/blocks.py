@@ -18,13 +18,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
+# The report's form is the child's: the settings it reads and how much of a block it reports.
+from tconv.grader.child import MAX_NAME, MAX_PARTS, SETTINGS
+
+MAX_ELEMENTS = 10**9    # a reported shape's product (a stand-in never allocates it)
+
 # Which checks are re-checked this way is declared in the registry (``exercises.Exercise.answers``:
 # "blocks", or "block shapes" where the check needs only each output's shape).
-# The submodule settings the checks read (see unet_checks._decoder_parts).
-SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
-MAX_NAME = 100          # a submodule's or parameter's name, a class name
-MAX_PARTS = 64          # submodules or parameters of one block
-MAX_ELEMENTS = 10**9    # a reported shape's product (a stand-in never allocates it)
 
 
 @dataclass

@@ -65,8 +65,12 @@ def encode_answer(answer):
                    "data": [float(v) for v in array.ravel().tolist()]}]
 
 
-# blocks.SETTINGS, repeated: this file imports nothing of the course.
+# What a block's report holds (blocks.py checks a report against these): the submodule settings
+# the checks read (see unet_checks._decoder_parts), and at most MAX_PARTS submodules and parameters,
+# each name cut to MAX_NAME characters.
 SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
+MAX_NAME = 100
+MAX_PARTS = 64
 
 
 def setting(value):
@@ -91,12 +95,12 @@ def live(block_class, args, kwargs, plan):
     if not isinstance(block, torch.nn.Module):
         return ["other", type(block).__name__, repr(block)[:200]]
     children = []
-    for name, module in list(block.named_children())[:64]:
+    for name, module in list(block.named_children())[:MAX_PARTS]:
         found = {key: setting(getattr(module, key, None)) for key in SETTINGS}
-        children.append([str(name)[:100], type(module).__name__[:100],
+        children.append([str(name)[:MAX_NAME], type(module).__name__[:MAX_NAME],
                          {key: value for key, value in found.items() if value is not None}])
-    state = [[str(key)[:100], [int(n) for n in value.shape]]
-             for key, value in list(block.state_dict().items())[:64]]
+    state = [[str(key)[:MAX_NAME], [int(n) for n in value.shape]]
+             for key, value in list(block.state_dict().items())[:MAX_PARTS]]
     report = {"children": children, "state": state, "load": None, "outputs": []}
     if plan["state"] is not None:
         try:
