@@ -57,7 +57,8 @@ def check_python(version=None):
 
 
 def torch_pin(requirements):
-    """The version requirements.txt pins torch to, e.g. '2.13.0'."""
+    """The version requirements.txt pins torch to, e.g. '2.13.0'. Read with a regex, not with
+    ``packaging``: this script runs on a bare Python, before any package is installed."""
     for line in Path(requirements).read_text().splitlines():
         found = re.match(r"\s*torch\s*==\s*([^\s#;]+)", line)
         if found:

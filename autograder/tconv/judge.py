@@ -37,7 +37,11 @@ FINDINGS = {
     "wrong structure": "wrong structure",
     "no error": "did not raise ValueError",
     "wrong error": "raised the wrong error",
-    "other": "failed",  # a CheckFailed made from a text alone (no record given)
+    # the grader's re-check (tconv/grader/verdicts.py), when the learner's code re-run outside the
+    # notebook gives no answers to judge
+    "recheck timed out": "did not finish when re-run outside the notebook",
+    "recheck no answers": "gave no usable answers when re-run outside the notebook",
+    "recheck unreadable": "gave answers the check could not read when re-run",
 }
 
 
@@ -120,9 +124,7 @@ class CheckVerdict:
 class CheckFailed(AssertionError):
     """A check found a wrong answer: ``verdict`` says what and where; ``str()`` is its message."""
 
-    def __init__(self, verdict: CheckVerdict | str):
-        if isinstance(verdict, str):  # a text alone: a record that holds only the text
-            verdict = CheckVerdict("", "", "other", verdict)
+    def __init__(self, verdict: CheckVerdict):
         self.verdict = verdict
         super().__init__(verdict.message)
 
@@ -188,7 +190,7 @@ def call_learner(exercise: str, call: str, fn, *args, shortcuts: guard.Guard | N
     is not a function (``kind="class"``: not a class), a stub (``stub`` says what is not written),
     or a shortcut stops the check (CheckFailed; ``where`` and ``advice`` are added to the shortcut
     message). Any other exception is returned in the Answer, to be judged with the other cases.
-    ``shortcuts`` None is ``guard.LEARNER`` (looked up at each call, so tests may relax it).
+    ``shortcuts`` None is ``guard.LEARNER``, the rule for a learner's answer.
     """
     shortcuts = guard.LEARNER if shortcuts is None else shortcuts
     if kind == "class" and not isinstance(fn, type):

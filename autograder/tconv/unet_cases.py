@@ -51,14 +51,22 @@ def crop_edge_cases() -> list[CropCase]:
             CropCase((1, 1, 64, 64), 56, 56, "U-Net's first skip connection: 64 -> 56")]
 
 
-def crop_random(count: int, seed: int) -> list[CropCase]:
+def crop_random(count: int, seed: int, margins: str = "any") -> list[CropCase]:
+    """``count`` random crops. ``margins="even"``: H - height and W - width both even (the window
+    has one center), so that the even-margins cell grades nothing of the odd-margin rule."""
+    if margins not in ("any", "even"):
+        raise ValueError(f'margins={margins!r}: use "any" or "even"')
     rng = np.random.default_rng(seed)
     cases = []
     for _ in range(count):
         n, c = (int(v) for v in rng.integers(1, 4, 2))
         h, w = (int(v) for v in rng.integers(1, 20, 2))
-        cases.append(CropCase((n, c, h, w), int(rng.integers(1, h + 1)),
-                              int(rng.integers(1, w + 1)), f"random, seed {seed}"))
+        if margins == "even":  # a margin of 2 * k, k up to half the size
+            height, width = (size - 2 * int(rng.integers(0, (size - 1) // 2 + 1)) for size in (h, w))
+        else:
+            height, width = int(rng.integers(1, h + 1)), int(rng.integers(1, w + 1))
+        cases.append(CropCase((n, c, h, w), height, width,
+                              f"random, seed {seed}" + (", even margins" if margins == "even" else "")))
     return cases
 
 

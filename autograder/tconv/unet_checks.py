@@ -376,8 +376,11 @@ def check_scatter_add_function(function_class, strides=(1, 2), *,
                                  f"{difference[2]:.6g}. It is {formula}.",
                                  expected=f"{difference[1]:.6g} at {difference[0]}",
                                  actual=f"{difference[2]:.6g}")
-        passed = torch.autograd.gradcheck(lambda a, b: function_class.apply(a, b, stride),
-                                          (x, weight), raise_exception=False)
+        checked = f"{what}: torch.autograd.gradcheck"
+        passed = judge.call_learner(
+            name, checked, torch.autograd.gradcheck,
+            lambda a, b: function_class.apply(a, b, stride), (x, weight), raise_exception=False,
+            shortcuts=answers_only, stub="backward").value_or_fail(name, checked)
         if not passed:
             raise judge.fail(name, what, "wrong value", "torch.autograd.gradcheck disagrees with "
                              "your backward (its finite differences give other gradients).")

@@ -16,21 +16,7 @@ from pathlib import Path
 import pytest
 
 import classroom
-from tconv import guard
 from tconv.grader import grading, release
-
-
-def pytest_configure(config):
-    config.addinivalue_line("markers", "guarded: keep the shortcut guard on for calls into "
-                            "tconv.reference (other tests pass the references as right answers)")
-
-
-@pytest.fixture(autouse=True)
-def _references_count_as_right_answers(request, monkeypatch):
-    """Tests hand the reference implementations to the checks as the right answer; in a
-    learner's notebook that is a shortcut. Only tests marked `guarded` keep that rule."""
-    if request.node.get_closest_marker("guarded") is None:
-        monkeypatch.setattr(guard, "LEARNER", guard.REFERENCES)
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tconv import cases, checks, pytorch, reference
+import checks_on_references as checks
+from tconv import cases, pytorch, reference
 from tconv.arguments import pair
 
 FAST = settings(max_examples=60, deadline=None)

@@ -72,6 +72,24 @@ def test_the_catalog_names_only_graded_cells_that_exist(graded_class, sample_cat
         assert set(spec.get("scores", {})) <= grade_ids, student
 
 
+def test_every_exercise_with_known_mistakes_has_a_sample_student_who_makes_one(sample_catalog):
+    """End to end (graded, and the mistake named in the feedback), at least one known mistake of
+    every exercise. Every known mistake is named by its check in
+    test_checks.test_every_known_mistake_is_rejected_and_named (the DecoderBlock's in
+    test_unet.test_decoder_block_check_names_each_known_mistake): the grader carries the name in
+    the verdict record, the same way for all of them."""
+    from tconv import exercises
+
+    said = {(assignment[:2], words) for spec in sample_catalog.values()
+            for assignment in spec.get("assignments", course.assignments())
+            for words in spec.get("feedback", [])}
+    for exercise in exercises.EXERCISES:
+        if exercise.mistakes:
+            assert any(chapter == exercise.chapter and words in mistake.name
+                       for mistake in exercise.mistakes for chapter, words in said), (
+                f"{exercise.check}: no sample student's feedback names one of its mistakes")
+
+
 def test_untouched_notebooks_score_zero_on_every_cell_and_perfect_ones_full(graded_class):
     grades = graded_class.grades
     rows = classroom.read_rows(grades / "exercises.csv")
@@ -135,7 +153,7 @@ def test_a_worker_compiles_the_feedbacks_templates_once(monkeypatch):
     monkeypatch.setattr(jinja2.Environment, "compile",
                         lambda self, *args, **kwargs: (compiled.append(args[1:2]),
                                                        compile_template(self, *args, **kwargs))[1])
-    monkeypatch.setattr(task, "_TEMPLATES", type(task._TEMPLATES)())
+    monkeypatch.setattr(task, "TEMPLATES", type(task.TEMPLATES)())
     notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("Well done, Ada")])
     first, _ = task.FeedbackExporter().from_notebook_node(notebook)
     after_first = len(compiled)
@@ -189,9 +207,6 @@ def test_a_wrong_submitted_folder_is_explained(tmp_path, layout, message):
     assert not (tmp_path / "grades").exists()
 
 
-NEVER_RETURNS = "it ran past the time limit and was stopped"  # tconv.grader.report.diagnosis_of
-
-
 def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(graded_class):
     """Broken files and code that crashes, hangs, exits or floods, graded in the class's batch:
     each gets what its answer is worth and the report says, for that student, what happened.
@@ -210,7 +225,7 @@ def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(grade
     assert "is not a readable notebook" in said["not_a_notebook"]
     assert "is missing" in said["missing"]
     assert "kernel died" in said["kernel_dies"]
-    assert NEVER_RETURNS in said["blocks_forever"]
+    assert report.TIMED_OUT.note in said["blocks_forever"]
     assert "raised TypeError" in said["wrong_signature"]
     assert "not an array of numbers" in said["returns_a_string"]
     for student in ["system_exit", "floods_the_output"]:  # full marks: nothing to report
@@ -241,7 +256,7 @@ def test_a_zip_from_a_learning_platform_is_graded_like_a_folder(zip_graded):
     rows = classroom.read_rows(grades / "exercises.csv")
     # the platform's numeric id stays part of the student id
     assert {r["student_id"] for r in rows} == set(classroom.ZIPPED)
-    totals = {s: sum(float(r["score"]) for r in rows if r["student_id"] == s) for s in classroom.ZIPPED}
-    assert totals["ada_12345"] == sum(
-        float(r["max_score"]) for r in rows if r["student_id"] == "ada_12345") > 0
-    assert totals["grace_67890"] == 0
+    totals = report.student_totals(
+        [dict(r, score=float(r["score"]), max_score=float(r["max_score"])) for r in rows])
+    assert totals["ada_12345"][0] == totals["ada_12345"][1] > 0
+    assert totals["grace_67890"][0] == 0

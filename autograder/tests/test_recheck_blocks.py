@@ -108,9 +108,9 @@ def test_a_malformed_report_is_refused():
     ]
     for answer in malformed:
         with pytest.raises(verdicts.Malformed):
-            verdicts._validate(answer)
+            verdicts.validate(answer)
     empty = ["block", {"children": [], "state": [], "load": None, "outputs": []}]
-    assert verdicts._validate(empty) == 0
+    assert verdicts.validate(empty) == 0
     assert exercises.BY_CHECK["check_decoder_block_paper_sizes"].answers == "block shapes"
 
 

@@ -9,7 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tconv import (checkerboard_reference, checks, plots, unet, unet_cases, unet_mistakes,
+import checks_on_references as checks
+from tconv import checks as learner_checks  # the guard as in a learner's notebook
+from tconv import (checkerboard_reference, plots, unet, unet_cases, unet_mistakes,
                    unet_plots, unet_reference)
 
 
@@ -307,24 +309,43 @@ def test_checks_pass_the_references_and_right_answers_written_differently(capsys
 
 # --- wrong answers fail, named -------------------------------------------------------------------
 
-@pytest.mark.parametrize("mistake", unet_mistakes.CENTER_CROP, ids=lambda m: m.name)
-def test_center_crop_check_names_each_known_mistake(mistake):
-    def wrong(x, height, width):
-        return torch.as_tensor(np.ascontiguousarray(mistake.compute(x.numpy(), height, width)))
+# (each center_crop mistake named alone: test_checks.test_every_known_mistake_is_rejected_and_named)
 
-    message = failure(checks.check_center_crop, wrong, CROP_CASES)
-    assert mistake.name in message
+def test_center_crop_odd_margin_mistake_loses_the_odd_margin_cells_only():
+    """The notebook's graded center_crop cells, hidden tests included, run on the mistake of
+    rounding half an odd margin up: the cells of odd margins (and the edge cases, one of which has
+    an odd margin) fail it; the even-margins cell and the larger-window cell pass it."""
+    import contextlib
+    import io
 
+    import nbformat
 
-def test_center_crop_odd_margin_mistake_is_caught_by_the_odd_margin_cell_only():
+    from tconv.grader import course
+
     wrong = unet_mistakes.CENTER_CROP[0]  # the extra row at the top
 
     def crop(x, height, width):
+        if height > x.shape[-2] or width > x.shape[-1]:
+            raise ValueError("the window is larger than the map")
         return torch.as_tensor(np.ascontiguousarray(wrong.compute(x.numpy(), height, width)))
 
-    checks.check_center_crop(crop, unet_cases.crop_even_margins())
-    message = failure(checks.check_center_crop, crop, unet_cases.crop_odd_margins())
-    assert "x[0, 0, 2, 2]" in message and "x[0, 0, 1, 1]" in message  # where it started
+    notebook = nbformat.read(course.SOLUTIONS / "06_unet_decoder" / "06_unet_decoder.ipynb", 4)
+    passed, messages = {}, {}
+    for cell in notebook.cells:
+        grade_id = cell.metadata.get("nbgrader", {}).get("grade_id", "")
+        if grade_id.startswith("center_crop") and cell.metadata["nbgrader"].get("grade"):
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(cell.source,
+                         {"checks": checks, "unet_cases": unet_cases, "center_crop": crop})
+                passed[grade_id] = True
+            except checks.CheckFailed as failed:
+                passed[grade_id], messages[grade_id] = False, str(failed)
+    assert passed == {"center_crop_even_margins": True, "center_crop_odd_margins": False,
+                      "center_crop_edge_cases": False, "center_crop_rejects_larger_window": True}
+    where = messages["center_crop_odd_margins"]
+    assert "x[0, 0, 2, 2]" in where and "x[0, 0, 1, 1]" in where  # where it started, and should
+    assert wrong.name in where and wrong.name in messages["center_crop_edge_cases"]
 
 
 def test_center_crop_that_does_not_raise_or_raises_the_wrong_error_fails():
@@ -413,16 +434,15 @@ def test_decoder_block_structure_problems_are_explained(block, words):
             assert word in message
 
 
-@pytest.mark.guarded
 def test_calling_the_courses_answer_earns_no_credit():
-    message = failure(checks.check_center_crop, unet_reference.center_crop, CROP_CASES)
+    message = failure(learner_checks.check_center_crop, unet_reference.center_crop, CROP_CASES)
     assert "tconv.unet_reference.center_crop" in message
 
     class Borrowed(unet_reference.DecoderBlock):
         pass
 
-    assert "the course's answer" in failure(checks.check_decoder_block, Borrowed, BLOCK_CASES,
-                                            picture=False)
+    assert "the course's answer" in failure(learner_checks.check_decoder_block, Borrowed,
+                                            BLOCK_CASES, picture=False)
 
 
 # --- the optional autograd.Function exercise ---------------------------------------------------
@@ -467,3 +487,22 @@ def test_scatter_add_function_check_passes_a_right_answer_and_explains_wrong_one
         checks.check_scatter_add_function, flipped)
     assert "backward returned None for weight's gradient" in failure(
         checks.check_scatter_add_function, scatter_add_function(grad_weight=False))
+
+
+def test_scatter_add_functions_gradcheck_runs_the_learners_code_like_every_call():
+    """A backward that fails only under torch.autograd.gradcheck (its first call, the check's own
+    gradient comparison, is right) is reported as the learner's crash, with the call, as any
+    other call of learner code is (judge.call_learner), not as an error of the check."""
+    calls = []
+
+    def right_once(g, w, s):
+        calls.append(1)
+        if len(calls) > 1:
+            raise ValueError("fails from the second backward on")
+        return F.conv2d(g, w, stride=s)
+
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.check_scatter_add_function(scatter_add_function(grad_x=right_once), strides=(1,))
+    verdict = failed.value.verdict
+    assert verdict.finding == "crash" and verdict.actual == "ValueError"
+    assert "torch.autograd.gradcheck" in verdict.call and "second backward" in verdict.detail

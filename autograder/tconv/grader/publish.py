@@ -148,7 +148,8 @@ def _children_settings(module) -> list:
     """[(attribute, torch.nn class name, constructor settings)] of a module made of torch layers."""
     import torch
 
-    if list(module._parameters) or list(module._buffers):
+    if any(True for _ in module.parameters(recurse=False)) or any(
+            True for _ in module.buffers(recurse=False)):
         raise PublishError(f"{type(module).__name__} has parameters of its own: the learners' copy "
                            f"can only rebuild modules made of torch.nn layers")
     parts = []

@@ -176,7 +176,7 @@ class _CompiledTemplates(jinja2.BytecodeCache):
         self.kept[bucket.key] = bucket.bytecode_to_string()
 
 
-_TEMPLATES = _CompiledTemplates()
+TEMPLATES = _CompiledTemplates()
 
 
 class FeedbackExporter(HTMLExporter):
@@ -187,7 +187,7 @@ class FeedbackExporter(HTMLExporter):
 
     def _create_environment(self):
         environment = super()._create_environment()
-        environment.bytecode_cache = _TEMPLATES
+        environment.bytecode_cache = TEMPLATES
         return environment
 
 

@@ -103,17 +103,9 @@ def test_cell_calls(source: str) -> list[CheckCall] | None:
     return calls
 
 
-@contextlib.contextmanager
-def _quiet_and_unguarded():
-    """While recording or replaying, nothing is printed. (The guard is no longer module state:
-    ``_run_check`` passes it to the check.)"""
-    with contextlib.redirect_stdout(io.StringIO()):
-        yield
-
-
 def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
-    """Run the real check with ``function`` in the learner's place: None if it passes, else its
-    verdict record (``checks.CheckVerdict``).
+    """Run the real check with ``function`` in the learner's place, printing nothing: None if it
+    passes, else its verdict record (``checks.CheckVerdict``).
     ``shortcuts``: the guard, by argument (thread-safe); by default the references may run, as
     the recorder calls them on purpose (and played-back answers call nothing)."""
     import inspect
@@ -128,9 +120,11 @@ def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
     except checks.CheckFailed as failure:
         return failure.verdict
     except Exception as error:  # noqa: BLE001 - a stand-in the check could not read
-        return (f"{call.check}({call.function}, ...) could not judge the answers that came back "
-                f"when your code was re-run outside the notebook ({type(error).__name__}: "
-                f"{str(error)[:MAX_TEXT]}).")
+        return checks.CheckVerdict(
+            call.function, "", "recheck unreadable",
+            f"{call.check}({call.function}, ...) could not judge the answers that came back when "
+            f"your code was re-run outside the notebook ({type(error).__name__}: "
+            f"{str(error)[:MAX_TEXT]}).")
     return None
 
 
@@ -144,8 +138,7 @@ def record(call: CheckCall) -> None:
             call.calls.append((args, kwargs))
             return RECHECKABLE[call.check](*args, **kwargs)
 
-    with _quiet_and_unguarded():
-        failure = _run_check(call, recorder)
+    failure = _run_check(call, recorder)
     if failure is not None:
         raise RuntimeError(f"course bug: {call.check} fails on its own reference:\n"
                            f"{getattr(failure, 'message', failure)}")
@@ -269,13 +262,13 @@ def answers_from(stdout: bytes, marker: str, count: int) -> list:
         raise Malformed(f"expected {count} answers")
     total = 0
     for answer in answers:
-        total += _validate(answer)
+        total += validate(answer)
         if total > MAX_ANSWER_VALUES:
             raise Malformed("the answers hold too many numbers")
     return answers
 
 
-def _validate(answer) -> int:
+def validate(answer) -> int:
     """Raise Malformed unless ``answer`` is one encoded answer; return how many numbers it has."""
     def number(v):
         return isinstance(v, (int, float)) and not isinstance(v, bool)
@@ -291,7 +284,7 @@ def _validate(answer) -> int:
                                                              len(v) <= 2 * MAX_TEXT for v in rest):
         return 0
     if kind == "block" and len(rest) == 1:
-        return blocks.validate(rest[0], _validate, Malformed)
+        return blocks.validate(rest[0], validate, Malformed)
     if kind in ("array", "tensor") and len(rest) == 1 and isinstance(rest[0], dict):
         spec = rest[0]
         shape, data = spec.get("shape"), spec.get("data")
@@ -338,9 +331,10 @@ def _played(answer, function: str):
 
 # --- 3. judge ----------------------------------------------------------------------------------
 
-def judge(source: Path, answers: list | None, failure: str | None) -> list[Verdict]:
+def judge(source: Path, answers: list | None,
+          failure: checks.CheckVerdict | None) -> list[Verdict]:
     """Replay the answers through the real checks: one Verdict per test cell. ``answers`` None
-    means there are none, for the reason ``failure``."""
+    means there are none, for the reason ``failure`` (a record, like every other finding)."""
     verdicts, position = [], 0
     for grade_id, calls in plan_for(source):
         if calls is None:
@@ -352,12 +346,11 @@ def judge(source: Path, answers: list | None, failure: str | None) -> list[Verdi
             position += call.answers
             if problem is None:
                 problem = failure if mine is None else _replay(call, mine)
-        if isinstance(problem, checks.CheckVerdict):
+        if problem is None:
+            verdicts.append(Verdict(grade_id, True))
+        else:
             verdicts.append(Verdict(grade_id, False, problem.message, problem.note(),
                                     problem.counted()))
-        else:
-            verdicts.append(Verdict(grade_id, problem is None, problem or "", problem or "",
-                                    (problem,) if problem else ()))
     return verdicts
 
 
@@ -370,8 +363,7 @@ def _replay(call: CheckCall, answers: list):
         def played_back(*args, **kwargs):
             return _played(next(queue), call.function)
 
-    with _quiet_and_unguarded():
-        return _run_check(call, played_back)
+    return _run_check(call, played_back)
 
 
 def recheck(sandbox, submitted: Path, source: Path, released: Path,
@@ -391,12 +383,16 @@ def recheck(sandbox, submitted: Path, source: Path, released: Path,
                                       input_bytes=json.dumps(wanted).encode(), timeout=timeout)
     answers, failure = None, None
     if ran.timed_out:
-        failure = f"your code did not finish within {timeout:g} s when re-run outside the notebook"
+        failure = checks.CheckVerdict(
+            "", "", "recheck timed out",
+            f"your code did not finish within {timeout:g} s when re-run outside the notebook")
     else:
         try:
             answers = answers_from(ran.stdout, wanted["marker"], len(wanted["calls"]))
         except Malformed as problem:
-            failure = (f"re-running your code outside the notebook gave no usable answers "
-                       f"({problem}; exit code {ran.returncode})")
+            failure = checks.CheckVerdict(
+                "", "", "recheck no answers",
+                f"re-running your code outside the notebook gave no usable answers ({problem}; "
+                f"exit code {ran.returncode})")
     return judge(source, answers, failure)
 
