@@ -90,7 +90,7 @@ def test_pytorch_from_a_thread_is_caught_by_the_recheck(sandboxed_batch):
     rows, grades, *_ = sandboxed_batch
     text = (grades / "report.md").read_text()
     mine = classroom.student_lines(text, "uses_pytorch_from_a_thread")
-    assert "passed inside the notebook but not when re-checked" in mine
+    assert "passed its visible test in the notebook, failed the re-check outside it" in mine
     assert "PyTorch or the course package" in mine
 
 

@@ -14,6 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -24,6 +25,12 @@ from nbconvert.exporters import HTMLExporter
 from . import course, report, verdicts
 from .records import CellResult, Job, Result
 from .sandbox import Limits, Sandbox, kernel_manager_class
+
+# nbgrader's autograde adds a submission the way SQLAlchemy 2 warns about ("Object of type
+# <SubmittedAssignment> not in session, add operation ... will not proceed"), once per notebook,
+# on the worker's stderr, which `make grade` shows. The submission is added all the same (every
+# score is checked by make test), so the note says nothing to an instructor.
+warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w*> not in session")
 
 MAX_AUTOGRADED_BYTES = 8 * 1024 ** 2
 
@@ -219,8 +226,9 @@ def _comment(gradebook, source: Path, grade, message: str, missing) -> None:
                                          notebook.student.id)
     except missing:
         return
-    text = (f"{grade.name} scored 0: when your function was re-run and checked outside your "
-            f"notebook, it failed.\n{message}")
+    text = (f"{grade.name} scored 0: its visible test passed in your notebook, but when your "
+            f"function was re-run outside the notebook and checked on all of this cell's cases, "
+            f"the hidden ones too, it failed.\n{message}")
     comment.manual_comment = "\n\n".join(filter(None, [comment.manual_comment, text]))
 
 
