@@ -128,6 +128,14 @@ class CheckFailed(AssertionError):
         self.verdict = verdict
         super().__init__(verdict.message)
 
+    def _render_traceback_(self) -> list[str]:
+        """What IPython shows for it in a notebook (and nbgrader in the feedback) in place of a
+        traceback: the message alone. The frames would be the course's checking code, which says
+        nothing about the learner's answer; an error the learner's own code raised is reported in
+        the message, with the call to run to see its traceback."""
+        first, *rest = str(self).splitlines() or [""]
+        return [f"\x1b[0;31m{type(self).__name__}\x1b[0m: {first}", *rest]
+
 
 def fail(exercise: str, call: str, finding: str, detail: str, **fields) -> CheckFailed:
     """``raise fail(...)``: a CheckFailed for one finding, the record built from the arguments."""

@@ -160,6 +160,24 @@ def test_every_exercise_rejects_a_wrong_answer(exercise):
     assert str(failure.value) == verdict.message and verdict.call in verdict.message
 
 
+def test_a_failing_check_renders_as_its_message_in_ipython():
+    """IPython shows CheckFailed as its message: no frames of the course's checking code."""
+    from IPython.core.interactiveshell import InteractiveShell
+    from IPython.utils.io import capture_output
+
+    shell = InteractiveShell.instance()
+    shell.user_ns.update(checks=learner_checks, cases=cases, np=np)
+    with capture_output() as shown:
+        shell.run_cell("def conv1d_matrix(n, w, stride=1):\n"
+                       "    return np.zeros(((n - len(w)) // stride + 1, n))\n"
+                       "checks.check_conv1d_matrix(conv1d_matrix, cases.matrix_examples(), "
+                       "picture=False)")
+    text = shown.stdout + shown.stderr
+    assert "CheckFailed" in text and "conv1d_matrix(n=4, w=[1, 2, 3], stride=1)" in text
+    assert "wrong value at index (0, 0)" in text
+    assert "Traceback" not in text and "comparing.py" not in text
+
+
 def test_the_registry_declares_every_check_once_and_checks_makes_them_all():
     made = {name for name in dir(learner_checks) if name.startswith("check_")}
     assert made == set(exercises.BY_CHECK)

@@ -119,6 +119,17 @@ def test_feedback_exists_for_every_submission_and_names_the_mistake(graded_class
             assert any(words in text for text in texts), f"{student}: feedback lacks {words!r}"
 
 
+def test_a_failing_check_shows_its_message_not_the_courses_code(graded_class):
+    """In the feedback (as in the notebook) a failing check's output is its message: no traceback
+    through the course's checking code (CheckFailed._render_traceback_)."""
+    path = (graded_class.grades / "feedback" / "overwrites_instead_of_adding" / classroom.CH01
+            / f"{classroom.CH01}.html")
+    text = feedback_text(path)
+    assert "CheckFailed: conv_transpose1d(" in " ".join(text.split())
+    assert "overwriting instead of adding" in text
+    assert "Traceback" not in text and "comparing.py" not in text and "raise CheckFailed" not in text
+
+
 def test_the_kernel_knows_it_is_graded_and_draws_only_the_pictures_of_answers(graded_class):
     """The sandboxed kernel is told that nbgrader grades it (sandbox.kernel_environment): chapter
     07 trains for grading's 25 steps (each of the class's chapter 07 notebooks runs that short
