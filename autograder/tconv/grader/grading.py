@@ -93,8 +93,8 @@ def readings(results: list[Result]):
         lines = list(result.notes)
         for cell in result.cells:
             if cell.recheck:
-                lines.append(f"{cell.grade_id}: passed its visible test in the notebook, failed the "
-                             f"re-check outside it, hidden cases included ({cell.recheck})")
+                lines.append(f"{cell.grade_id}: passed its visible test in the notebook, failed "
+                             f"the re-check outside it, hidden cases included ({cell.recheck})")
             elif cell.problem and cell.score < cell.max_score:
                 lines.append(f"{cell.grade_id}: {cell.problem}")
             else:

@@ -141,7 +141,7 @@ def record(call: CheckCall) -> None:
     failure = _run_check(call, recorder)
     if failure is not None:
         raise RuntimeError(f"course bug: {call.check} fails on its own reference:\n"
-                           f"{getattr(failure, 'message', failure)}")
+                           f"{failure.message}")
 
 
 def test_cells(source: Path) -> list[tuple[str, str]]:
