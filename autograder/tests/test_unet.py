@@ -376,8 +376,11 @@ def block_with(mistake):
 
 @pytest.mark.parametrize("mistake", unet_mistakes.DECODER_BLOCK, ids=lambda m: m.name)
 def test_decoder_block_check_names_each_known_mistake(mistake):
-    message = failure(checks.check_decoder_block, block_with(mistake), BLOCK_CASES, picture=False)
-    assert mistake.name in message
+    """Named alone, in the message and in the verdict record the grader reads."""
+    with pytest.raises(checks.CheckFailed) as failed:
+        checks.check_decoder_block(block_with(mistake), BLOCK_CASES, picture=False)
+    assert f"This looks like a known mistake, {mistake.name}:" in str(failed.value)
+    assert failed.value.verdict.mistakes == (mistake.name,)
 
 
 def test_missing_crop_fails_the_paper_sizes_and_wrong_order_does_not():
