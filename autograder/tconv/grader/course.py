@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
+import warnings
 from pathlib import Path
 
 ROOT = Path(os.environ.get("TCONV_COURSE_ROOT", Path(__file__).resolve().parents[3]))
@@ -16,6 +17,13 @@ BUILD = ROOT / "build"
 
 # Seconds one cell may run while grading before nbgrader interrupts it (`make grade TIMEOUT=N`).
 CELL_TIMEOUT = 30
+
+# nbgrader adds submissions to its gradebook the way SQLAlchemy 2 warns about ("Object of type
+# <SubmittedAssignment> not in session, add operation ... will not proceed"), several times per
+# notebook, in the workers and in the coordinator, and `make grade` would show each. The
+# submission is added all the same (make test checks every score), so the note says nothing to
+# an instructor. Only that message is silenced, in every process that imports this module.
+warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w*> not in session")
 
 
 def assignments() -> list[str]:

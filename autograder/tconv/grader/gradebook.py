@@ -73,11 +73,8 @@ def record(work: Workspace, jobs: list[Job], results: list[Result]) -> None:
     the snapshot, graded notebook and feedback where the Formgrader looks for them."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    import warnings
-
     by_key = {(j.student, j.assignment, j.notebook): j for j in jobs}
-    with warnings.catch_warnings(), Gradebook(work.db_url) as gradebook:
-        warnings.simplefilter("ignore")  # SQLAlchemy's notes on nbgrader's autoflush
+    with Gradebook(work.db_url) as gradebook:  # SQLAlchemy's notes: see course.py
         for result in results:
             student, assignment, notebook = result.key
             gradebook.update_or_create_student(student)

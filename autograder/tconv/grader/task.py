@@ -14,7 +14,6 @@ import shutil
 import sys
 import tempfile
 import time
-import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,12 +24,6 @@ from nbconvert.exporters import HTMLExporter
 from . import course, report, verdicts
 from .records import CellResult, Job, Result
 from .sandbox import Limits, Sandbox, kernel_manager_class
-
-# nbgrader's autograde adds a submission the way SQLAlchemy 2 warns about ("Object of type
-# <SubmittedAssignment> not in session, add operation ... will not proceed"), once per notebook,
-# on the worker's stderr, which `make grade` shows. The submission is added all the same (every
-# score is checked by make test), so the note says nothing to an instructor.
-warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w*> not in session")
 
 MAX_AUTOGRADED_BYTES = 8 * 1024 ** 2
 
