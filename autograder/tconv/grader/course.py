@@ -22,8 +22,13 @@ CELL_TIMEOUT = 30
 # <SubmittedAssignment> not in session, add operation ... will not proceed"), several times per
 # notebook, in the workers and in the coordinator, and `make grade` would show each. The
 # submission is added all the same (make test checks every score), so the note says nothing to
-# an instructor. Only that message is silenced, in every process that imports this module.
-warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w*> not in session")
+# an instructor. Only that message is silenced: in every process that imports this module, and
+# again by ``gradebook.record`` inside its own catch_warnings (pytest resets the filters per test).
+def quiet_gradebook_warnings() -> None:
+    warnings.filterwarnings("ignore", message=r"Object of type <Submitted\w*> not in session")
+
+
+quiet_gradebook_warnings()
 
 
 def assignments() -> list[str]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -74,7 +75,8 @@ def record(work: Workspace, jobs: list[Job], results: list[Result]) -> None:
     from nbgrader.api import Gradebook, MissingEntry
 
     by_key = {(j.student, j.assignment, j.notebook): j for j in jobs}
-    with Gradebook(work.db_url) as gradebook:  # SQLAlchemy's notes: see course.py
+    with warnings.catch_warnings(), Gradebook(work.db_url) as gradebook:
+        course.quiet_gradebook_warnings()
         for result in results:
             student, assignment, notebook = result.key
             gradebook.update_or_create_student(student)
