@@ -56,6 +56,12 @@ class Exercise:
         if self.recheck and self.reference is None:
             raise ValueError(f"{self.check}: a re-checked exercise needs its reference")
 
+    def answer(self):
+        """The reference as a learner's answer is handed to the check: for chapter 06's
+        DecoderBlock, the class itself (``reference`` imports it at its first call)."""
+        load = getattr(self.reference, "load", None)
+        return self.reference if load is None else load()
+
 
 def _later(module: str, name: str) -> Callable:
     """``tconv.<module>.<name>``, imported at its first call (chapter 06's reference imports
@@ -64,6 +70,7 @@ def _later(module: str, name: str) -> Callable:
         return getattr(importlib.import_module(f"{__package__}.{module}"), name)(*args, **kwargs)
 
     answer.__name__ = answer.__qualname__ = name
+    answer.load = lambda: getattr(importlib.import_module(f"{__package__}.{module}"), name)
     return answer
 
 
@@ -217,13 +224,17 @@ EXERCISES = (
     # A DecoderBlock is a class: the re-check builds the learner's blocks as the check does and
     # brings back their parts and outputs (grader/blocks.py).
     Exercise("06", "check_decoder_block_submodules", "DecoderBlock", _DECODER_BLOCK,
-             compare="by hand", module="unet_checks", answers="blocks"),
+             compare="by hand", module="unet_checks", answers="blocks",
+             test_cases=lambda: [(8, 4), (6, 5), (4, 4), (2, 1)]),
     Exercise("06", "check_decoder_block", "DecoderBlock", _DECODER_BLOCK,
              mistakes=tuple(unet_mistakes.DECODER_BLOCK), compare="by hand", module="unet_checks",
-             answers="blocks"),
+             answers="blocks", in_learners_form=unet_mistakes.as_block,
+             test_cases=lambda: (_unet_cases().block_small() + _unet_cases().block_odd_margins()
+                                 + _unet_cases().block_random(10, 3))),
     Exercise("06", "check_decoder_block_paper_sizes", "DecoderBlock", _DECODER_BLOCK,
-             mistakes=tuple(unet_mistakes.DECODER_BLOCK), compare="by hand", module="unet_checks",
-             answers="block shapes"),
+             mistakes=tuple(unet_mistakes.DECODER_BLOCK_SHAPES), compare="by hand",
+             module="unet_checks", answers="block shapes", in_learners_form=unet_mistakes.as_block,
+             test_cases=lambda: _unet_cases().block_paper_steps()),
     # Optional and ungraded: an autograd Function, checked in the kernel only.
     Exercise("06", "check_scatter_add_function", "ScatterAddConvTranspose2d", None,
              compare="by hand", module="unet_checks", recheck=False),

@@ -3,8 +3,9 @@ tensors and classes, so they are written by hand; the notebook calls them as
 ``checks.check_<name>``, re-exported from the registry (``exercises``).
 
 They use the same machinery as the other chapters: the learner's code runs through
-``judge.call_learner``, a failure is a ``judge.CheckVerdict``, and a known mistake (in
-``unet_mistakes``) is named when it explains every case. PyTorch's own layers are not shortcuts
+``judge.call_learner``, a failure is a ``judge.CheckVerdict``, and a known mistake (written in
+``unet_mistakes``, declared with its exercise in ``exercises``) is named when it explains every
+case. PyTorch's own layers are not shortcuts
 here (a DecoderBlock is made of them); the course's answers are. torch and the chapter's reference
 are imported inside the functions: the other chapters' notebooks must not pay for them.
 """
@@ -15,7 +16,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from . import guard, judge, unet_mistakes
+from . import guard, judge
+from .exercises import BY_CHECK
 from .comparing import Outcome, conclude, equal_arrays, first_difference, same_array
 from .judge import CheckVerdict
 
@@ -85,7 +87,7 @@ def check_center_crop(fn, crop_cases, *, shortcuts: guard.Guard | None = None) -
                 f"{located}  {where}", expected=f"top-left x[0, 0, {top}, {left}]",
                 actual=f"top-left value {first:g}")
     conclude("center_crop", crop_cases, ["the reference center crop"], outcomes,
-             unet_mistakes.CENTER_CROP, same_array)
+             BY_CHECK["check_center_crop"].mistakes, same_array)
 
 
 @judge.published
@@ -264,7 +266,7 @@ def check_decoder_block(block_class, block_cases, picture=True, *,
                 expected=f"{want:.6g} at {index}", actual=f"{value:.6g}")
     with torch.no_grad():
         conclude("DecoderBlock", block_cases, ["the reference block given the same weights"],
-                 outcomes, unet_mistakes.DECODER_BLOCK, _same_tensor, picture)
+                 outcomes, BY_CHECK["check_decoder_block"].mistakes, _same_tensor, picture)
 
 
 @judge.published
@@ -295,7 +297,8 @@ def check_decoder_block_paper_sizes(block_class, steps, *,
                 f"that, then two unpadded 3x3 convolutions -> {2 * case.x_shape[2] - 4}.")
     steps_text = ", ".join(f"{case.x_shape[2]} -> {wanted[2]}" for case, wanted in steps)
     with torch.no_grad():
-        conclude("DecoderBlock", cases, [], outcomes, unet_mistakes.DECODER_BLOCK,
+        conclude("DecoderBlock", cases, [], outcomes,
+                 BY_CHECK["check_decoder_block_paper_sizes"].mistakes,
                  lambda produced, shape: tuple(produced.shape) == shape, passed=(
                      f"✓ DecoderBlock: {len(steps)} of the paper's expanding steps give the "
                      f"table's sizes ({steps_text})."))

@@ -115,3 +115,19 @@ DECODER_BLOCK = [
         lambda block, x, skip: _decoder_forward(block, x, skip, crop=_center, relu_after_up=True),
     ),
 ]
+
+
+# At the paper's sizes a shape shows only this one: the others give the right shapes, wrong values.
+DECODER_BLOCK_SHAPES = [m for m in DECODER_BLOCK if m.name == "skip connection not cropped"]
+
+
+def as_block(compute):
+    """A ``DecoderBlock`` class whose forward pass makes ``compute``'s mistake: a known mistake as
+    a learner's class is handed to the checks (built and given weights as theirs would be)."""
+    from .unet_reference import DecoderBlock
+
+    class MistakenBlock(DecoderBlock):
+        def forward(self, x, skip):
+            return compute(self, x, skip)
+
+    return MistakenBlock

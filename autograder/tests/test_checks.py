@@ -11,9 +11,10 @@ import textwrap
 
 import numpy as np
 import pytest
+from torch import nn
 
 import checks_on_references as checks
-from tconv import cases, comparing, exercises, judge, mistakes, plots
+from tconv import cases, comparing, exercises, judge, mistakes, plots, unet_reference
 from tconv import checks as learner_checks  # the guard as in a learner's notebook
 from tconv.grader import verdicts
 
@@ -128,7 +129,7 @@ def run(exercise, answer, case_list=None):
 
 @pytest.mark.parametrize("exercise", WITH_CASES, ids=lambda e: e.check)
 def test_every_exercise_passes_its_reference(exercise, capsys):
-    run(exercise, exercise.reference)
+    run(exercise, exercise.answer())
     assert capsys.readouterr().out.startswith(f"✓ {exercise.learner}:")
 
 
@@ -139,24 +140,50 @@ def test_every_known_mistake_is_rejected_and_named(exercise, mistake):
     assert named_alone(mistake, failure.value), str(failure.value)
 
 
+class PaddedConv1(unet_reference.DecoderBlock):
+    def __init__(self, in_channels, out_channels):
+        super().__init__(in_channels, out_channels)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+
+
+class OneMore(unet_reference.DecoderBlock):
+    def forward(self, x, skip):
+        return super().forward(x, skip) + 1
+
+
+class OneRowAndColumnShort(unet_reference.DecoderBlock):
+    def forward(self, x, skip):
+        return super().forward(x, skip)[..., 1:, 1:]
+
+
+# Where "one more than the reference" is not a wrong answer its check can see: the wrong answer,
+# and the finding its check must make.
+WRONG = {
+    "check_center_crop": (lambda x, height, width: x[:, :, :height, :width] + 1, "wrong value"),
+    "check_center_crop_rejects_larger": (lambda x, height, width: x, "no error"),
+    "check_decoder_block_submodules": (PaddedConv1, "wrong structure"),
+    "check_decoder_block": (OneMore, "wrong value"),
+    "check_decoder_block_paper_sizes": (OneRowAndColumnShort, "wrong shape"),
+}
+
+
 def _wrong(exercise):
-    """An answer that is wrong on every case: one more than the reference (or, for an exercise
-    that must raise, the input returned as it is)."""
-    if exercise.check == "check_center_crop_rejects_larger":
-        return lambda x, height, width: x
-    if exercise.check == "check_center_crop":
-        return lambda x, height, width: x[:, :, :height, :width] + 1
+    """An answer that is wrong on every case, and the finding that says so: one more than the
+    reference, or what WRONG says."""
+    if exercise.check in WRONG:
+        return WRONG[exercise.check]
     if exercise.compare == "ints":
-        return lambda *args: int(exercise.reference(*args)) + 1
-    return lambda *args: np.asarray(exercise.reference(*args), dtype=float) + 1
+        return (lambda *args: int(exercise.reference(*args)) + 1), "wrong value"
+    return (lambda *args: np.asarray(exercise.reference(*args), dtype=float) + 1), "wrong value"
 
 
 @pytest.mark.parametrize("exercise", WITH_CASES, ids=lambda e: e.check)
 def test_every_exercise_rejects_a_wrong_answer(exercise):
+    answer, finding = _wrong(exercise)
     with pytest.raises(checks.CheckFailed) as failure:
-        run(exercise, _wrong(exercise))
+        run(exercise, answer)
     verdict = failure.value.verdict
-    assert verdict.exercise == exercise.learner and verdict.finding in ("wrong value", "no error")
+    assert (verdict.exercise, verdict.finding) == (exercise.learner, finding), str(failure.value)
     assert str(failure.value) == verdict.message and verdict.call in verdict.message
 
 

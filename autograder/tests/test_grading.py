@@ -75,8 +75,7 @@ def test_the_catalog_names_only_graded_cells_that_exist(graded_class, sample_cat
 def test_every_exercise_with_known_mistakes_has_a_sample_student_who_makes_one(sample_catalog):
     """End to end (graded, and the mistake named in the feedback), at least one known mistake of
     every exercise. Every known mistake is named by its check in
-    test_checks.test_every_known_mistake_is_rejected_and_named (the DecoderBlock's in
-    test_unet.test_decoder_block_check_names_each_known_mistake): the grader carries the name in
+    test_checks.test_every_known_mistake_is_rejected_and_named: the grader carries the name in
     the verdict record, the same way for all of them."""
     from tconv import exercises
 

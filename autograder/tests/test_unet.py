@@ -11,12 +11,17 @@ from torch import nn
 
 import checks_on_references as checks
 from tconv import checks as learner_checks  # the guard as in a learner's notebook
-from tconv import (checkerboard_reference, plots, unet, unet_cases, unet_mistakes,
+from tconv import (checkerboard_reference, exercises, plots, unet, unet_cases, unet_mistakes,
                    unet_plots, unet_reference)
 
 
 CROP_CASES = unet_cases.crop_even_margins() + unet_cases.crop_odd_margins()
-BLOCK_CASES = unet_cases.block_small() + unet_cases.block_odd_margins()
+BLOCK_CASES = unet_cases.block_small()  # enough where the check stops before any forward pass
+
+
+def registered(check: str) -> list:
+    """The cases the registry gives ``check``'s tests (tconv/exercises.py)."""
+    return exercises.BY_CHECK[check].test_cases()
 
 
 def failure(check, *args, **kwargs) -> str:
@@ -296,14 +301,12 @@ class BlockWrittenDifferently(nn.Module):
 
 def test_checks_pass_the_references_and_right_answers_written_differently(capsys):
     for crop in (unet_reference.center_crop, crop_by_narrow):
-        checks.check_center_crop(crop, CROP_CASES + unet_cases.crop_edge_cases()
-                                 + unet_cases.crop_random(30, 1))
-        checks.check_center_crop_rejects_larger(crop, unet_cases.crop_too_large())
+        checks.check_center_crop(crop, registered("check_center_crop"))
+        checks.check_center_crop_rejects_larger(crop, registered("check_center_crop_rejects_larger"))
     for block in (unet_reference.DecoderBlock, BlockWrittenDifferently):
         checks.check_decoder_block_submodules(block)
-        checks.check_decoder_block(block, BLOCK_CASES + unet_cases.block_random(10, 3),
-                                   picture=False)
-        checks.check_decoder_block_paper_sizes(block, unet_cases.block_paper_steps())
+        checks.check_decoder_block(block, registered("check_decoder_block"), picture=False)
+        checks.check_decoder_block_paper_sizes(block, registered("check_decoder_block_paper_sizes"))
     assert capsys.readouterr().out.count("✓") == 10
 
 
@@ -367,31 +370,21 @@ def test_center_crop_returning_numpy_for_a_tensor_fails_with_advice():
     assert "must return a torch tensor" in message
 
 
-def block_with(mistake):
-    class Wrong(unet_reference.DecoderBlock):
-        def forward(self, x, skip):
-            return mistake.compute(self, x, skip)
-    return Wrong
+# (each DecoderBlock mistake named alone by check_decoder_block, and the missing crop by
+# check_decoder_block_paper_sizes: test_checks.test_every_known_mistake_is_rejected_and_named)
 
-
-@pytest.mark.parametrize("mistake", unet_mistakes.DECODER_BLOCK, ids=lambda m: m.name)
-def test_decoder_block_check_names_each_known_mistake(mistake):
-    """Named alone, in the message and in the verdict record the grader reads."""
-    with pytest.raises(checks.CheckFailed) as failed:
-        checks.check_decoder_block(block_with(mistake), BLOCK_CASES, picture=False)
-    assert f"This looks like a known mistake, {mistake.name}:" in str(failed.value)
-    assert failed.value.verdict.mistakes == (mistake.name,)
-
-
-def test_missing_crop_fails_the_paper_sizes_and_wrong_order_does_not():
-    missing_crop, wrong_order = unet_mistakes.DECODER_BLOCK[:2]
-    assert missing_crop.name == "skip connection not cropped"
-    assert wrong_order.name == "wrong concatenation order, upsampled map first"
+def test_the_paper_sizes_show_only_the_missing_crop_and_the_submodules_none():
+    """The other mistakes give the paper's shapes: its check passes them, so the registry names
+    only the missing crop for it (unet_mistakes.DECODER_BLOCK_SHAPES)."""
     steps = unet_cases.block_paper_steps()
-    assert missing_crop.name in failure(checks.check_decoder_block_paper_sizes,
-                                        block_with(missing_crop), steps)
-    checks.check_decoder_block_paper_sizes(block_with(wrong_order), steps)
-    checks.check_decoder_block_submodules(block_with(missing_crop))
+    for mistake in unet_mistakes.DECODER_BLOCK:
+        block = unet_mistakes.as_block(mistake.compute)
+        checks.check_decoder_block_submodules(block)
+        if mistake in unet_mistakes.DECODER_BLOCK_SHAPES:
+            assert mistake.name in failure(checks.check_decoder_block_paper_sizes, block, steps)
+        else:
+            checks.check_decoder_block_paper_sizes(block, steps)
+    assert [m.name for m in unet_mistakes.DECODER_BLOCK_SHAPES] == ["skip connection not cropped"]
 
 
 class Renamed(nn.Module):
