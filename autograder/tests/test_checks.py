@@ -11,9 +11,9 @@ import textwrap
 
 import numpy as np
 import pytest
-from torch import nn
 
 import checks_on_references as checks
+from test_unet import Padded  # the course's block with padded 3x3 convolutions
 from tconv import cases, comparing, exercises, judge, mistakes, plots, unet_reference
 from tconv import checks as learner_checks  # the guard as in a learner's notebook
 from tconv.grader import verdicts
@@ -140,12 +140,6 @@ def test_every_known_mistake_is_rejected_and_named(exercise, mistake):
     assert named_alone(mistake, failure.value), str(failure.value)
 
 
-class PaddedConv1(unet_reference.DecoderBlock):
-    def __init__(self, in_channels, out_channels):
-        super().__init__(in_channels, out_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
-
-
 class OneMore(unet_reference.DecoderBlock):
     def forward(self, x, skip):
         return super().forward(x, skip) + 1
@@ -161,7 +155,7 @@ class OneRowAndColumnShort(unet_reference.DecoderBlock):
 WRONG = {
     "check_center_crop": (lambda x, height, width: x[:, :, :height, :width] + 1, "wrong value"),
     "check_center_crop_rejects_larger": (lambda x, height, width: x, "no error"),
-    "check_decoder_block_submodules": (PaddedConv1, "wrong structure"),
+    "check_decoder_block_submodules": (Padded, "wrong structure"),
     "check_decoder_block": (OneMore, "wrong value"),
     "check_decoder_block_paper_sizes": (OneRowAndColumnShort, "wrong shape"),
 }
