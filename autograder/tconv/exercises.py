@@ -65,12 +65,16 @@ class Exercise:
 
 def _later(module: str, name: str) -> Callable:
     """``tconv.<module>.<name>``, imported at its first call (chapter 06's reference imports
-    PyTorch, which the other chapters' notebooks must not pay for)."""
+    PyTorch, which the other chapters' notebooks must not pay for); ``.load()`` gives the object
+    itself (a class, for ``Exercise.answer``)."""
+    def load():
+        return getattr(importlib.import_module(f"{__package__}.{module}"), name)
+
     def answer(*args, **kwargs):
-        return getattr(importlib.import_module(f"{__package__}.{module}"), name)(*args, **kwargs)
+        return load()(*args, **kwargs)
 
     answer.__name__ = answer.__qualname__ = name
-    answer.load = lambda: getattr(importlib.import_module(f"{__package__}.{module}"), name)
+    answer.load = load
     return answer
 
 

@@ -5,9 +5,9 @@ tensors and classes, so they are written by hand; the notebook calls them as
 They use the same machinery as the other chapters: the learner's code runs through
 ``judge.call_learner``, a failure is a ``judge.CheckVerdict``, and a known mistake (written in
 ``unet_mistakes``, declared with its exercise in ``exercises``) is named when it explains every
-case. PyTorch's own layers are not shortcuts
-here (a DecoderBlock is made of them); the course's answers are. torch and the chapter's reference
-are imported inside the functions: the other chapters' notebooks must not pay for them.
+case. PyTorch's own layers are not shortcuts here (a DecoderBlock is made of them); the course's
+answers are. torch and the chapter's reference are imported inside the functions: the other
+chapters' notebooks must not pay for them.
 """
 
 from __future__ import annotations

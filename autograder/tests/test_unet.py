@@ -304,7 +304,7 @@ def test_checks_pass_the_references_and_right_answers_written_differently(capsys
         checks.check_center_crop(crop, registered("check_center_crop"))
         checks.check_center_crop_rejects_larger(crop, registered("check_center_crop_rejects_larger"))
     for block in (unet_reference.DecoderBlock, BlockWrittenDifferently):
-        checks.check_decoder_block_submodules(block)
+        checks.check_decoder_block_submodules(block, registered("check_decoder_block_submodules"))
         checks.check_decoder_block(block, registered("check_decoder_block"), picture=False)
         checks.check_decoder_block_paper_sizes(block, registered("check_decoder_block_paper_sizes"))
     assert capsys.readouterr().out.count("✓") == 10
@@ -376,10 +376,10 @@ def test_center_crop_returning_numpy_for_a_tensor_fails_with_advice():
 def test_the_paper_sizes_show_only_the_missing_crop_and_the_submodules_none():
     """The other mistakes give the paper's shapes: its check passes them, so the registry names
     only the missing crop for it (unet_mistakes.DECODER_BLOCK_SHAPES)."""
-    steps = unet_cases.block_paper_steps()
+    steps = registered("check_decoder_block_paper_sizes")
     for mistake in unet_mistakes.DECODER_BLOCK:
         block = unet_mistakes.as_block(mistake.compute)
-        checks.check_decoder_block_submodules(block)
+        checks.check_decoder_block_submodules(block, registered("check_decoder_block_submodules"))
         if mistake in unet_mistakes.DECODER_BLOCK_SHAPES:
             assert mistake.name in failure(checks.check_decoder_block_paper_sizes, block, steps)
         else:
