@@ -12,6 +12,7 @@ GRADES ?= build/grades
 TIMEOUT ?=
 NOTEBOOK_TIMEOUT ?=
 MEMORY ?=
+# on: the strongest sandbox this machine allows (root, userns, landlock); or name one; off: none
 SANDBOX ?= on
 SCHEDULER ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
@@ -64,8 +65,8 @@ test: ## run every check of the course (what CI runs)
 NEED_chromium := $(if $(wildcard /usr/bin/chromium),,chromium)
 NEED_bubblewrap := $(if $(shell command -v bwrap),,bubblewrap)
 WITHOUT_chromium := the browser test (autograder/tests/test_browser.py) will be SKIPPED
-WITHOUT_bubblewrap := install it (sudo apt-get install bubblewrap), or grade with SANDBOX=off only \
-  where learner code may run with your rights
+WITHOUT_bubblewrap := grading falls back to its Landlock mode, which protects less (README: \
+  'Grading without root'); sudo apt-get install bubblewrap gives the namespace modes
 define apt_install
 	@if [ -n "$(strip $(1))" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
@@ -89,7 +90,7 @@ system-packages: ## both of the above, with one apt-get update
 release: env ## regenerate course/ and the sample submissions from solutions/
 	python -m tconv.grader.release
 
-grade: env $(if $(filter on,$(SANDBOX)),bubblewrap) ## grade SUBMITTED=<dir or .zip> into GRADES=<dir>, each notebook in a sandbox
+grade: env $(if $(filter-out off landlock,$(SANDBOX)),bubblewrap) ## grade SUBMITTED=<dir or .zip> into GRADES=<dir>, each notebook in a sandbox
 	python -m tconv.grader.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --jobs $(JOBS) \
 	  --sandbox $(SANDBOX) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
 	  $(if $(NOTEBOOK_TIMEOUT),--notebook-timeout $(NOTEBOOK_TIMEOUT)) \

@@ -42,7 +42,7 @@ def grading_seconds(students: int, assignments: list[str], jobs: int,
         notebooks = len(list(submitted.glob("*/*/*.ipynb")))
         start = time.perf_counter()
         grading.grade(submitted, Path(scratch) / "grades", cell_timeout=120, jobs=jobs,
-                      sandboxed=sandboxed)
+                      sandbox_mode="on" if sandboxed else "off")
         return time.perf_counter() - start, notebooks
 
 

@@ -296,7 +296,7 @@ class Cluster:
             process.wait()
 
 
-def grade_with_attackers(submitted: Path, grades: Path, sandboxed: bool = True,
+def grade_with_attackers(submitted: Path, grades: Path, sandbox: str = "on",
                          jobs: int = 2, on_cluster: bool = False) -> Batch:
     """Grade ``submitted`` with an instructor's secret in the environment and in HOME; then
     look for surviving processes and written markers, and remove both. ``on_cluster``: on a
@@ -316,7 +316,7 @@ def grade_with_attackers(submitted: Path, grades: Path, sandboxed: bool = True,
             killer.start()
         with contextlib.redirect_stdout(printed):
             rows = grading.grade(submitted, grades, cell_timeout=CELL_TIMEOUT, jobs=jobs,
-                                 sandboxed=sandboxed,
+                                 sandbox_mode=sandbox,
                                  scheduler=cluster.address if cluster else None)
         survivors, markers = _survivors(), _markers()
     finally:
@@ -481,7 +481,7 @@ def without_the_sandbox(folder: Path) -> Batch:
     sandbox switched off, one notebook at a time."""
     submitted, grades = folder / "submitted", folder / "grades"
     add_attackers(submitted, grades, SAFE_WITH_THE_SANDBOX_OFF)
-    return grade_with_attackers(submitted, grades, sandboxed=False, jobs=1)
+    return grade_with_attackers(submitted, grades, sandbox="off", jobs=1)
 
 
 if __name__ == "__main__":

@@ -35,26 +35,29 @@ from .records import Result
 from .report import EXERCISE_COLUMNS  # noqa: F401 - the exercises.csv contract
 
 def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT, jobs: int = 1,
-          limits: sandbox.Limits = sandbox.Limits(), sandboxed: bool = True,
+          limits: sandbox.Limits = sandbox.Limits(), sandbox_mode: str = "on",
           scheduler: str | None = None) -> list[dict]:
     """Grade everything in ``submitted``; return the exercises.csv rows. ``scheduler`` (a Dask
-    scheduler's address) sends the tasks to a cluster; else ``jobs`` local workers grade."""
+    scheduler's address) sends the tasks to a cluster; else ``jobs`` local workers grade.
+    ``sandbox_mode``: "on" (the strongest mode that works here), one of sandbox.MODES, or
+    "off"."""
     submitted, grades = Path(submitted).resolve(), Path(grades).resolve()
     found, messages = intake.intake(submitted)
     for message in messages:
         print(f"  {message}", file=sys.stderr)
-    if sandboxed:  # before anything is written: a machine without namespaces fails at once
-        with tempfile.TemporaryDirectory(prefix="tconv-probe-") as folder:
-            sandbox.probe(Path(folder))
+    # before anything is written: a machine where no sandbox can be made fails at once
+    with tempfile.TemporaryDirectory(prefix="tconv-probe-") as folder:
+        chosen = sandbox.probe(Path(folder), sandbox_mode)
+    print(chosen.line(), flush=True)
     grades.mkdir(parents=True, exist_ok=True)
     work = gradebook.Workspace(grades)
     assignments = sorted({job.assignment for job in found})
     gradebook.prepare(work, assignments)
-    settings = task.Settings(work.template_db.read_bytes(), cell_timeout, limits, sandboxed,
+    settings = task.Settings(work.template_db.read_bytes(), cell_timeout, limits, chosen.mode,
                              scratch=None if scheduler else str(work.scratch))
     where = f"on the Dask cluster at {scheduler}" if scheduler else f"{jobs} at a time"
     print(f"grading {len(found)} notebook(s) of {len({j.student for j in found})} student(s), "
-          f"{where}{'' if sandboxed else ', WITHOUT the sandbox'}", flush=True)
+          f"{where}{', WITHOUT the sandbox' if chosen.mode == 'off' else ''}", flush=True)
     results = runner.run(found, settings, workers=jobs, scheduler=scheduler,
                          cache=work.results,
                          course_digests={a: course_digest(a) for a in assignments})
@@ -64,7 +67,7 @@ def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT
     notes, mistakes = readings(results)
     if messages:
         notes[("(intake)", "-", "-")] = messages
-    report.write_report(rows, notes, mistakes, grades / "report.md")
+    report.write_report(rows, notes, mistakes, grades / "report.md", sandbox=chosen.line())
     report.plot_scores(rows, grades / "scores.png")
     shutil.rmtree(work.scratch, ignore_errors=True)
     return rows
@@ -177,8 +180,10 @@ def main(argv=None) -> None:
     parser.add_argument("--scheduler", default=None,
                         help="a Dask scheduler's address (tcp://host:8786): grade on that "
                              "cluster instead of --jobs local workers")
-    parser.add_argument("--sandbox", choices=["on", "off"], default="on",
-                        help="off runs learner code with YOUR rights: only where you trust it")
+    parser.add_argument("--sandbox", choices=["on", *sandbox.MODES, "off"], default="on",
+                        help="on: the strongest sandbox this machine allows (root, userns, "
+                             "landlock, in that order); off runs learner code with YOUR "
+                             "rights: only where you trust it")
     parser.add_argument("--export-only", action="store_true",
                         help="only write grades.csv and exercises.csv again from the gradebook")
     args = parser.parse_args(argv)
@@ -194,7 +199,7 @@ def main(argv=None) -> None:
                      wall_seconds=float(args.notebook_timeout))
     try:
         rows = grade(args.submitted, args.grades, args.timeout, args.jobs, limits,
-                     sandboxed=args.sandbox == "on", scheduler=args.scheduler or None)
+                     sandbox_mode=args.sandbox, scheduler=args.scheduler or None)
     except sandbox.SandboxUnavailable as error:
         raise SystemExit(f"error: {error}") from None
     print(f"wrote {args.grades / 'grades.csv'}, {args.grades / 'exercises.csv'}, "

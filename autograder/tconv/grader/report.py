@@ -98,9 +98,10 @@ def md(text: str, limit: int = 300) -> str:
 
 
 def write_report(rows: list[dict], notes: dict[tuple, list[str]],
-                 mistakes: dict[tuple, list[str]], path: Path) -> None:
+                 mistakes: dict[tuple, list[str]], path: Path, sandbox: str = "") -> None:
     """report.md: per exercise, mean, share of full marks and the most common problems; per
-    student, one line per notebook that lost points or was not as expected."""
+    student, one line per notebook that lost points or was not as expected. ``sandbox``: the
+    line saying which sandbox mode graded, and what it does not protect."""
     by_cell = defaultdict(list)
     for row in rows:
         by_cell[(row["assignment"], row["grade_id"])].append(row)
@@ -111,6 +112,7 @@ def write_report(rows: list[dict], notes: dict[tuple, list[str]],
     totals = student_totals(rows)
     out = ["# Grading report", "",
            f"{len(totals)} students, {len(rows)} graded cells.", "",
+           *([f"Graded with {md(sandbox, 2000)}", ""] if sandbox else []),
            "## Per exercise", "",
            "| assignment | graded cell | mean | full marks | most common problems |",
            "|---|---|---|---|---|"]

@@ -27,6 +27,7 @@ defence matters; ``make grade`` uses it only when told ``SANDBOX=off``.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import shutil
@@ -34,6 +35,8 @@ import subprocess
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from . import packages, supervise, syscalls
 
 GiB = 1024 ** 3
 MiB = 1024 ** 2
@@ -47,50 +50,101 @@ class SandboxUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """What one student notebook may use. ``memory`` caps the address space of each process."""
+    """What one student notebook may use. ``memory``: all its processes together (and each)."""
     memory: int = 2 * GiB
     processes: int = 64
     file_size: int = 64 * MiB
     open_files: int = 256
-    scratch: int = 256 * MiB          # private HOME + /tmp, a tmpfs
+    scratch: int = 128 * MiB          # private HOME, and /tmp: each a tmpfs of this size
     wall_seconds: float = 600.0       # the whole notebook, on top of the per-cell time limit
+
+
+# The modes, strongest first: ``probe`` takes the first that works here.
+MODES = ("root", "userns", "landlock")
+DESCRIPTION = {
+    "root": "bubblewrap namespaces, run as root: an unprivileged uid of its own per notebook",
+    "userns": "bubblewrap in a user namespace (no root needed): your uid, inside namespaces",
+    "landlock": "Landlock + seccomp + limits (no namespaces available)",
+    "off": "NO SANDBOX: learner code runs with your rights",
+}
+NOT_PROTECTED = {
+    "root": "CPU is shared, not divided; reading the course package and the venv inside "
+            "the kernel (the re-check cannot reach them)",
+    "userns": "as in root mode; and the notebook's processes run under your uid (in their own "
+              "user namespace, which cannot reach your files or processes)",
+    "landlock": "the process list of this machine is visible; HOME and /tmp of a notebook are on "
+                "the host's disk (64 MB a file, no total); the processes count against your own "
+                "process limit; Unix sockets at paths outside the sandbox can be connected to",
+    "off": "everything: a notebook can read the answers, your files and the other students' "
+           "work, and change any grade: only for code you trust",
+}
 
 
 @dataclass(frozen=True)
 class Sandbox:
     """How to run a command as learner code. ``folder`` is a private host folder made by the
-    grader (sockets, the connection file); ``hidden`` are paths masked by an empty directory
-    (e.g. PyTorch and the course's answers, for the re-check of chapters 01-05)."""
+    grader; ``packages``: the modules whose installed packages it may import (all others are
+    absent, ``packages.py``); ``mode``: one of MODES, or "off"."""
     folder: Path
     limits: Limits = Limits()
-    hidden: tuple[Path, ...] = ()
-    enabled: bool = True
+    mode: str = "root"
+    packages: tuple[str, ...] = packages.KERNEL
     uid: int = field(default_factory=lambda: 200_000 + secrets.randbelow(1_000_000_000))
 
     @classmethod
     def off(cls, folder: Path, limits: Limits = Limits()) -> "Sandbox":
-        return cls(folder, limits, enabled=False)
+        return cls(folder, limits, mode="off")
 
-    def hiding(self, *paths: Path) -> "Sandbox":
-        return replace(self, hidden=tuple(self.hidden) + tuple(Path(p) for p in paths))
+    @property
+    def enabled(self) -> bool:
+        return self.mode != "off"
+
+    def seeing(self, modules: tuple[str, ...]) -> "Sandbox":
+        """The same sandbox, in which only the packages ``modules`` import can be imported."""
+        return replace(self, packages=tuple(modules))
 
     # --- what is visible ----------------------------------------------------------------------
     def readable(self) -> list[Path]:
-        """Host paths bound read-only at the same place inside."""
+        """Host paths learner code may read (besides ``/usr``), at the same place inside."""
         import tconv
 
-        paths = [Path(sys.base_prefix), Path(sys.prefix), Path(tconv.__file__).parent]
-        for extra in ("/etc/ld.so.cache", "/etc/fonts", "/etc/localtime", "/etc/ssl/certs"):
-            if os.path.exists(extra):
-                paths.append(Path(extra))
+        paths = [Path(sys.base_prefix), Path(sys.prefix)]
+        if "tconv" in self.packages:
+            paths.append(Path(tconv.__file__).parent)
+        paths += [Path(p) for p in ETC if os.path.exists(p)]
         return paths
 
-    def command(self, argv: list[str], *, writable: tuple[Path, ...] = (),
+    def environment(self, home: str, tmp: str, extra: dict | None) -> dict:
+        return {"HOME": home, "TMPDIR": tmp, "IPYTHONDIR": f"{home}/.ipython",
+                "MPLCONFIGDIR": f"{home}/.config/matplotlib", "USER": "learner",
+                "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
+                "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg",
+                **(extra or {})}
+
+    def command(self, argv: list[str], *, sockets: tuple[Path, ...] = (),
                 environment: dict | None = None) -> list[str]:
-        """``argv`` wrapped so that it runs inside the jail (or unchanged when it is off)."""
+        """``argv`` wrapped so that it runs inside the jail (or unchanged when it is off).
+        ``sockets``: host folders where it may make Unix sockets (and nothing else)."""
         if not self.enabled:
             return list(argv)
-        limits = self.limits
+        rlimits = {"as": self.limits.memory, "nproc": self.limits.processes,
+                   "fsize": self.limits.file_size, "nofile": self.limits.open_files, "core": 0,
+                   "msgqueue": 0}
+        timeout = [_tool("timeout"), "--signal=KILL", f"{self.limits.wall_seconds:g}"]
+        if self.mode == "landlock":
+            return self._landlock(argv, rlimits, timeout, sockets, environment)
+        spec = {"rlimits": rlimits, "landlock": "optional", "seccomp": str(SECCOMP_INSIDE),
+                "read": ["/"], "write": [HOME, "/tmp", *DEVICES],
+                "sockets": [str(p) for p in sockets]}
+        inner = [sys.executable, "-I", "-S", str(CONFINE_INSIDE), json.dumps(spec), "--"]
+        if self.mode == "root":  # an unprivileged uid of its own: RLIMIT_NPROC counts per uid
+            inner = [_tool("setpriv"), f"--reuid={self.uid}", f"--regid={self.uid}",
+                     "--clear-groups", "--no-new-privs", "--inh-caps=-all",
+                     "--bounding-set=-all", "--"] + inner
+        return self._bwrap(sockets, environment) + ["--"] + inner + timeout + list(argv)
+
+    def _bwrap(self, sockets, environment) -> list[str]:
+        scratch = str(self.limits.scratch)
         bwrap = [_tool("bwrap"),
                  "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
                  "--unshare-cgroup-try", "--die-with-parent",
@@ -98,67 +152,135 @@ class Sandbox:
                  "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                  "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
                  "--proc", "/proc", "--dev", "/dev",
-                 "--size", str(limits.scratch), "--perms", "1777", "--tmpfs", "/tmp",
+                 "--size", scratch, "--perms", "1777", "--tmpfs", "/tmp",
                  "--perms", "0755", "--dir", "/home",
-                 # bwrap makes it as root: 0777 lets the learner's uid use it (IPython's and
-                 # matplotlib's folders). It is this sandbox's own tmpfs, seen by no other.
-                 "--size", str(limits.scratch), "--perms", "0777", "--tmpfs", HOME]
+                 # 0777: the learner's uid (root mode) uses it: IPython's and matplotlib's
+                 # folders. It is this sandbox's own tmpfs, seen by no other.
+                 "--size", scratch, "--perms", "0777", "--tmpfs", HOME]
+        if self.mode == "userns":
+            bwrap.insert(1, "--unshare-user")
         made = {"/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/proc", "/dev", "/tmp",
                 "/home", HOME}
         mounts = [(p, "--ro-bind") for p in self.readable() if not str(p).startswith("/usr/")]
-        mounts += [(Path(p), "--bind") for p in writable]
+        mounts += [(Path(p), "--bind") for p in sockets]
         for path, how in mounts:
             bwrap += _parents(path, made)
             bwrap += [how, str(path), str(path)]
-        for path in self.hidden:  # a package whose import fails, saying it is hidden
-            blocker = self.folder / "hidden" / Path(path).name
-            blocker.mkdir(parents=True, exist_ok=True)
-            (blocker / "__init__.py").write_text(
-                f"raise ModuleNotFoundError(\"No module named '{Path(path).name}' (it is hidden "
-                f"while answers are re-checked)\", name={Path(path).name!r})\n")
-            bwrap += ["--ro-bind", str(blocker), str(path)]
-        env = {"HOME": HOME, "TMPDIR": "/tmp", "IPYTHONDIR": f"{HOME}/.ipython",
-               "MPLCONFIGDIR": f"{HOME}/.config/matplotlib", "USER": "learner",
-               "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin", "LANG": "C.UTF-8",
-               "PYTHONDONTWRITEBYTECODE": "1", "PYTHONWARNINGS": "ignore", "MPLBACKEND": "Agg",
-               **(environment or {})}
+        # The package folders, emptied; then only the entries learner code may import.
+        for folder in packages.site_folders():
+            if any(folder == p or p in folder.parents for p in [Path("/usr"), *self.readable()]):
+                bwrap += ["--size", "1048576", "--perms", "0755", "--tmpfs", str(folder)]
+        for entry in packages.entries(self.packages):
+            bwrap += ["--ro-bind", str(entry), str(entry)]
+        bwrap += _parents(CONFINE_INSIDE, made)
+        bwrap += ["--ro-bind", str(CONFINE), str(CONFINE_INSIDE),
+                  "--ro-bind", str(syscalls.program()), str(SECCOMP_INSIDE)]
         fontlist = matplotlib_fontlist()
-        if fontlist is not None and fontlist.exists():  # no "building the font cache" note on
-            # stderr in every kernel; a font list removed since it was found is only rebuilt
-            # (matplotlib takes MPLCONFIGDIR only if it can write there; else it makes a
-            # temporary one, without the list, and rebuilds it, saying so on stderr)
+        if "matplotlib" in self.packages and fontlist is not None and fontlist.exists():
+            # no "building the font cache" note on stderr in every kernel (matplotlib takes
+            # MPLCONFIGDIR only if it can write there; else it rebuilds the list, saying so)
             bwrap += ["--perms", "0755", "--dir", f"{HOME}/.config",
                       "--perms", "0777", "--dir", f"{HOME}/.config/matplotlib",
                       "--ro-bind", str(fontlist), f"{HOME}/.config/matplotlib/{fontlist.name}"]
-        bwrap += ["--chdir", HOME, "--clearenv"]
-        for name, value in env.items():
+        for folder in packages.site_folders():
+            if any(folder == p or p in folder.parents for p in [Path("/usr"), *self.readable()]):
+                bwrap += ["--remount-ro", str(folder)]
+        bwrap += ["--remount-ro", "/", "--chdir", HOME, "--clearenv"]
+        for name, value in self.environment(HOME, "/tmp", environment).items():
             bwrap += ["--setenv", name, value]
-        # Limits are set while still root, then the uid is dropped for good. RLIMIT_NPROC counts
-        # the processes of a uid, so every sandbox has a uid of its own.
-        inner = [_tool("prlimit"), f"--as={limits.memory}", f"--nproc={limits.processes}",
-                 f"--fsize={limits.file_size}", f"--nofile={limits.open_files}", "--core=0",
-                 "--",
-                 _tool("setpriv"), f"--reuid={self.uid}", f"--regid={self.uid}",
-                 "--clear-groups", "--no-new-privs", "--inh-caps=-all", "--bounding-set=-all",
-                 "--",
-                 _tool("timeout"), "--signal=KILL", f"{limits.wall_seconds:g}"]
-        return bwrap + ["--"] + inner + list(argv)
+        return bwrap
+
+    def _landlock(self, argv, rlimits, timeout, sockets, environment) -> list[str]:
+        """No namespaces: the same command under Landlock, seccomp and limits only. Its HOME and
+        /tmp are folders of its own in ``folder``; it reads only what ``readable`` and
+        ``packages`` name (the package folders can be listed, not read)."""
+        home, tmp = self.folder / "home", self.folder / "tmp"
+        for path in (home, tmp, home / ".config" / "matplotlib"):
+            path.mkdir(parents=True, exist_ok=True)
+        fontlist = matplotlib_fontlist()
+        if "matplotlib" in self.packages and fontlist is not None and fontlist.exists():
+            shutil.copy(fontlist, home / ".config" / "matplotlib" / fontlist.name)
+        sites = packages.site_folders()
+        roots = [Path("/usr"), *self.readable(), *[Path(p) for p in PROC]]
+        listed = list(sites)
+        readable = _read_except(roots, sites, listed) + list(packages.entries(self.packages))
+        spec = {"rlimits": rlimits, "landlock": "required", "seccomp": str(syscalls.program()),
+                "read": [str(p) for p in readable], "list": [str(p) for p in listed],
+                "write": [str(home), str(tmp), *DEVICES],
+                "sockets": [str(p) for p in sockets], "chdir": str(home)}
+        return [sys.executable, "-I", "-S", str(CONFINE), json.dumps(spec), "--"] + timeout \
+            + list(argv)
+
+    def host_environment(self, environment: dict | None = None) -> dict:
+        """The environment the outermost process starts with."""
+        if self.mode == "off":
+            return {**_unsandboxed_env(), **(environment or {})}
+        if self.mode == "landlock":
+            return self.environment(str(self.folder / "home"), str(self.folder / "tmp"),
+                                    environment)
+        return {"PATH": "/usr/bin:/bin"}
+
+    def watch(self, pgid: int) -> supervise.Watch | None:
+        """The memory watch of a sandbox whose processes are the group ``pgid``."""
+        if not self.enabled:
+            return None
+
+        def scratch(members):  # its tmpfs, seen through a process inside its mount namespace
+            if self.mode == "landlock" or len(members) < 2:
+                return ()
+            inside = Path(f"/proc/{max(members)}/root")
+            return (inside / "tmp", inside / HOME.lstrip("/"))
+
+        return supervise.Watch(pgid, self.limits.memory, scratch)
 
     def run(self, argv: list[str], *, input_bytes: bytes = b"", timeout: float,
-            output_cap: int = 16 * MiB, writable: tuple[Path, ...] = ()) -> "Ran":
+            output_cap: int = 16 * MiB) -> "Ran":
         """Run ``argv`` as learner code; its stdout (capped) is returned as data. Never raises
         for anything the command does; a run past ``timeout`` is killed with all it started."""
-        command = self.command(argv, writable=writable)
-        env = None if self.enabled else _unsandboxed_env()
+        command = self.command(argv)
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                   stderr=subprocess.DEVNULL, env=env, cwd=self.folder,
-                                   start_new_session=True)
+                                   stderr=subprocess.DEVNULL, env=self.host_environment(),
+                                   cwd=self.folder, start_new_session=True)
+        watch = self.watch(process.pid)
         try:
             out, _ = _communicate_capped(process, input_bytes, timeout, output_cap)
-            return Ran(process.returncode, out, timed_out=False)
+            return Ran(process.returncode, out, timed_out=False,
+                       memory_exceeded=bool(watch and watch.exceeded))
         except subprocess.TimeoutExpired:
-            _kill_group(process)
             return Ran(None, b"", timed_out=True)
+        finally:
+            _kill_group(process)  # whatever it left running
+            if watch is not None:
+                watch.stop()
+
+
+ETC = ("/etc/ld.so.cache", "/etc/fonts", "/etc/localtime", "/etc/ssl/certs")
+PROC = ("/proc/cpuinfo", "/proc/meminfo", "/proc/self", "/sys/devices/system/cpu")
+DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/random")
+CONFINE = Path(__file__).with_name("confine.py")
+CONFINE_INSIDE = Path("/run/tconv/confine.py")
+SECCOMP_INSIDE = Path("/run/tconv/seccomp.bpf")
+
+
+def _read_except(roots: list[Path], excluded: list[Path], listed: list[Path]) -> list[Path]:
+    """Paths whose trees together hold everything under ``roots`` except the trees of
+    ``excluded`` (Landlock allows by tree: a folder that holds an excluded one is split into
+    its entries, and added to ``listed``: it can be listed, as Python's imports need)."""
+    out = []
+    for root in roots:
+        inner = [e for e in excluded if root in e.parents]
+        if any(root == e for e in excluded) or not root.exists():
+            continue
+        if not inner or not root.is_dir():
+            out.append(root)
+            continue
+        try:
+            children = sorted(root.iterdir())
+        except OSError:
+            continue
+        listed.append(root)
+        out += _read_except(children, inner, listed)
+    return out
 
 
 @dataclass(frozen=True)
@@ -166,6 +288,7 @@ class Ran:
     returncode: int | None
     stdout: bytes
     timed_out: bool
+    memory_exceeded: bool = False
 
 
 def _communicate_capped(process, input_bytes: bytes, timeout: float, cap: int):
@@ -231,7 +354,7 @@ def _parents(path: Path, made: set) -> list[str]:
 def _tool(name: str) -> str:
     found = shutil.which(name, path="/usr/bin:/bin:/usr/sbin:/sbin")
     if found is None:
-        raise SandboxUnavailable(f"`{name}` is not installed. {HOW_TO_GET_IT}")
+        raise SandboxUnavailable(f"`{name}` is not installed")
     return found
 
 
@@ -260,28 +383,92 @@ def matplotlib_fontlist() -> Path | None:
     return _FONTLIST[0]
 
 
-HOW_TO_GET_IT = ("Grading runs every student's code in a sandbox made with bubblewrap: install it "
-                 "(`sudo apt-get install bubblewrap`, or `make grade` as root does it for you), "
-                 "or, on a machine where learner code may run with your rights, grade with "
-                 "SANDBOX=off (README: 'What the grader protects against').")
+# What to do, by what bubblewrap said when it could not make the namespaces.
+FIXES = [
+    ("No permissions to create new namespace",
+     "unprivileged user namespaces are switched off on this machine. On Debian or Ubuntu, an "
+     "administrator can switch them on (`sudo sysctl kernel.unprivileged_userns_clone=1`); in a "
+     "Docker container, run it with `--security-opt seccomp=unconfined` (or a profile that "
+     "allows clone/unshare); in Kubernetes, give the pod `hostUsers: false`"),
+    ("setting up uid map: Permission denied",
+     "Ubuntu 23.10 and later allow user namespaces only to programs with an AppArmor profile: "
+     "an administrator installs bubblewrap's once (`sudo apt-get install apparmor-profiles`, "
+     "then `sudo ln -s /usr/share/apparmor/extra-profiles/bwrap-userns-restrict "
+     "/etc/apparmor.d/ && sudo systemctl reload apparmor`)"),
+    ("loopback: Failed RTM_NEWADDR",
+     "Ubuntu 23.10 and later allow user namespaces only to programs with an AppArmor profile: "
+     "an administrator installs bubblewrap's once (see README, 'Grading without root')"),
+    ("max_", "the machine allows no more user namespaces (`/proc/sys/user/max_user_namespaces` "
+             "is 0, or nesting is too deep): an administrator sets "
+             "`sudo sysctl user.max_user_namespaces=15000`; in Kubernetes, `hostUsers: false`"),
+    ("Can't mount proc",
+     "this container hides /proc from new namespaces: run it with `--security-opt "
+     "systempaths=unconfined` (Docker), or `procMount: Unmasked` with `hostUsers: false` "
+     "(Kubernetes)"),
+    ("is not installed",
+     "install bubblewrap (`sudo apt-get install bubblewrap`; `make grade` as root does it)"),
+]
+NO_SANDBOX = ("Or grade in a virtual machine or container where you are root, or, only for code "
+              "you trust, with SANDBOX=off (README: 'Grading without root').")
 
 
-def probe(folder: Path) -> None:
-    """Raise SandboxUnavailable, saying why and what to do, unless a sandboxed command works."""
+@dataclass(frozen=True)
+class Probed:
+    """The mode ``probe`` chose, and why each stronger one was passed over."""
+    mode: str
+    passed_over: tuple[tuple[str, str], ...] = ()
+
+    def line(self) -> str:
+        """What ``make grade`` prints: the mode, and what it does not protect."""
+        text = f"sandbox: {self.mode} ({DESCRIPTION[self.mode]}). Not protected: " \
+               f"{NOT_PROTECTED[self.mode]}."
+        if self.passed_over:
+            text += " Stronger modes unavailable: " + "; ".join(
+                f"{mode}: {reason}" for mode, reason in self.passed_over) + "."
+        return text
+
+
+def try_mode(mode: str, folder: Path) -> str | None:
+    """None if learner code runs in ``mode`` here, else why not (the tool's own words)."""
+    if mode == "root" and os.geteuid() != 0:
+        return "needs root"
+    if mode == "landlock":
+        problem = syscalls.available()
+        if problem:
+            return f"no seccomp filter could be built ({problem})"
     folder.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(folder)
+    sandbox = Sandbox(folder / mode, mode=mode, packages=packages.RECHECK)
+    sandbox.folder.mkdir(exist_ok=True)
     try:
-        ran = sandbox.run([sys.executable, "-c", "import os; print(os.getuid())"], timeout=60)
-    except OSError as error:
-        raise SandboxUnavailable(f"the sandbox could not start ({error}). {HOW_TO_GET_IT}") \
-            from None
-    if ran.returncode != 0 or ran.stdout.strip() != str(sandbox.uid).encode():
-        detail = subprocess.run(sandbox.command(["true"]), capture_output=True, text=True,
-                                timeout=60).stderr.strip()[:400]
-        raise SandboxUnavailable(
-            f"the sandbox could not be made on this machine ({detail or 'no output'}). It needs "
-            f"Linux namespaces (user, mount, pid, net) and permission to switch user ids, e.g. "
-            f"grading as root or with unprivileged user namespaces enabled. {HOW_TO_GET_IT}")
+        argv = sandbox.command([sys.executable, "-c", "import os, numpy; print(os.getuid())"])
+    except SandboxUnavailable as missing:
+        return str(missing)
+    ran = subprocess.run(argv, capture_output=True, text=True, timeout=120,
+                         env=sandbox.host_environment(), cwd=sandbox.folder)
+    expected = str(sandbox.uid) if mode == "root" else str(os.getuid())
+    if ran.returncode == 0 and ran.stdout.strip() == expected:
+        return None
+    return (ran.stderr.strip().splitlines() or [f"exit code {ran.returncode}, no message"])[-1]
+
+
+def probe(folder: Path, wanted: str = "on") -> Probed:
+    """The strongest mode that works here (``wanted="on"``), or the one asked for; raise
+    SandboxUnavailable with each reason and what to do, when there is none."""
+    if wanted == "off":
+        return Probed("off")
+    candidates = MODES if wanted == "on" else (wanted,)
+    passed_over = []
+    for mode in candidates:
+        reason = try_mode(mode, folder)
+        if reason is None:
+            return Probed(mode, tuple(passed_over))
+        passed_over.append((mode, reason))
+    reasons = "; ".join(f"{mode}: {reason}" for mode, reason in passed_over)
+    fixes = [fix for needle, fix in FIXES if needle in reasons]
+    raise SandboxUnavailable(
+        f"the sandbox could not be made on this machine ({reasons}). "
+        + (" ".join(dict.fromkeys(fixes)) + ". " if fixes else "")
+        + NO_SANDBOX)
 
 
 # --- the notebook's kernel, in the sandbox ----------------------------------------------------
@@ -297,26 +484,34 @@ def kernel_environment() -> dict:
     return environment
 
 
+MEMORY_EXCEEDED = "memory-exceeded"
+
+
 def kernel_manager_class():
     """A jupyter_client kernel manager whose kernels start inside a Sandbox. Defined on demand so
     that importing this module does not import jupyter_client."""
     from jupyter_client.manager import AsyncKernelManager
-    from traitlets import Bool, Dict, Unicode
+    from traitlets import Dict, Unicode
 
     class SandboxedKernelManager(AsyncKernelManager):
         """Configured per notebook through traitlets: ``folder`` (private, made by the grader),
-        ``limits`` (Limits fields) and ``enabled``."""
+        ``limits`` (Limits fields) and ``mode``. When the memory watch ended the kernel, the
+        file MEMORY_EXCEEDED beside ``folder`` (out of the sandbox's sight) says so."""
         folder = Unicode("", config=True)
         limits = Dict({}, config=True)
-        enabled = Bool(True, config=True)
+        mode = Unicode("root", config=True)
 
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
-            if self.enabled:
+            self._watch = None
+            if self.mode != "off":
                 # No network in the sandbox: the kernel's sockets are files in its own folder.
                 self.transport = "ipc"
                 self.ip = str(Path(self.folder) / "kernel")
                 self.connection_file = str(Path(self.folder) / "kernel.json")
+
+        def sandbox(self) -> Sandbox:
+            return Sandbox(Path(self.folder), Limits(**self.limits), mode=self.mode)
 
         async def _async_pre_start_kernel(self, **kw):
             # Interrupt through the control channel: a signal would reach bwrap, not the kernel.
@@ -324,17 +519,32 @@ def kernel_manager_class():
             return await super()._async_pre_start_kernel(**kw)
 
         async def _async_launch_kernel(self, kernel_cmd, **kw):
-            sandbox = Sandbox(Path(self.folder), Limits(**self.limits), enabled=self.enabled)
-            if self.enabled:  # written 0600 by this (root) process; only this sandbox sees it
+            sandbox = self.sandbox()
+            if sandbox.enabled:  # written 0600 by this process; only this sandbox sees it
                 os.chmod(self.connection_file, 0o644)
-            command = sandbox.command(list(kernel_cmd), writable=(Path(self.folder),),
+            command = sandbox.command(list(kernel_cmd), sockets=(Path(self.folder),),
                                       environment=kernel_environment())
             kw = dict(kw, cwd=self.folder, stdin=subprocess.DEVNULL,
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-            if self.enabled:
-                kw["env"] = {"PATH": "/usr/bin:/bin"}
-            else:
-                kw["env"] = {**_unsandboxed_env(), **kernel_environment()}
-            return await super()._async_launch_kernel(command, **kw)
+                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                      env=sandbox.host_environment(kernel_environment()))
+            info = await super()._async_launch_kernel(command, **kw)
+            process = getattr(self.provisioner, "process", None)
+            if process is not None:  # started in a session, and so a group, of its own
+                self._watch = sandbox.watch(process.pid)
+            return info
+
+        async def _async_cleanup_resources(self, restart: bool = False):
+            self._end_group()
+            return await super()._async_cleanup_resources(restart=restart)
+
+        def _end_group(self):
+            process = getattr(self.provisioner, "process", None)
+            if process is not None and self.mode != "off":
+                supervise.end_group(process.pid)
+            if self._watch is not None:
+                self._watch.stop()
+                if self._watch.exceeded:  # where the task reads it: beside, not inside
+                    (Path(self.folder).parent / MEMORY_EXCEEDED).write_text(
+                        str(self._watch.exceeded))
 
     return SandboxedKernelManager

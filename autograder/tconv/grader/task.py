@@ -23,7 +23,7 @@ from nbconvert.exporters import HTMLExporter
 
 from . import course, report, verdicts
 from .records import CellResult, Job, Result
-from .sandbox import Limits, Sandbox, kernel_manager_class
+from .sandbox import MEMORY_EXCEEDED, Limits, Sandbox, kernel_manager_class
 
 MAX_AUTOGRADED_BYTES = 8 * 1024 ** 2
 
@@ -34,7 +34,7 @@ class Settings:
     template: bytes            # the gradebook with every assignment generated, no student yet
     cell_timeout: int = course.CELL_TIMEOUT
     limits: Limits = Limits()
-    sandboxed: bool = True
+    sandbox: str = "root"       # the mode sandbox.probe chose, or "off"
     scratch: str | None = None  # where private folders are made (default: the system's temp)
 
     @property
@@ -89,8 +89,13 @@ def _grade_in(job: Job, settings: Settings, result: Result) -> None:
         try:
             api = NbGraderAPI(config=_config(root, kernel_folder, settings))
             outcome = api.autograde(job.assignment, job.student)
+            exceeded = (private / MEMORY_EXCEEDED).exists()
         finally:
             shutil.rmtree(private, ignore_errors=True)
+        if exceeded:
+            result.notes.append(f"its processes used more than MEMORY "
+                                f"({settings.limits.memory // 1024 ** 2} MB) in total, and were "
+                                f"ended: the cells not run score 0")
         autograded = root / "autograded" / job.student / job.assignment / f"{job.notebook}.ipynb"
         if not autograded.exists():
             result.notes.append(_why_not_graded(outcome))
@@ -143,8 +148,7 @@ def _grade_in(job: Job, settings: Settings, result: Result) -> None:
 
 def _sandbox(folder: Path, settings: Settings) -> Sandbox:
     folder.mkdir()
-    return Sandbox(folder, settings.limits) if settings.sandboxed else \
-        Sandbox.off(folder, settings.limits)
+    return Sandbox(folder, settings.limits, mode=settings.sandbox)
 
 
 def _config(root: Path, kernel_folder: Path, settings: Settings):
@@ -156,7 +160,10 @@ def _config(root: Path, kernel_folder: Path, settings: Settings):
     private.Execute.kernel_manager_class = kernel_manager_class()
     private.SandboxedKernelManager.folder = str(kernel_folder)
     private.SandboxedKernelManager.limits = asdict(settings.limits)
-    private.SandboxedKernelManager.enabled = settings.sandboxed
+    private.SandboxedKernelManager.mode = settings.sandbox
+    # nbgrader makes the autograded notebook read-only (444); this process writes it again
+    # (report.make_safe), which only root could do over 444.
+    private.Autograde.permissions = 0o644
     private.GenerateFeedback.exporter_class = FeedbackExporter
     config.merge(private)
     return config

@@ -39,7 +39,7 @@ import numpy as np
 
 from .. import checks, exercises, guard
 from ..judge import shortcut as shortcut_failure
-from . import blocks
+from . import blocks, packages
 
 # check -> the reference with the learner function's signature (used only to record the calls):
 # every exercise the registry declares re-checkable.
@@ -369,18 +369,13 @@ def _replay(call: CheckCall, answers: list):
 def recheck(sandbox, submitted: Path, source: Path, released: Path,
             timeout: float) -> list[Verdict]:
     """Steps 2 and 3 for one submitted notebook, the child in ``sandbox``."""
-    import torch
-
-    import tconv
-
     wanted = request(submitted, source, released)
-    hidden = [Path(tconv.__file__).parent]
-    if not needs_torch(source):
-        hidden.append(Path(torch.__file__).parent)
-    # -I: no user site, no PYTHON* variables. The child's source goes on the command line, as
-    # the package it lives in is hidden from it.
-    ran = sandbox.hiding(*hidden).run([sys.executable, "-I", "-c", CHILD.read_text()],
-                                      input_bytes=json.dumps(wanted).encode(), timeout=timeout)
+    # The child imports numpy, and PyTorch only where the exercise takes tensors: no other
+    # package is there (not the course's, not SciPy's). -I: no user site, no PYTHON* variables.
+    # Its source goes on the command line, as the package it lives in is not there.
+    seen = packages.RECHECK_WITH_TORCH if needs_torch(source) else packages.RECHECK
+    ran = sandbox.seeing(seen).run([sys.executable, "-I", "-c", CHILD.read_text()],
+                                   input_bytes=json.dumps(wanted).encode(), timeout=timeout)
     answers, failure = None, None
     if ran.timed_out:
         failure = checks.CheckVerdict(

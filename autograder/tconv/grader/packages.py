@@ -1,0 +1,93 @@
+"""Which installed packages learner code may see: the closure of what it needs to import.
+
+A sandbox shows the Python installation but not its package folders whole: every
+``site-packages`` / ``dist-packages`` folder on the machine is emptied, and only the entries that
+the given modules import (found by importing them once, in a trusted process of the grader's)
+are shown in it again, with their metadata and bundled libraries (``numpy.libs``). So the
+re-check of a numpy exercise can import numpy and nothing else: not SciPy, not PyTorch, not the
+course package, under any name.
+"""
+
+from __future__ import annotations
+
+import functools
+import glob
+import json
+import site
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+# The re-check child: numpy alone, or with PyTorch where an exercise takes tensors.
+RECHECK = ("numpy",)
+RECHECK_WITH_TORCH = ("numpy", "torch", "torch.nn", "torch.nn.functional")
+# A graded notebook's kernel: ipykernel, the course package and what its chapters import, the
+# inline backend for the picture of a wrong answer, the sliders of chapter 03.
+KERNEL = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+          "ipykernel_launcher", "numpy", "torch", "torch.nn", "torch.nn.functional",
+          "matplotlib", "matplotlib.pyplot", "matplotlib_inline.backend_inline",
+          "matplotlib.backends.backend_agg", "ipywidgets", "PIL.Image", "PIL.PngImagePlugin",
+          "IPython.core.interactiveshell", "IPython.core.ultratb", "IPython.display",
+          "stack_data", "executing", "pure_eval", "asttokens", "tconv", "*tconv")
+
+_IMPORTS = r"""
+import importlib, json, pkgutil, sys
+before = set(sys.modules)  # what site imported (e.g. the finder of an editable install)
+names = json.loads(sys.argv[1])
+files = []
+for name in names:
+    if name == "*tconv":
+        import tconv
+        for info in pkgutil.iter_modules(tconv.__path__):
+            if not info.ispkg:
+                importlib.import_module(f"tconv.{info.name}")
+    elif name == "ipykernel_launcher":  # found, not run: it would start a kernel
+        files.append(importlib.util.find_spec(name).origin)
+    else:
+        importlib.import_module(name)
+files += [getattr(module, "__file__", None) for name, module in list(sys.modules.items())
+          if name not in before]
+with open("/proc/self/maps") as maps:  # shared libraries loaded, e.g. numpy.libs' OpenBLAS
+    files += [line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6]
+print(json.dumps([f for f in files if f and f.startswith("/")]))
+"""
+
+
+def site_folders() -> list[Path]:
+    """Every folder of installed packages on this machine that Python could be pointed at."""
+    found = {Path(p) for p in site.getsitepackages() + [site.getusersitepackages()]}
+    found.add(Path(sysconfig.get_paths(vars={"base": sys.base_prefix,
+                                             "platbase": sys.base_prefix})["purelib"]))
+    for pattern in ("/usr/lib/python3*/*-packages", "/usr/local/lib/python3*/*-packages",
+                    "/usr/lib64/python3*/*-packages"):
+        found.update(Path(p) for p in glob.glob(pattern))
+    return sorted(p for p in found if p.is_dir())
+
+
+@functools.cache
+def entries(modules: tuple[str, ...]) -> tuple[Path, ...]:
+    """The top-level entries of the site folders that importing ``modules`` touches, with each
+    one's ``.libs`` folder and ``.dist-info``, and the files that make them importable
+    (``.pth`` files and their finders, for an editable install). Every ``.dist-info`` of a
+    folder an entry is chosen from comes too: metadata only, which some packages read at import."""
+    ran = subprocess.run([sys.executable, "-c", _IMPORTS, json.dumps(list(modules))],
+                         capture_output=True, text=True, timeout=300)
+    if ran.returncode != 0:
+        raise RuntimeError(f"importing {', '.join(modules)} failed:\n{ran.stderr[-2000:]}")
+    folders = site_folders()
+    chosen: set[Path] = set()
+    elsewhere = False  # a module from outside every site folder and the standard library
+    for file in json.loads(ran.stdout.strip().splitlines()[-1]):
+        path = Path(file)
+        inside = [folder for folder in folders if folder in path.parents]
+        for folder in inside:
+            chosen.add(folder / path.relative_to(folder).parts[0])
+        if not inside and path.suffix == ".py" and Path(sys.base_prefix) not in path.parents:
+            elsewhere = True
+    for folder in {entry.parent for entry in chosen}:
+        chosen.update(folder.glob("*.dist-info"))  # metadata only: some packages read theirs
+    if elsewhere:  # an editable install (the course package): its .pth file and finder
+        for folder in folders:
+            chosen.update(folder.glob("__editable__*"))
+    return tuple(sorted(chosen))
