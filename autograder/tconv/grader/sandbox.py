@@ -42,6 +42,7 @@ GiB = 1024 ** 3
 MiB = 1024 ** 2
 
 HOME = "/home/learner"
+TMPDIR = f"{HOME}/tmp"
 
 
 class SandboxUnavailable(RuntimeError):
@@ -90,6 +91,10 @@ class Sandbox:
     mode: str = "root"
     packages: tuple[str, ...] = packages.KERNEL
     uid: int = field(default_factory=lambda: 200_000 + secrets.randbelow(1_000_000_000))
+    # Defences switched off, for the tests that show each one matters (never set by grading):
+    # "seccomp", "landlock", "watch" (memory in total), "packages" (all installed packages
+    # visible), "readonly-root".
+    without: frozenset = frozenset()
 
     @classmethod
     def off(cls, folder: Path, limits: Limits = Limits()) -> "Sandbox":
@@ -134,8 +139,9 @@ class Sandbox:
         if self.mode == "landlock":
             return self._landlock(argv, rlimits, timeout, sockets, environment)
         spec = {"rlimits": rlimits, "landlock": "optional", "seccomp": str(SECCOMP_INSIDE),
-                "read": ["/"], "write": [HOME, "/tmp", *DEVICES],
+                "read": ["/"], "write": [HOME, *DEVICES],
                 "sockets": [str(p) for p in sockets]}
+        spec = self._switched_off(spec)
         inner = [sys.executable, "-I", "-S", str(CONFINE_INSIDE), json.dumps(spec), "--"]
         if self.mode == "root":  # an unprivileged uid of its own: RLIMIT_NPROC counts per uid
             inner = [_tool("setpriv"), f"--reuid={self.uid}", f"--regid={self.uid}",
@@ -152,25 +158,28 @@ class Sandbox:
                  "--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
                  "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
                  "--proc", "/proc", "--dev", "/dev",
-                 "--size", scratch, "--perms", "1777", "--tmpfs", "/tmp",
                  "--perms", "0755", "--dir", "/home",
                  # 0777: the learner's uid (root mode) uses it: IPython's and matplotlib's
-                 # folders. It is this sandbox's own tmpfs, seen by no other.
-                 "--size", scratch, "--perms", "0777", "--tmpfs", HOME]
+                 # folders. It is this sandbox's own tmpfs, seen by no other. TMPDIR is in it:
+                 # /tmp is read-only, as the kernel's socket folder is made there on the host.
+                 "--size", scratch, "--perms", "0777", "--tmpfs", HOME,
+                 "--perms", "1777", "--dir", TMPDIR]
         if self.mode == "userns":
             bwrap.insert(1, "--unshare-user")
-        made = {"/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/proc", "/dev", "/tmp",
-                "/home", HOME}
+        made = {"/", "/usr", "/lib", "/lib64", "/bin", "/sbin", "/proc", "/dev", "/home", HOME,
+                TMPDIR}
         mounts = [(p, "--ro-bind") for p in self.readable() if not str(p).startswith("/usr/")]
         mounts += [(Path(p), "--bind") for p in sockets]
         for path, how in mounts:
             bwrap += _parents(path, made)
             bwrap += [how, str(path), str(path)]
         # The package folders, emptied; then only the entries learner code may import.
-        for folder in packages.site_folders():
-            if any(folder == p or p in folder.parents for p in [Path("/usr"), *self.readable()]):
-                bwrap += ["--size", "1048576", "--perms", "0755", "--tmpfs", str(folder)]
-        for entry in packages.entries(self.packages):
+        hidden = [] if "packages" in self.without else [
+            folder for folder in packages.site_folders()
+            if any(folder == p or p in folder.parents for p in [Path("/usr"), *self.readable()])]
+        for folder in hidden:
+            bwrap += ["--size", "1048576", "--perms", "0755", "--tmpfs", str(folder)]
+        for entry in packages.entries(self.packages) if hidden else ():
             bwrap += ["--ro-bind", str(entry), str(entry)]
         bwrap += _parents(CONFINE_INSIDE, made)
         bwrap += ["--ro-bind", str(CONFINE), str(CONFINE_INSIDE),
@@ -182,11 +191,12 @@ class Sandbox:
             bwrap += ["--perms", "0755", "--dir", f"{HOME}/.config",
                       "--perms", "0777", "--dir", f"{HOME}/.config/matplotlib",
                       "--ro-bind", str(fontlist), f"{HOME}/.config/matplotlib/{fontlist.name}"]
-        for folder in packages.site_folders():
-            if any(folder == p or p in folder.parents for p in [Path("/usr"), *self.readable()]):
-                bwrap += ["--remount-ro", str(folder)]
-        bwrap += ["--remount-ro", "/", "--chdir", HOME, "--clearenv"]
-        for name, value in self.environment(HOME, "/tmp", environment).items():
+        for folder in hidden:
+            bwrap += ["--remount-ro", str(folder)]
+        if "readonly-root" not in self.without:
+            bwrap += ["--remount-ro", "/"]
+        bwrap += ["--chdir", HOME, "--clearenv"]
+        for name, value in self.environment(HOME, TMPDIR, environment).items():
             bwrap += ["--setenv", name, value]
         return bwrap
 
@@ -200,16 +210,25 @@ class Sandbox:
         fontlist = matplotlib_fontlist()
         if "matplotlib" in self.packages and fontlist is not None and fontlist.exists():
             shutil.copy(fontlist, home / ".config" / "matplotlib" / fontlist.name)
-        sites = packages.site_folders()
+        sites = [] if "packages" in self.without else packages.site_folders()
         roots = [Path("/usr"), *self.readable(), *[Path(p) for p in PROC]]
         listed = list(sites)
-        readable = _read_except(roots, sites, listed) + list(packages.entries(self.packages))
+        readable = _read_except(roots, sites, listed)
+        readable += list(packages.entries(self.packages)) if sites else []
         spec = {"rlimits": rlimits, "landlock": "required", "seccomp": str(syscalls.program()),
                 "read": [str(p) for p in readable], "list": [str(p) for p in listed],
                 "write": [str(home), str(tmp), *DEVICES],
                 "sockets": [str(p) for p in sockets], "chdir": str(home)}
+        spec = self._switched_off(spec)
         return [sys.executable, "-I", "-S", str(CONFINE), json.dumps(spec), "--"] + timeout \
             + list(argv)
+
+    def _switched_off(self, spec: dict) -> dict:
+        if "seccomp" in self.without:
+            spec.pop("seccomp")
+        if "landlock" in self.without:
+            spec["landlock"] = "off"
+        return spec
 
     def host_environment(self, environment: dict | None = None) -> dict:
         """The environment the outermost process starts with."""
@@ -222,22 +241,28 @@ class Sandbox:
 
     def watch(self, pgid: int) -> supervise.Watch | None:
         """The memory watch of a sandbox whose processes are the group ``pgid``."""
-        if not self.enabled:
+        if not self.enabled or "watch" in self.without:
             return None
 
         def scratch(members):  # its tmpfs, seen through a process inside its mount namespace
-            if self.mode == "landlock" or len(members) < 2:
+            if self.mode == "landlock":
                 return ()
-            inside = Path(f"/proc/{max(members)}/root")
-            return (inside / "tmp", inside / HOME.lstrip("/"))
+            ours = os.readlink("/proc/self/ns/mnt")
+            for pid in members:
+                try:
+                    if os.readlink(f"/proc/{pid}/ns/mnt") != ours:
+                        return (Path(f"/proc/{pid}/root") / HOME.lstrip("/"),)
+                except OSError:
+                    continue
+            return ()
 
         return supervise.Watch(pgid, self.limits.memory, scratch)
 
     def run(self, argv: list[str], *, input_bytes: bytes = b"", timeout: float,
-            output_cap: int = 16 * MiB) -> "Ran":
+            output_cap: int = 16 * MiB, sockets: tuple[Path, ...] = ()) -> "Ran":
         """Run ``argv`` as learner code; its stdout (capped) is returned as data. Never raises
         for anything the command does; a run past ``timeout`` is killed with all it started."""
-        command = self.command(argv)
+        command = self.command(argv, sockets=sockets)
         process = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                    stderr=subprocess.DEVNULL, env=self.host_environment(),
                                    cwd=self.folder, start_new_session=True)
@@ -274,8 +299,8 @@ def _read_except(roots: list[Path], excluded: list[Path], listed: list[Path]) ->
         if not inner or not root.is_dir():
             out.append(root)
             continue
-        try:
-            children = sorted(root.iterdir())
+        try:  # a link is left out: Landlock would follow it, perhaps into an excluded tree
+            children = sorted(c for c in root.iterdir() if not c.is_symlink())
         except OSError:
             continue
         listed.append(root)
@@ -398,6 +423,10 @@ FIXES = [
     ("loopback: Failed RTM_NEWADDR",
      "Ubuntu 23.10 and later allow user namespaces only to programs with an AppArmor profile: "
      "an administrator installs bubblewrap's once (see README, 'Grading without root')"),
+    ("Creating new namespace failed: Operation not permitted",
+     "this machine or container refuses new namespaces (a seccomp profile such as Docker's "
+     "default): in Docker, run with `--security-opt seccomp=unconfined` (or a profile that "
+     "allows clone/unshare); in Kubernetes, give the pod `hostUsers: false`"),
     ("max_", "the machine allows no more user namespaces (`/proc/sys/user/max_user_namespaces` "
              "is 0, or nesting is too deep): an administrator sets "
              "`sudo sysctl user.max_user_namespaces=15000`; in Kubernetes, `hostUsers: false`"),
@@ -464,11 +493,14 @@ def probe(folder: Path, wanted: str = "on") -> Probed:
             return Probed(mode, tuple(passed_over))
         passed_over.append((mode, reason))
     reasons = "; ".join(f"{mode}: {reason}" for mode, reason in passed_over)
-    fixes = [fix for needle, fix in FIXES if needle in reasons]
     raise SandboxUnavailable(
-        f"the sandbox could not be made on this machine ({reasons}). "
-        + (" ".join(dict.fromkeys(fixes)) + ". " if fixes else "")
-        + NO_SANDBOX)
+        f"the sandbox could not be made on this machine ({reasons}). {advice(reasons)}")
+
+
+def advice(reasons: str) -> str:
+    """What to do, for the tools' messages in ``reasons``, then the ways that always exist."""
+    fixes = dict.fromkeys(fix for needle, fix in FIXES if needle in reasons)
+    return "".join(f"{fix[0].upper()}{fix[1:]}. " for fix in fixes) + NO_SANDBOX
 
 
 # --- the notebook's kernel, in the sandbox ----------------------------------------------------
