@@ -108,11 +108,15 @@ for folder in [{p['package']}, {p['site_packages']}, {p['autograder']}, {p['star
 """ + RIGHT_1D, True),
         "outlives_its_kernel": (f"""
 import subprocess, sys
-subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
-                 start_new_session=True)
-subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
-                 stdout=sys.__stdout__, stderr=sys.__stderr__,
-                 start_new_session=True)   # a grandchild holding the kernel's output
+for session in (True, False):  # a session of its own (refused by the sandbox), or not
+    try:
+        subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
+                         start_new_session=session)
+        subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)', '{TAG}'],
+                         stdout=sys.__stdout__, stderr=sys.__stderr__,
+                         start_new_session=session)   # a grandchild holding the kernel's output
+    except (OSError, subprocess.SubprocessError) as error:
+        print('could not start it:', error)
 """ + RIGHT_1D, True),
         "edits_the_gradebook": (f"""
 import os, pathlib, sqlite3
@@ -347,6 +351,23 @@ def the_class(folder: Path) -> Batch:
     return batch
 
 
+# The attackers graded again as an ordinary user, in each mode that works without root
+# (test_without_root.py): each reaches for what an unprivileged grader's sandbox must still hide.
+AS_A_USER = ["reads_answers", "leaks_secrets", "writes_outside", "outlives_its_kernel",
+             "edits_the_gradebook", "uses_pytorch_from_a_thread", "forks_many", "memory_bomb",
+             "kills_everything"]
+
+
+def small_class(folder: Path, sandbox: str, attackers=AS_A_USER) -> Batch:
+    """The honest classmate, the perfect sample's chapter 01 and ``attackers``, graded two at a
+    time on a local Dask cluster with ``sandbox`` ("on", a mode, or "off")."""
+    submitted, grades = folder / "submitted", folder / "grades"
+    for student in (HONEST, "perfect"):
+        shutil.copytree(course.SAMPLE_SUBMISSIONS / student / CH01, submitted / student / CH01)
+    add_attackers(submitted, grades, list(attackers))
+    return grade_with_attackers(submitted, grades, sandbox=sandbox, jobs=2)
+
+
 # platform_zip's students: their id there (the platform's numeric id stays part of it) -> the
 # sample student whose chapter 01 they hand in, under the file name the platform gives it
 ZIPPED = {"ada_12345": ("perfect", f"ada_12345_attempt_2026-11-20_{CH01}.ipynb"),
@@ -488,7 +509,53 @@ if __name__ == "__main__":
     # `python classroom.py FOLDER [--sandbox-off]`: the_class (or without_the_sandbox) graded in
     # a process of its own (conftest starts it), written to FOLDER/batch.json. Its own process
     # keeps the instructor's secret out of the tests' environment, and its output out of theirs.
+    # `python classroom.py FOLDER --small MODE [ATTACKER,...]`: small_class (test_without_root).
     folder = Path(sys.argv[1])
     folder.mkdir(parents=True, exist_ok=True)
-    made = without_the_sandbox(folder) if "--sandbox-off" in sys.argv[2:] else the_class(folder)
+    if "--small" in sys.argv[2:]:
+        mode, *chosen = sys.argv[sys.argv.index("--small") + 1:]
+        attackers = chosen[0].split(",") if chosen else AS_A_USER
+        made = small_class(folder, mode, [a for a in attackers if a in ATTACKS])
+    elif "--sandbox-off" in sys.argv[2:]:
+        made = without_the_sandbox(folder)
+    else:
+        made = the_class(folder)
     save(made, folder / "batch.json")
+
+
+# --- grading as an ordinary user (test_without_root.py) -----------------------------------------
+
+def ordinary_user(home: Path) -> tuple[str, int]:
+    """A new ordinary user (no password, no groups) whose HOME is ``home``: (name, uid). Needs
+    root; test_without_root removes it (userdel) when the session ends."""
+    name = f"tconv{uuid.uuid4().hex[:8]}"
+    subprocess.run(["useradd", "--no-create-home", "--home-dir", str(home), "--shell",
+                    "/usr/sbin/nologin", "--user-group", name], check=True)
+    uid = int(subprocess.run(["id", "-u", name], capture_output=True, text=True,
+                             check=True).stdout)
+    home.mkdir(parents=True, exist_ok=True)
+    os.chown(home, uid, uid)
+    return name, uid
+
+
+def as_user(uid: int, home: Path, argv: list) -> list[str]:
+    """``argv`` run by the user ``uid``, as an instructor without root runs `make grade`: no
+    capability, no root. The course's interpreter may live under a folder only root can pass
+    (pyenv under /root, mode 700, on these machines): a private mount namespace shows the user
+    that folder's interpreter tree alone, nothing else of root's HOME."""
+    base = Path(sys.base_prefix)
+    shown = ""
+    if Path("/root") in base.parents:
+        top = Path("/root") / base.relative_to("/root").parts[0]
+        shown = (f'stash=$(mktemp -d); mount --bind {top} "$stash"; '
+                 f'mount -t tmpfs -o mode=0755,size=1m tmpfs /root; mkdir -p {top}; '
+                 f'mount --move "$stash" {top}; rmdir "$stash"; ')
+    env = {"HOME": str(home), "USER": "grader", "LANG": "C.UTF-8",
+           "PATH": f"{Path(sys.executable).parent}:/usr/bin:/bin",
+           "JUPYTER_CONFIG_PATH": str(course.AUTOGRADER), "MPLCONFIGDIR": str(home / "mpl"),
+           "PYTHONWARNINGS": "ignore"}
+    run = " ".join(f"{k}='{v}'" for k, v in env.items())
+    command = " ".join(f"'{part}'" for part in argv)
+    script = (f"set -e; {shown}exec setpriv --reuid={uid} --regid={uid} --init-groups "
+              f"--inh-caps=-all --bounding-set=-all env -i {run} {command}")
+    return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]

@@ -10,6 +10,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -71,7 +72,7 @@ REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make 
 
 
 COPY = {"published", "learner_venv"}                         # what the background makes
-GRADED = {"graded_class", "zip_graded", "unsandboxed_batch"}  # (fixtures that wait for it)
+GRADED = {"graded_class", "zip_graded", "unsandboxed_batch", "as_a_user"}  # (fixtures that wait)
 
 
 def _stage(item) -> int:
@@ -118,7 +119,7 @@ def background(request, tmp_path_factory) -> Background:
     env = {key: value for key, value in os.environ.items()
            if not key.startswith(("JUPYTER", "PYTHON", "VIRTUAL_ENV", "MPL"))}
     env.update(HOME=str(home), PATH=f"{venv / 'bin'}{os.pathsep}{env['PATH']}")
-    lanes = {"class": [], "copy": []}
+    lanes = {"class": [], "copy": [], "user": []}
     if "graded_class" in needed:
         lanes["class"].append(("class", [sys.executable, classroom.__file__, scratch / "class"],
                                {}, None))
@@ -138,10 +139,33 @@ def background(request, tmp_path_factory) -> Background:
     if "unsandboxed_batch" in needed:
         lanes["copy"].append(("unsandboxed", [sys.executable, classroom.__file__,
                                               scratch / "unsandboxed", "--sandbox-off"], {}, None))
+    user = None
+    if "as_a_user" in needed and os.geteuid() == 0:  # `make grade` as an instructor without root
+        # pytest's own folders are root's alone (0700): the user's are beside them
+        jobs_user = Path(tempfile.mkdtemp(prefix="tconv-as-user-"))
+        jobs_user.chmod(0o755)
+        user = classroom.ordinary_user(jobs_user / "home")
+        for mode in AS_A_USER:
+            folder = jobs_user / f"as-user-{mode}"
+            folder.mkdir()
+            os.chown(folder, user[1], user[1])
+            argv = [sys.executable, classroom.__file__, folder, "--small", *AS_A_USER[mode]]
+            lanes["user"].append((f"as-user-{mode}",
+                                  classroom.as_user(user[1], jobs_user / "home", argv),
+                                  dict(cwd=Path(classroom.__file__).parent.parent), None))
     jobs = Background(lanes)
     jobs.folder, jobs.env = scratch, env
+    jobs.user_folder = jobs_user if user else None
     yield jobs
     jobs.stop()
+    if user is not None:
+        subprocess.run(["userdel", user[0]], capture_output=True)
+        shutil.rmtree(jobs_user, ignore_errors=True)
+
+
+# What test_without_root grades as an ordinary user: the mode "on" picks (userns here), Landlock
+# asked for by name, and SANDBOX=off for the perfect sample alone.
+AS_A_USER = {"on": ["on"], "landlock": ["landlock"], "off": ["off", "none"]}
 
 
 @pytest.fixture(scope="session")

@@ -24,7 +24,7 @@ RECHECK = ("numpy",)
 RECHECK_WITH_TORCH = ("numpy", "torch", "torch.nn", "torch.nn.functional")
 # A graded notebook's kernel: ipykernel, the course package and what its chapters import, the
 # inline backend for the picture of a wrong answer, the sliders of chapter 03.
-KERNEL = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell",
+KERNEL = ("ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.zmqshell", "ipykernel.debugger",
           "ipykernel_launcher", "numpy", "torch", "torch.nn", "torch.nn.functional",
           "matplotlib", "matplotlib.pyplot", "matplotlib_inline.backend_inline",
           "matplotlib.backends.backend_agg", "ipywidgets", "PIL.Image", "PIL.PngImagePlugin",

@@ -163,7 +163,7 @@ def _config(root: Path, kernel_folder: Path, settings: Settings):
     private.SandboxedKernelManager.mode = settings.sandbox
     # nbgrader makes the autograded notebook read-only (444); this process writes it again
     # (report.make_safe), which only root could do over 444.
-    private.Autograde.permissions = 0o644
+    private.Autograde.permissions = 644  # nbgrader reads its digits as octal
     private.GenerateFeedback.exporter_class = FeedbackExporter
     config.merge(private)
     return config
