@@ -10,6 +10,7 @@ Grading whole notebooks in each mode as an ordinary user: test_without_root.py.
 from __future__ import annotations
 
 import json
+import shutil
 import os
 import socket
 import subprocess
@@ -203,3 +204,29 @@ def test_the_chosen_mode_and_what_it_does_not_protect_are_one_line():
         line = sandbox.Probed(mode).line()
         assert line.startswith(f"sandbox: {mode} (") and "Not protected:" in line
         assert "\n" not in line and json.dumps(line)
+
+
+def test_what_a_sandbox_leaves_is_removed_whatever_its_depth_and_modes(tmp_path):
+    """A tree deeper than Python's recursion limit, with a folder its owner made unreadable:
+    shutil.rmtree leaves it behind (so the grader's own cleanup would), remove_tree does not."""
+    def plant(root: Path) -> Path:
+        deep = root
+        for _ in range(sys.getrecursionlimit() + 200):  # os.makedirs would recurse too
+            deep = deep / "d"
+            deep.mkdir(parents=deep.parent == root)
+        (deep / "file").write_bytes(b"x" * 1000)
+        locked = root / "locked"
+        (locked / "inner").mkdir(parents=True)
+        locked.chmod(0)
+        return root
+
+    left = plant(tmp_path / "rmtree")
+    try:
+        try:
+            shutil.rmtree(left, ignore_errors=True)
+        except RecursionError:  # ignore_errors covers OSError only
+            pass
+        assert left.exists()
+    finally:
+        sandbox.remove_tree(left)  # (pytest's own cleanup of tmp_path would fail on it)
+    assert not left.exists()

@@ -1,28 +1,30 @@
 """The jail every piece of learner code runs in while a class is graded.
 
-One ``Sandbox`` per student notebook. What runs inside (the notebook's kernel, the re-check child,
-anything they start) sees:
+One ``Sandbox`` per student notebook, in one of three modes (``probe`` takes the strongest that
+works here, and says what it does not protect):
 
-- a read-only view of the system's ``/usr``, the Python installation, the venv and the course
-  package ``tconv``, and nothing else of the machine: not ``solutions/``, not the gradebook, not
-  the other students' files, not ``GRADES``, not the instructor's HOME;
-- a private, empty, size-capped HOME (also TMPDIR and IPYTHONDIR) and ``/tmp``;
-- its own PID namespace (it sees and signals nothing outside; when the kernel ends, every process
-  it started ends with it), no network (its own empty network namespace), its own IPC and UTS;
-- a clean environment (nothing of the instructor's variables; a kernel is told only that it is
-  graded and to draw inline: ``kernel_environment``);
-- an unprivileged uid of its own (even when grading runs as root), no capabilities,
-  ``no_new_privs``;
-- limits: address space (``memory``), processes, file size, open files, and a wall-clock budget.
+- ``root``: bubblewrap's namespaces (mount, PID, network, IPC, UTS) and a random unprivileged uid
+  of its own (``setpriv``), when grading runs as root;
+- ``userns``: the same namespaces inside a user namespace bubblewrap makes for an ordinary user;
+  the code keeps that user's uid, in a namespace of its own (RLIMIT_NPROC counts per user
+  namespace since Linux 5.14, so each notebook has its own process budget);
+- ``landlock``: no namespaces; Landlock alone limits what it can open, connect to and signal.
 
-It is made of Linux namespaces through bubblewrap (``bwrap``), plus ``prlimit`` and ``setpriv``
-from util-linux; ``make grade`` installs bubblewrap with apt-get when it can. The kernel talks to
-nbgrader over Unix sockets in a folder of its own (``KernelManager.transport = "ipc"``), so it
-needs no network. That folder has a random name no other sandbox can see or guess.
+In each mode, ``confine.py`` applies limits, ``no_new_privs``, Landlock (where the kernel has
+it) and the seccomp filter of ``syscalls.py`` just before the command runs. What runs inside (the
+notebook's kernel, the re-check child, anything they start) sees a read-only view of the system,
+the Python installation and only the installed packages it needs (``packages.py``), the course
+package where the kernel needs it, and nothing else of the machine: not ``solutions/``, not the
+gradebook, not the other students' files, not ``GRADES``, not the instructor's HOME. Its HOME
+(TMPDIR inside it) is private and capped; its environment is cleared (``kernel_environment``);
+its processes cannot leave their process group, and ``supervise.Watch`` ends the group when the
+memory they hold together passes ``Limits.memory``. The kernel talks to nbgrader over Unix
+sockets in a folder of its own (``KernelManager.transport = "ipc"``), where it can make sockets
+and nothing else.
 
 ``Sandbox.off()`` gives the same interface with no jail at all: learner code then runs with the
-grader's own rights. It exists for machines without namespaces and for the tests that show each
-defence matters; ``make grade`` uses it only when told ``SANDBOX=off``.
+grader's own rights (``make grade SANDBOX=off``, for trusted code). ``without`` switches single
+defences off, for the tests that show each one matters.
 """
 
 from __future__ import annotations
@@ -349,6 +351,18 @@ def _communicate_capped(process, input_bytes: bytes, timeout: float, cap: int):
     if thread.is_alive():  # something still holds the pipe: it is not waited for
         _kill_group(process)
     return b"".join(chunks), None
+
+
+def remove_tree(path: Path) -> None:
+    """Remove what a sandbox left in ``path``, whatever its depth (``shutil.rmtree`` recurses, and
+    fails past Python's recursion limit) or its modes (a folder made unreadable by its owner)."""
+    try:
+        shutil.rmtree(path, ignore_errors=True)
+    except RecursionError:  # not an OSError: ignore_errors lets it through
+        pass
+    if os.path.lexists(path):
+        subprocess.run(["chmod", "-R", "u+rwx", str(path)], capture_output=True)
+        subprocess.run(["rm", "-rf", "--one-file-system", str(path)], capture_output=True)
 
 
 def _kill_group(process) -> None:

@@ -23,7 +23,7 @@ from nbconvert.exporters import HTMLExporter
 
 from . import course, report, verdicts
 from .records import CellResult, Job, Result
-from .sandbox import MEMORY_EXCEEDED, Limits, Sandbox, kernel_manager_class
+from .sandbox import MEMORY_EXCEEDED, Limits, Sandbox, kernel_manager_class, remove_tree
 
 MAX_AUTOGRADED_BYTES = 8 * 1024 ** 2
 
@@ -70,80 +70,87 @@ def grade(job: Job, settings: Settings) -> Result:
 
 
 def _grade_in(job: Job, settings: Settings, result: Result) -> None:
+    scratch = tempfile.mkdtemp(prefix="tconv-task-", dir=settings.scratch)
+    try:
+        _grade_in_folder(job, settings, result, scratch)
+    finally:
+        remove_tree(Path(scratch))
+
+
+def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str) -> None:
     from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps import NbGraderAPI
 
-    with tempfile.TemporaryDirectory(prefix="tconv-task-", dir=settings.scratch) as scratch:
-        root = Path(scratch) / "course"
-        submitted = root / "submitted" / job.student / job.assignment / f"{job.notebook}.ipynb"
-        submitted.parent.mkdir(parents=True)
-        submitted.write_bytes(job.notebook_bytes)
-        (root / "source" / job.assignment).mkdir(parents=True)
-        shutil.copy(settings.template_db, root / "gradebook.db")
-        # The kernel's sockets: a Unix socket's path must stay under 108 bytes, so this folder
-        # is made in the system's temporary folder, not under GRADES. Its parent is private.
-        private = Path(tempfile.mkdtemp(prefix="tconv-"))
-        kernel_folder = private / "k"
-        kernel_folder.mkdir()
-        kernel_folder.chmod(0o777)  # the sandbox's uid makes its sockets here
-        try:
-            api = NbGraderAPI(config=_config(root, kernel_folder, settings))
-            outcome = api.autograde(job.assignment, job.student)
-            exceeded = (private / MEMORY_EXCEEDED).exists()
-        finally:
-            shutil.rmtree(private, ignore_errors=True)
-        if exceeded:
-            result.notes.append(f"its processes used more than MEMORY "
-                                f"({settings.limits.memory // 1024 ** 2} MB) in total, and were "
-                                f"ended: the cells not run score 0")
-        autograded = root / "autograded" / job.student / job.assignment / f"{job.notebook}.ipynb"
-        if not autograded.exists():
-            result.notes.append(_why_not_graded(outcome))
-            log = (outcome.get("log") or "") + (outcome.get("error") or "")
-            printable = "".join(c if c.isprintable() or c == "\n" else "?" for c in log)
-            print(f"  nbgrader's log for {job.student}/{job.assignment}:\n"
-                  + "\n".join(printable.splitlines()[-25:]), file=sys.stderr)
-            return
-        db_url = f"sqlite:///{root / 'gradebook.db'}"
-        with Gradebook(db_url) as gradebook:
-            grades = {g.name: g for g in gradebook.find_submission_notebook(
-                job.notebook, job.assignment, job.student).grades}
-            executed = nbformat.read(autograded, as_version=4)
-            problems = report.cell_problems(executed)
-            source = course.SOLUTIONS / job.assignment / f"{job.notebook}.ipynb"
-            released = course.COURSE / job.assignment / f"{job.notebook}.ipynb"
-            overturned = {}
-            if any((grades[g].score or 0) > 0 for g in verdicts.rechecked_cells(source)
-                   if g in grades):
-                sandbox = _sandbox(Path(scratch) / "recheck", settings)
-                for verdict in verdicts.recheck(sandbox, submitted, source, released,
-                                                timeout=max(60, 4 * settings.cell_timeout)):
-                    grade = grades.get(verdict.grade_id)
-                    if verdict.passed is False and grade is not None and (grade.score or 0) > 0:
-                        grade.manual_score = 0.0
-                        overturned[verdict.grade_id] = verdict
-                        _comment(gradebook, source, grade, verdict.message, MissingEntry)
-                gradebook.db.commit()
-            for name, grade in grades.items():
-                problem = problems.get(name, report.NOTHING)
-                rechecked = overturned.get(name)
-                result.cells.append(CellResult(
-                    name, float(grade.score or 0.0), float(grade.max_score),
-                    kernel_score=float(grade.auto_score or 0.0),
-                    recheck=rechecked.note if rechecked else "", problem=problem.note,
-                    found=tuple((rechecked or problem).found)))
-        report.make_safe(executed)
-        nbformat.write(executed, autograded)
-        text = autograded.read_text()
-        if len(text) > MAX_AUTOGRADED_BYTES:
-            for cell in executed.cells:
-                cell["outputs"] = [] if cell.cell_type == "code" else cell.get("outputs")
-            text = nbformat.writes(executed)
-        result.autograded_json = text
-        api.generate_feedback(job.assignment, job.student)
-        feedback = root / "feedback" / job.student / job.assignment / f"{job.notebook}.html"
-        if feedback.exists():
-            result.feedback_html = report.safe_html(feedback.read_text(errors="replace"))
+    root = Path(scratch) / "course"
+    submitted = root / "submitted" / job.student / job.assignment / f"{job.notebook}.ipynb"
+    submitted.parent.mkdir(parents=True)
+    submitted.write_bytes(job.notebook_bytes)
+    (root / "source" / job.assignment).mkdir(parents=True)
+    shutil.copy(settings.template_db, root / "gradebook.db")
+    # The kernel's sockets: a Unix socket's path must stay under 108 bytes, so this folder
+    # is made in the system's temporary folder, not under GRADES. Its parent is private.
+    private = Path(tempfile.mkdtemp(prefix="tconv-"))
+    kernel_folder = private / "k"
+    kernel_folder.mkdir()
+    kernel_folder.chmod(0o777)  # the sandbox's uid makes its sockets here
+    try:
+        api = NbGraderAPI(config=_config(root, kernel_folder, settings))
+        outcome = api.autograde(job.assignment, job.student)
+        exceeded = (private / MEMORY_EXCEEDED).exists()
+    finally:
+        remove_tree(private)
+    if exceeded:
+        result.notes.append(f"its processes used more than MEMORY "
+                            f"({settings.limits.memory // 1024 ** 2} MB) in total, and were "
+                            f"ended: the cells not run score 0")
+    autograded = root / "autograded" / job.student / job.assignment / f"{job.notebook}.ipynb"
+    if not autograded.exists():
+        result.notes.append(_why_not_graded(outcome))
+        log = (outcome.get("log") or "") + (outcome.get("error") or "")
+        printable = "".join(c if c.isprintable() or c == "\n" else "?" for c in log)
+        print(f"  nbgrader's log for {job.student}/{job.assignment}:\n"
+              + "\n".join(printable.splitlines()[-25:]), file=sys.stderr)
+        return
+    db_url = f"sqlite:///{root / 'gradebook.db'}"
+    with Gradebook(db_url) as gradebook:
+        grades = {g.name: g for g in gradebook.find_submission_notebook(
+            job.notebook, job.assignment, job.student).grades}
+        executed = nbformat.read(autograded, as_version=4)
+        problems = report.cell_problems(executed)
+        source = course.SOLUTIONS / job.assignment / f"{job.notebook}.ipynb"
+        released = course.COURSE / job.assignment / f"{job.notebook}.ipynb"
+        overturned = {}
+        if any((grades[g].score or 0) > 0 for g in verdicts.rechecked_cells(source)
+               if g in grades):
+            sandbox = _sandbox(Path(scratch) / "recheck", settings)
+            for verdict in verdicts.recheck(sandbox, submitted, source, released,
+                                            timeout=max(60, 4 * settings.cell_timeout)):
+                grade = grades.get(verdict.grade_id)
+                if verdict.passed is False and grade is not None and (grade.score or 0) > 0:
+                    grade.manual_score = 0.0
+                    overturned[verdict.grade_id] = verdict
+                    _comment(gradebook, source, grade, verdict.message, MissingEntry)
+            gradebook.db.commit()
+        for name, grade in grades.items():
+            problem = problems.get(name, report.NOTHING)
+            rechecked = overturned.get(name)
+            result.cells.append(CellResult(
+                name, float(grade.score or 0.0), float(grade.max_score),
+                kernel_score=float(grade.auto_score or 0.0),
+                recheck=rechecked.note if rechecked else "", problem=problem.note,
+                found=tuple((rechecked or problem).found)))
+    report.make_safe(executed)
+    nbformat.write(executed, autograded)
+    text = autograded.read_text()
+    if len(text) > MAX_AUTOGRADED_BYTES:
+        for cell in executed.cells:
+            cell["outputs"] = [] if cell.cell_type == "code" else cell.get("outputs")
+        text = nbformat.writes(executed)
+    result.autograded_json = text
+    api.generate_feedback(job.assignment, job.student)
+    feedback = root / "feedback" / job.student / job.assignment / f"{job.notebook}.html"
+    if feedback.exists():
+        result.feedback_html = report.safe_html(feedback.read_text(errors="replace"))
 
 
 def _sandbox(folder: Path, settings: Settings) -> Sandbox:
