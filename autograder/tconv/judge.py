@@ -41,6 +41,7 @@ FINDINGS = {
     # notebook gives no answers to judge
     "recheck timed out": "did not finish when re-run outside the notebook",
     "recheck no answers": "gave no usable answers when re-run outside the notebook",
+    "recheck memory": "used more than MEMORY in total when re-run outside the notebook",
     "recheck unreadable": "gave answers the check could not read when re-run",
 }
 

@@ -162,6 +162,18 @@ try:
 except MemoryError:
     print('no memory for that')
 """ + RIGHT_1D, True),
+        "holds_memory_in_processes": ("""
+import os, time
+for _ in range(4):  # each under MEMORY (2 GB) alone; 2.8 GB together
+    if os.fork() == 0:
+        block = bytearray(700 * 1024 ** 2)
+        for i in range(0, len(block), 4096):
+            block[i] = 1
+        time.sleep(30)
+        os._exit(0)
+time.sleep(15)
+print('HELD 2800 MB')
+""" + RIGHT_1D, False),
         "injects_markup": (f"""
 from IPython.display import HTML, display
 display(HTML('<script>alert("xss")</script><img src=x onerror="alert(1)">'))

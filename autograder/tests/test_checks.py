@@ -649,16 +649,19 @@ def test_the_recheck_returns_the_record_and_names_the_mistake():
 
 
 @pytest.mark.parametrize("timed_out, stdout, finding", [
-    (True, b"", "recheck timed out"), (False, b"ANSWERS-forged:[]", "recheck no answers")])
+    (True, b"", "recheck timed out"), (False, b"ANSWERS-forged:[]", "recheck no answers"),
+    (False, b"", "recheck memory")])
 def test_a_recheck_that_gets_no_answers_is_a_record_counted_by_its_kind(timed_out, stdout, finding):
-    """The re-run timed out, or printed no answers in the agreed form: every cell fails with a
+    """The re-run timed out, printed no answers in the agreed form, or was ended for its memory
+    in total: every cell fails with a
     record whose counted problem is the kind's few words, not a sentence with numbers in it."""
     from types import SimpleNamespace
 
     from tconv.grader import course
 
-    ran = SimpleNamespace(timed_out=timed_out, stdout=stdout, returncode=0)
-    sandbox = SimpleNamespace(hiding=lambda *paths: SimpleNamespace(run=lambda *a, **k: ran))
+    ran = SimpleNamespace(timed_out=timed_out, stdout=stdout, returncode=0,
+                          memory_exceeded=finding == "recheck memory")
+    sandbox = SimpleNamespace(seeing=lambda modules: SimpleNamespace(run=lambda *a, **k: ran))
     chapter = "01_scatter_add_1d"
     found = verdicts.recheck(sandbox, course.SAMPLE_SUBMISSIONS / "perfect" / chapter / f"{chapter}.ipynb",
                              course.SOLUTIONS / chapter / f"{chapter}.ipynb",

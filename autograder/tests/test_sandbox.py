@@ -86,6 +86,17 @@ def test_limits_hold_processes_and_memory(sandboxed_batch):
     assert "no memory for that" in _outputs(grades, "memory_bomb")
 
 
+def test_memory_held_by_many_processes_is_bounded_in_total(sandboxed_batch):
+    """Four processes of 700 MB, each within MEMORY: together they pass it, and the memory watch
+    ends them all (supervise.py). Shown to matter: test_sandbox_modes (the same attack with the
+    watch switched off)."""
+    rows, grades, *_ = sandboxed_batch
+    assert "HELD" not in _outputs(grades, "holds_memory_in_processes")
+    mine = classroom.student_lines((grades / "report.md").read_text(),
+                                   "holds_memory_in_processes")
+    assert "used more than MEMORY" in mine and _scores(rows)["holds_memory_in_processes"] == 0
+
+
 def test_pytorch_from_a_thread_is_caught_by_the_recheck(sandboxed_batch):
     rows, grades, *_ = sandboxed_batch
     text = (grades / "report.md").read_text()

@@ -377,7 +377,12 @@ def recheck(sandbox, submitted: Path, source: Path, released: Path,
     ran = sandbox.seeing(seen).run([sys.executable, "-I", "-c", CHILD.read_text()],
                                    input_bytes=json.dumps(wanted).encode(), timeout=timeout)
     answers, failure = None, None
-    if ran.timed_out:
+    if ran.memory_exceeded:
+        failure = checks.CheckVerdict(
+            "", "", "recheck memory",
+            "your code's processes used more memory in total than grading allows when re-run "
+            "outside the notebook, and were ended")
+    elif ran.timed_out:
         failure = checks.CheckVerdict(
             "", "", "recheck timed out",
             f"your code did not finish within {timeout:g} s when re-run outside the notebook")
