@@ -15,6 +15,7 @@ MEMORY ?=
 # on: the strongest sandbox this machine allows (root, userns, landlock); or name one; off: none
 SANDBOX ?= on
 SCHEDULER ?=
+SECRET ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 1)
 PORT ?= 8888
 PYTEST_ARGS ?=
@@ -41,6 +42,7 @@ help: ## list the targets
 	@echo "  variables: SUBMITTED=$(SUBMITTED) GRADES=$(GRADES) JOBS=$(JOBS) SCHEDULER=$(SCHEDULER)"
 	@echo "             SANDBOX=$(SANDBOX) PORT=$(PORT) TIMEOUT=<s per cell> NOTEBOOK_TIMEOUT=<s> MEMORY=<e.g. 2G>"
 	@echo "             (grading limits left empty: python -m tconv.grader.grading's defaults, see its --help)"
+	@echo "             SECRET=<file> (the hidden cases' secret; default GRADES/secret-seed, made on first use)"
 	@echo "             DEST=<dir> EDITION=$(EDITION) (or self-paced) REPO=<owner/name> PYTHON=$(PYTHON)"
 
 env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out of date
@@ -94,7 +96,8 @@ grade: env $(if $(filter-out off landlock,$(SANDBOX)),bubblewrap) ## grade SUBMI
 	python -m tconv.grader.grading --submitted "$(SUBMITTED)" --grades "$(GRADES)" --jobs $(JOBS) \
 	  --sandbox $(SANDBOX) $(if $(TIMEOUT),--timeout $(TIMEOUT)) \
 	  $(if $(NOTEBOOK_TIMEOUT),--notebook-timeout $(NOTEBOOK_TIMEOUT)) \
-	  $(if $(MEMORY),--memory $(MEMORY)) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)")
+	  $(if $(MEMORY),--memory $(MEMORY)) $(if $(SCHEDULER),--scheduler "$(SCHEDULER)") \
+	  $(if $(SECRET),--secret-file "$(SECRET)")
 
 bench: env ## time notebook execution against grading, seconds per notebook
 	python autograder/benchmarks/bench_grading.py

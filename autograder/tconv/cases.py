@@ -2,7 +2,10 @@
 
 A ``Case`` holds the positional arguments of one call to an exercise function, their names (for
 messages) and a note saying what the case is there to test. Random cases come from a seeded
-generator, so a grade never depends on luck and a learner can re-run a failing case.
+generator, so a grade never depends on luck and a learner can re-run a failing case. The
+generators that draw numbers take a ``seed``; the hidden tests call them with seeds the grader
+draws from the instructor's secret when it grades (``tconv.grader.verdicts``), so a hidden case
+is known to no one beforehand.
 """
 
 from __future__ import annotations
@@ -83,9 +86,10 @@ def random_1d(count: int, seed: int, max_length=6, max_kernel=5, max_stride=4,
     return cases
 
 
-def edge_1d() -> list[Case]:
-    """The corners of the exercise where scatter-add code most often goes wrong."""
-    rng = np.random.default_rng(101)
+def edge_1d(seed: int = 101) -> list[Case]:
+    """The corners of the exercise where scatter-add code most often goes wrong (``seed`` draws
+    the long and the float32 case)."""
+    rng = np.random.default_rng(seed)
     return [
         case_1d([4.0], [1.0, -2.0, 3.0], 1, "input of length 1"),
         case_1d([4.0], [1.0, -2.0, 3.0], 3, "input of length 1 with stride 3: stride never applies"),
@@ -149,17 +153,17 @@ def _random_valid(count, seed, names, ref, draw):
     return cases
 
 
-def random_conv_sizes(count: int, seed: int) -> list[Case]:
+def random_conv_sizes(count: int, seed: int, max_input: int = 64) -> list[Case]:
     def draw(rng):
-        return tuple(int(v) for v in (rng.integers(1, 65), rng.integers(1, 8), rng.integers(1, 6),
+        return tuple(int(v) for v in (rng.integers(1, max_input + 1), rng.integers(1, 8), rng.integers(1, 6),
                                       rng.integers(0, 5), rng.integers(1, 5)))
     return _random_valid(count, seed, _NAMES_CONV, reference.conv_output_size, draw)
 
 
-def random_transpose_sizes(count: int, seed: int) -> list[Case]:
+def random_transpose_sizes(count: int, seed: int, max_input: int = 64) -> list[Case]:
     def draw(rng):
         stride, dilation = int(rng.integers(1, 6)), int(rng.integers(1, 5))
-        return (int(rng.integers(1, 65)), int(rng.integers(1, 8)), stride, int(rng.integers(0, 5)),
+        return (int(rng.integers(1, max_input + 1)), int(rng.integers(1, 8)), stride, int(rng.integers(0, 5)),
                 dilation, int(rng.integers(0, max(stride, dilation))))
     return _random_valid(count, seed, _NAMES_TRANSPOSE, reference.conv_transpose_output_size, draw)
 
@@ -234,9 +238,10 @@ def random_2d(count: int, seed: int, max_size=4, max_kernel=4, max_stride=3, max
     return cases
 
 
-def edge_2d() -> list[Case]:
-    """Corners of the 2D exercise, each case named for what it is there to catch."""
-    rng = np.random.default_rng(303)
+def edge_2d(seed: int = 303) -> list[Case]:
+    """Corners of the 2D exercise, each case named for what it is there to catch (``seed`` draws
+    the numbers of the last three)."""
+    rng = np.random.default_rng(seed)
     asymmetric = np.array([[1.0, 2.0, 0.0], [-1.0, 3.0, 5.0]])  # every flip or transpose differs
     return [
         case_2d([[2.0]], asymmetric, 1, 0, "1x1 input"),
@@ -325,9 +330,9 @@ def random_nchw(count: int, seed: int, pairs=True, integers=False) -> list[Case]
     return cases
 
 
-def edge_nchw_channels() -> list[Case]:
-    """Batch, channels, bias and groups, each alone and then together."""
-    rng = np.random.default_rng(404)
+def edge_nchw_channels(seed: int = 404) -> list[Case]:
+    """Batch, channels, bias and groups, each alone and then together (numbers from ``seed``)."""
+    rng = np.random.default_rng(seed)
     x22, w22 = _nchw(rng, 1, 2, 2, 1, (2, 3), (2, 2), integers=True)
     return [
         case_nchw(x22, w22, note="C_in == C_out == 2, asymmetric weights"),
@@ -346,9 +351,10 @@ def edge_nchw_channels() -> list[Case]:
     ]
 
 
-def edge_nchw_geometry() -> list[Case]:
-    """stride, padding, output_padding and dilation: alone, as unequal pairs, and together."""
-    rng = np.random.default_rng(505)
+def edge_nchw_geometry(seed: int = 505) -> list[Case]:
+    """stride, padding, output_padding and dilation: alone, as unequal pairs, and together
+    (numbers from ``seed``)."""
+    rng = np.random.default_rng(seed)
 
     def layer():
         x, weight = _nchw(rng, 1, 2, 2, 1, (3, 2), (2, 3), integers=True)
@@ -372,9 +378,9 @@ def edge_nchw_geometry() -> list[Case]:
     ]
 
 
-def edge_nchw_small() -> list[Case]:
-    """1x1 inputs and 1x1 kernels."""
-    rng = np.random.default_rng(606)
+def edge_nchw_small(seed: int = 606) -> list[Case]:
+    """1x1 inputs and 1x1 kernels (numbers from ``seed``)."""
+    rng = np.random.default_rng(seed)
     return [
         case_nchw(*_nchw(rng, 1, 2, 2, 1, (1, 1), (3, 2)), note="1x1 input"),
         case_nchw(*_nchw(rng, 2, 2, 3, 1, (3, 2), (1, 1)), rng.normal(size=3), note="1x1 kernel"),
@@ -385,9 +391,9 @@ def edge_nchw_small() -> list[Case]:
     ]
 
 
-def combined_nchw() -> list[Case]:
-    """Every argument at once, on random numbers."""
-    rng = np.random.default_rng(707)
+def combined_nchw(seed: int = 707) -> list[Case]:
+    """Every argument at once, on random numbers (from ``seed``)."""
+    rng = np.random.default_rng(seed)
     return [
         case_nchw(*_nchw(rng, 2, 4, 6, 2, (3, 4), (3, 2)), rng.normal(size=6), (2, 3), (1, 2),
                   (1, 0), 2, (2, 1), note="everything at once"),

@@ -88,10 +88,11 @@ def counts_example() -> list[Case]:
     return [case_counts(*EXAMPLE_COUNTS, "the chapter's example")]
 
 
-def counts_random(count: int, seed: int) -> list[Case]:
+def counts_random(count: int, seed: int, max_kernel=7, max_stride=5, max_inputs=8) -> list[Case]:
     rng = np.random.default_rng(seed)
-    return [case_counts(int(rng.integers(1, 8)), int(rng.integers(1, 6)), int(rng.integers(1, 9)),
-                        f"random, seed {seed}") for _ in range(count)]
+    return [case_counts(int(rng.integers(1, max_kernel + 1)), int(rng.integers(1, max_stride + 1)),
+                        int(rng.integers(1, max_inputs + 1)), f"random, seed {seed}")
+            for _ in range(count)]
 
 
 def counts_edge() -> list[Case]:
@@ -159,8 +160,9 @@ def polyphase_random(count: int, seed: int, integers=True) -> list[Case]:
     return cases
 
 
-def polyphase_edge() -> list[Case]:
-    rng = np.random.default_rng(707)
+def polyphase_edge(seed: int = 707) -> list[Case]:
+    """The corners of the polyphase exercise (``seed`` draws the float32 and the long case)."""
+    rng = np.random.default_rng(seed)
     return [
         case_polyphase([1.0, -2.0, 3.0], [2.0, 5.0], 3, "stride 3 > K = 2: one phase has no taps"),
         case_polyphase([1.0, 2.0], [4.0], 4, "K = 1, stride 4: three empty phases"),

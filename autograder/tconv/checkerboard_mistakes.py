@@ -120,27 +120,32 @@ def _polyphase(x, w, stride, *, order=None, reverse_phase=False, flip=False, con
 CONV_TRANSPOSE1D_POLYPHASE = [
     Mistake(
         "phases interleaved in the wrong order",
-        "output positions p, p + s, p + 2s, ... come from phase p, the taps w[p::s]: "
-        "out[p::s] = (x convolved with w[p::s]), with the same p on both sides.",
+        "your phases land on the wrong output positions: the phase whose taps start at w[p] "
+        "belongs at positions p, p + s, p + 2s, ..., and yours go to another phase's positions. "
+        "Look at the order in which your loop pairs a phase with the positions it fills (the "
+        "polyphase section's formula for y[m s + p]).",
         lambda x, w, stride: _polyphase(x, w, stride, order="reversed"),
     ),
     Mistake(
         "each phase reversed (correlation instead of convolution)",
-        "each phase is a stride-1 transposed convolution: x[j] scatters w[p::s] forward from "
-        "position j, which is np.convolve(x, w[p::s]) (full mode), not np.correlate (that slides "
-        "the phase reversed).",
+        "each phase's taps are applied back to front: a stride-1 transposed convolution scatters "
+        "the phase kernel forward from each input position, which is a convolution (chapter 01's "
+        "scatter-add with stride 1), not a correlation. Look at the function that computes one "
+        "phase.",
         lambda x, w, stride: _polyphase(x, w, stride, reverse_phase=True),
     ),
     Mistake(
         "phases of the flipped kernel",
-        "phase p is w[p::s] of the kernel as it is; you took the phases of w[::-1] (the "
-        "direct-convolution view flips the kernel, the scatter-add does not).",
+        "your phases come from the kernel reversed: the scatter-add uses the kernel as it is (only "
+        "the direct-convolution view of chapter 05 flips it). Look at where you slice the phases "
+        "out of w.",
         lambda x, w, stride: _polyphase(x, w, stride, flip=True),
     ),
     Mistake(
         "phases concatenated instead of interleaved",
-        "the phases must be interleaved: phase p fills every s-th output position starting at p "
-        "(out[p::s] = ...), not one block after the other.",
+        "your phases are written one block after the other; each phase fills every s-th output "
+        "position, starting at its own offset, so the phases alternate. Look at where you write a "
+        "phase's result into the output.",
         lambda x, w, stride: _polyphase(x, w, stride, concatenate=True),
     ),
 ]
@@ -165,29 +170,32 @@ def _shuffle(x, r, axes):
 PIXEL_SHUFFLE = [
     Mistake(
         "channel order (r, r, C) instead of (C, r, r)",
-        "PyTorch numbers the input channels c*r*r + i*r + j: the r*r channels of one output "
-        "channel are neighbours, x.reshape(C, r, r, H, W); you split them as (r, r, C).",
+        "you read the channel index as if the r*r offsets came first and the output channel last; "
+        "in PyTorch's numbering (the exercise's formula for out[c, h*r + i, w*r + j]) the r*r "
+        "channels of one output channel are neighbours. Look at how your code splits the channel "
+        "axis.",
         lambda x, r: _shuffle(x, r, "r r c"),
     ),
     Mistake(
         "row and column offsets swapped",
-        "channel c*r*r + i*r + j goes to row offset i and column offset j: "
-        "out[c, h*r + i, w*r + j] = x[c*r*r + i*r + j, h, w]; yours puts it at (j, i).",
+        "each channel's pixels land at the transposed offset, (j, i) instead of (i, j): the "
+        "offset that moves along the rows and the one that moves along the columns are swapped. "
+        "Compare the order of your axes with the exercise's formula.",
         lambda x, r: _shuffle(x, r, "swapped"),
     ),
     Mistake(
         "reshape without moving the axes",
-        "x.reshape(C, H*r, W*r) only re-reads the numbers in memory order, so channel 0's map "
-        "fills the first rows whole. "
-        "Reshape to (C, r, r, H, W), move the axes to (C, H, r, W, r) with transpose(0, 3, 1, 4, 2), "
-        "then reshape to (C, H*r, W*r).",
+        "a reshape alone only re-reads the numbers in memory order, so channel 0's map fills "
+        "the first rows whole instead of one pixel of every r x r cell. The axes must be moved "
+        "between two reshapes: work out, from the exercise's formula, the order the axes must "
+        "have before the last reshape.",
         lambda x, r: _shuffle(x, r, "plain"),
     ),
     Mistake(
         "sub-images tiled instead of interleaved",
-        "each channel's H x W map is spread over the whole output, one pixel per r x r cell "
-        "(out[c, h*r + i, w*r + j]), not copied as a block at (i*H, j*W): the axes must end as "
-        "(C, H, r, W, r), not (C, r, H, r, W).",
+        "each channel's H x W map is copied as one block, but it belongs spread over the whole "
+        "output, one pixel in every r x r cell. Look at the order of your axes before the last "
+        "reshape: the offset within a cell must vary fastest.",
         lambda x, r: _shuffle(x, r, "tiled"),
     ),
 ]

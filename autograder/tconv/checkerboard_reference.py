@@ -71,9 +71,9 @@ def interior_counts(k, s) -> np.ndarray:
 # --- phases --------------------------------------------------------------------------------
 
 def phase_sums(w, s) -> np.ndarray:
-    """The sum of the kernel's taps in each phase: ``sums[a, b] = w[a::s_h, b::s_w].sum()``.
+    """The sum of the kernel's taps in each of its ``s_h x s_w`` phases.
 
-    Away from the borders, a stride-``s`` transposed convolution turns a map of ones into these
+    ``sums[a, b] = w[a::s_h, b::s_w].sum()``. Away from the borders, a stride-``s`` transposed convolution turns a map of ones into these
     ``s_h x s_w`` numbers, tiled. The output of a constant input is constant iff they are equal.
 
     w: (kH, kW); s: int or (s_h, s_w) pair -> float array (s_h, s_w)

@@ -179,21 +179,24 @@ def build_model(decoder_block, seed=0, skips=True) -> UNet:
 # --- the modern U-Net: padded convolutions, no crop ---------------------------------------------
 
 class PaddedDecoderBlock(nn.Module):
-    """A decoder step of the U-Net as most code writes it today: padded 3x3 convolutions keep the
-    size, so the skip map is never cropped. Where a max pooling floored an odd size, the
-    up-convolution's 2h is one short of the skip map; ``output_size=`` makes it choose
-    ``output_padding`` 1 there. x (N, C, h, w), skip (N, C // 2, H, W), H in {2h, 2h + 1}
-    -> (N, out_channels, H, W)."""
+    """A decoder step of the U-Net as most code writes it today, laid out as the popular
+    milesial/Pytorch-UNet does: an up-convolution, then (convolution => batch norm => ReLU) * 2
+    in one ``nn.Sequential``, the convolutions padded so that they keep the size and the skip map
+    is never cropped. Where a max pooling floored an odd size, the up-convolution's 2h is one short
+    of the skip map; ``output_size=`` makes it choose ``output_padding`` 1 there.
+    x (N, C, h, w), skip (N, C // 2, H, W), H in {2h, 2h + 1} -> (N, out_channels, H, W)."""
 
     def __init__(self, in_channels, out_channels):
         super().__init__()
         self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
-        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1)
+        self.convolutions = nn.Sequential(
+            nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels), nn.ReLU(),
+            nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1, bias=False),
+            nn.BatchNorm2d(out_channels), nn.ReLU())
 
     def forward(self, x, skip):
-        up = self.up(x, output_size=skip.shape[-2:])
-        return torch.relu(self.conv2(torch.relu(self.conv1(torch.cat([skip, up], dim=1)))))
+        return self.convolutions(torch.cat([skip, self.up(x, output_size=skip.shape[-2:])], dim=1))
 
 
 def pad_to(up, skip):

@@ -76,7 +76,8 @@ DECODER_BLOCK = [
         "skip connection not cropped",
         "the skip map from the contracting path is larger than the upsampled map (the unpadded "
         "convolutions shrank everything after it was saved), so torch.cat cannot put them side "
-        "by side. Crop it first: skip = center_crop(skip, up.shape[2], up.shape[3]).",
+        "by side. Look at what forward does with the skip map before torch.cat: it must be "
+        "cropped to the upsampled map's height and width first (your center_crop does that).",
         lambda block, x, skip: _decoder_forward(block, x, skip),
     ),
     Mistake(

@@ -75,13 +75,81 @@ def test_the_scan_finds_an_answer_in_a_notebook(published, tmp_path):
 
 def test_the_scan_finds_hidden_tests_and_solutions(published, tmp_path):
     copy = _planted(published, tmp_path)
-    hidden = "checks.check_conv_transpose1d(conv_transpose1d, cases.edge_1d())"
+    hidden = "checks.check_conv_transpose1d(conv_transpose1d, cases.edge_1d(seed=101))"
     (copy / "tconv" / "extra.py").write_text(f"# {hidden}\n{hidden}\n")
     shutil.copytree(course.SOLUTIONS / "01_scatter_add_1d", copy / "solutions" / "01_scatter_add_1d")
     leaks = publish.scan(copy)
     assert any("hidden test" in leak and "extra.py" in leak for leak in leaks), leaks
     assert "solutions/ is there" in leaks
     assert any("BEGIN SOLUTION" in leak for leak in leaks)
+
+
+def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
+    """A small published-looking tree holding ``files``."""
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    return tmp_path
+
+
+def test_the_scan_finds_an_answer_written_in_a_docstring_or_a_comment(tmp_path):
+    """The stand-in's first docstring line of phase_sums used to be its whole answer."""
+    tree = _tree(tmp_path, {
+        "tconv/checkerboard_reference.py":
+            'def phase_sums(w, s):\n    """The sums: ``sums[a, b] = w[a::s_h, b::s_w].sum()``."""\n'
+            '    return _lookup.call("checkerboard_reference.phase_sums", {"w": w, "s": s}, None)\n',
+        "tconv/plots.py": "# out[c, i::r, j::r] = x[c * r * r + i * r + j]\nX = 1\n"})
+    leaks = "\n".join(publish.scan(tree))
+    assert ("tconv/checkerboard_reference.py: a docstring, comment or message holds a line of "
+            "tconv.checkerboard_reference.phase_sums") in leaks
+    assert "tconv/plots.py: a docstring, comment or message holds a line of " \
+           "tconv.checkerboard_reference.pixel_shuffle" in leaks
+    clean = _tree(tmp_path / "clean", {"tconv/plots.py": '"""Sums of the phases."""\nX = 1\n'})
+    assert publish.scan(clean) == []
+
+
+NEAR_DECODER_BLOCK = '''\
+import torch
+from torch import nn
+
+
+class PaddedDecoderBlock(nn.Module):
+    def __init__(self, in_channels, out_channels):
+        super().__init__()
+        self.up = nn.ConvTranspose2d(in_channels, in_channels // 2, kernel_size=2, stride=2)
+        self.conv1 = nn.Conv2d(in_channels, out_channels, kernel_size=3, padding=1)
+        self.conv2 = nn.Conv2d(out_channels, out_channels, kernel_size=3, padding=1)
+
+    def forward(self, x, skip):
+        up = self.up(x, output_size=skip.shape[-2:])
+        return torch.relu(self.conv2(torch.relu(self.conv1(torch.cat([skip, up], dim=1)))))
+'''
+
+
+def test_the_scan_finds_a_near_answer_class_and_passes_the_shipped_padded_block(tmp_path):
+    """The padded block chapter 06 used to ship (a padding and a crop away from the graded
+    DecoderBlock) is found; the one shipped now is not."""
+    leaks = "\n".join(publish.scan(_tree(tmp_path, {"tconv/unet.py": NEAR_DECODER_BLOCK})))
+    assert "tconv/unet.py: PaddedDecoderBlock is" in leaks
+    assert "the code of tconv.unet_reference.DecoderBlock" in leaks
+    shipped = _tree(tmp_path / "now", {"tconv/unet.py": (publish.PACKAGE / "unet.py").read_text()})
+    assert publish.scan(shipped) == []
+
+
+def test_publish_refuses_a_course_older_than_solutions(tmp_path, monkeypatch):
+    """An edit of solutions/ without `make release`: the build stops before writing anything,
+    and says to run `make release`."""
+    assert release.stale() == []
+    old = tmp_path / "course"
+    shutil.copytree(course.COURSE, old)
+    notebook = old / "01_scatter_add_1d" / "01_scatter_add_1d.ipynb"
+    notebook.write_text(notebook.read_text().replace("scatter", "scattre", 1))
+    monkeypatch.setattr(course, "COURSE", old)
+    assert release.stale() == ["01_scatter_add_1d/01_scatter_add_1d.ipynb"]
+    dest = tmp_path / "dest"
+    with pytest.raises(publish.PublishError, match="Run `make release`"):
+        publish.build(dest, "graded", None, quiet=True)
+    assert not dest.exists()
 
 
 def _table(published: Path) -> dict:

@@ -133,8 +133,7 @@ def test_the_padded_unet_matches_sizes_with_output_size_and_the_table_says_so():
 
     class WithoutOutputSize(unet.PaddedDecoderBlock):
         def forward(self, x, skip):
-            merged = torch.cat([skip, self.up(x)], dim=1)  # 2h, without output_size=
-            return torch.relu(self.conv2(torch.relu(self.conv1(merged))))
+            return self.convolutions(torch.cat([skip, self.up(x)], dim=1))  # 2h: no output_size=
 
     with pytest.raises(RuntimeError, match="Sizes of tensors must match"):
         unet.UNet(WithoutOutputSize, base_channels=2, depth=4, padding=1)(
@@ -502,3 +501,42 @@ def test_scatter_add_functions_gradcheck_runs_the_learners_code_like_every_call(
     verdict = failed.value.verdict
     assert verdict.finding == "crash" and verdict.actual == "ValueError"
     assert "torch.autograd.gradcheck" in verdict.call and "second backward" in verdict.detail
+
+
+def test_the_shipped_padded_block_earns_no_visible_decoder_block_check():
+    """unet.PaddedDecoderBlock ships with the learners' copy: neither it nor its obvious edit into
+    an unpadded block (convolutions without padding, a crop where output_size= was) passes any of
+    chapter 06's visible DecoderBlock checks."""
+    import nbformat
+
+    from tconv.grader import course, publish, verdicts
+
+    class Unpadded(unet.PaddedDecoderBlock):
+        def __init__(self, in_channels, out_channels):
+            super().__init__(in_channels, out_channels)
+            for n, layer in enumerate(self.convolutions):
+                if isinstance(layer, nn.Conv2d):
+                    self.convolutions[n] = nn.Conv2d(layer.in_channels, layer.out_channels, 3,
+                                                     bias=False)
+
+        def forward(self, x, skip):
+            up = self.up(x)
+            skip = unet_reference.center_crop(skip, up.shape[2], up.shape[3])
+            return self.convolutions(torch.cat([skip, up], dim=1))
+
+    released = nbformat.read(course.COURSE / "06_unet_decoder" / "06_unet_decoder.ipynb",
+                             as_version=4)
+    visible = [call for source in publish.visible_test_sources(released)
+               for call in verdicts.test_cell_calls(source) or [] if call.function == "DecoderBlock"]
+    assert {call.check for call in visible} == {
+        "check_decoder_block_submodules", "check_decoder_block", "check_decoder_block_paper_sizes"}
+    for block in (unet.PaddedDecoderBlock, Unpadded):
+        for call in visible:
+            kwargs = dict(call.kwargs)
+            if call.check == "check_decoder_block":
+                kwargs["picture"] = False
+            with pytest.raises(checks.CheckFailed):
+                getattr(checks, call.check)(block, *call.args, **kwargs)
+    # the checks pass the graded block: they can tell the two apart
+    for call in visible:
+        getattr(checks, call.check)(unet_reference.DecoderBlock, *call.args, **call.kwargs)

@@ -14,7 +14,10 @@ time -> the gradebook and the files, written here and only here:
 - GRADES/report.md       per exercise: mean, share of full marks, most common problems; per
                          student: one line per notebook on what went wrong; scores.png beside it;
 - GRADES/nbgrader/       nbgrader's course folder and gradebook (what `make formgrader` opens),
-                         remade on every run.
+                         remade on every run;
+- GRADES/secret-seed     the instructor's secret the hidden tests' cases are drawn from, made on
+                         the first run (or give one: --secret-file); the same secret regrades
+                         with the same cases. Never hand it out.
 
 SUBMITTED is only read. ``--export-only`` writes grades.csv and exercises.csv again from the
 gradebook, e.g. after a score was changed by hand in the Formgrader.
@@ -36,11 +39,12 @@ from .report import EXERCISE_COLUMNS  # noqa: F401 - the exercises.csv contract
 
 def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT, jobs: int = 1,
           limits: sandbox.Limits = sandbox.Limits(), sandbox_mode: str = "on",
-          scheduler: str | None = None) -> list[dict]:
+          scheduler: str | None = None, secret_file: Path | None = None) -> list[dict]:
     """Grade everything in ``submitted``; return the exercises.csv rows. ``scheduler`` (a Dask
     scheduler's address) sends the tasks to a cluster; else ``jobs`` local workers grade.
     ``sandbox_mode``: "on" (the strongest mode that works here), one of sandbox.MODES, or
-    "off"."""
+    "off". The hidden cases are drawn from the secret in ``secret_file`` (default
+    GRADES/secret-seed, made on first use)."""
     submitted, grades = Path(submitted).resolve(), Path(grades).resolve()
     found, messages = intake.intake(submitted)
     for message in messages:
@@ -54,7 +58,8 @@ def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT
     assignments = sorted({job.assignment for job in found})
     gradebook.prepare(work, assignments)
     settings = task.Settings(work.template_db.read_bytes(), cell_timeout, limits, chosen.mode,
-                             scratch=None if scheduler else str(work.scratch))
+                             scratch=None if scheduler else str(work.scratch),
+                             secret=secret(grades, secret_file))
     where = f"on the Dask cluster at {scheduler}" if scheduler else f"{jobs} at a time"
     print(f"grading {len(found)} notebook(s) of {len({j.student for j in found})} student(s), "
           f"{where}{', WITHOUT the sandbox' if chosen.mode == 'off' else ''}", flush=True)
@@ -71,6 +76,34 @@ def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT
     report.plot_scores(rows, grades / "scores.png")
     shutil.rmtree(work.scratch, ignore_errors=True)
     return rows
+
+
+SECRET_FILE = "secret-seed"
+
+
+def secret(grades: Path, given: Path | None = None) -> str:
+    """The instructor's secret the hidden tests' cases are drawn from: the file ``given``, else
+    GRADES/secret-seed, made on first use (256 random bits, readable by its owner only). The
+    student's kernel never sees it: the cases are drawn by the re-check, in the grader."""
+    path = Path(given) if given is not None else grades / SECRET_FILE
+    if given is None and not path.exists():
+        import secrets
+
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as file:
+            file.write(secrets.token_hex(32) + "\n")
+        print(f"  hidden cases are drawn from a new secret, {path}: keep it to regrade with the "
+              f"same cases, and never hand it out", flush=True)
+    try:
+        text = path.read_text().strip()
+    except OSError as error:
+        raise SystemExit(f"error: cannot read the secret {path} ({error.strerror})") from None
+    if len(text) < 16:
+        raise SystemExit(f"error: the secret {path} holds {len(text)} characters: a secret "
+                         f"needs at least 16 (e.g. `python -c 'import secrets; "
+                         f"print(secrets.token_hex(32))' > {path}`)")
+    return text
 
 
 def course_digest(assignment: str) -> str:
@@ -184,6 +217,9 @@ def main(argv=None) -> None:
                         help="on: the strongest sandbox this machine allows (root, userns, "
                              "landlock, in that order); off runs learner code with YOUR "
                              "rights: only where you trust it")
+    parser.add_argument("--secret-file", type=Path, default=None,
+                        help="the secret the hidden cases are drawn from (default: "
+                             "GRADES/secret-seed, made on the first run)")
     parser.add_argument("--export-only", action="store_true",
                         help="only write grades.csv and exercises.csv again from the gradebook")
     args = parser.parse_args(argv)
@@ -199,7 +235,8 @@ def main(argv=None) -> None:
                      wall_seconds=float(args.notebook_timeout))
     try:
         rows = grade(args.submitted, args.grades, args.timeout, args.jobs, limits,
-                     sandbox_mode=args.sandbox, scheduler=args.scheduler or None)
+                     sandbox_mode=args.sandbox, scheduler=args.scheduler or None,
+                     secret_file=args.secret_file)
     except sandbox.SandboxUnavailable as error:
         raise SystemExit(f"error: {error}") from None
     print(f"wrote {args.grades / 'grades.csv'}, {args.grades / 'exercises.csv'}, "

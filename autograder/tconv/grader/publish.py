@@ -706,6 +706,13 @@ def build(dest: Path, edition: str = "graded", repo: str | None = None, scratch:
     if edition not in EDITIONS:
         raise PublishError(f"EDITION={edition} must be one of {', '.join(EDITIONS)}")
     repo = check_repo(repo)
+    outdated = release.stale()
+    if outdated:
+        raise PublishError(
+            f"course/ is older than solutions/: {', '.join(outdated[:3])}"
+            f"{f' and {len(outdated) - 3} more' if len(outdated) > 3 else ''} "
+            f"{'differs' if len(outdated) == 1 else 'differ'} from what `make release` writes "
+            f"now. Run `make release` (and commit course/), then `make publish` again.")
     dest = dest.resolve()
     if dest == course.ROOT or course.ROOT in dest.parents and dest.parent == course.ROOT:
         if dest.name in {"course", "solutions", "autograder"} or dest == course.ROOT:
@@ -1026,6 +1033,9 @@ def scan(dest: Path) -> list[str]:
                     leaks.append(f"{name}: holds lines of the answer {grade_id}: {lines[n]!r}")
                     break
 
+    # an answer's line in a docstring, comment or message; a near answer
+    leaks += answers_in_prose(published) + near_answers(published)
+
     # hidden tests: any line of one that is not also a visible test
     visible = set()
     for released in course.COURSE.glob("*/*.ipynb"):
@@ -1039,6 +1049,148 @@ def scan(dest: Path) -> list[str]:
                         if line in text:
                             leaks.append(f"{name}: holds the hidden test {line[:70]!r}")
     return sorted(set(leaks))
+
+
+# --- answers written as text, and near answers -----------------------------------------------------
+
+MIN_STATEMENT = 16  # characters (spaces removed): shorter statements (``return out``) say nothing
+
+
+def _without_docstrings(node):
+    """A copy of ``node`` without the docstrings of its functions and classes."""
+    node = ast.parse(ast.unparse(node)).body[0]
+    for inner in ast.walk(node):
+        body = getattr(inner, "body", None)
+        if (isinstance(inner, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str)):
+            inner.body = body[1:] or [ast.Pass()]
+    return node
+
+
+def _answer_definitions() -> dict[str, ast.AST]:
+    """{where: definition} of every answer: the answer modules' functions and classes, and the
+    functions and classes of the solution cells."""
+    found = {}
+    sources = {f"tconv.{name}": (PACKAGE / f"{name}.py").read_text() for name in answer_modules()}
+    sources.update({f"the answer {grade_id}": code
+                    for grade_id, code in release.solution_sources().items()})
+    for where, source in sources.items():
+        try:
+            tree = ast.parse(source)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            computes = isinstance(node, ast.FunctionDef) or (isinstance(node, ast.ClassDef) and any(
+                isinstance(inner, ast.FunctionDef) for inner in node.body))  # not a record
+            if computes:
+                found[f"{where}.{node.name}"] = node
+    return found
+
+
+def _says_something(statement) -> bool:
+    """Not a bare call on plain names (``conv_output_size(i, k, stride)``): that is how a
+    docstring names a function, not a line of its answer."""
+    value = getattr(statement, "value", None)
+    return not (isinstance(statement, (ast.Expr, ast.Return)) and isinstance(value, ast.Call)
+                and all(isinstance(a, ast.Name) for a in value.args)
+                and all(isinstance(k.value, ast.Name) for k in value.keywords))
+
+
+def answer_statements() -> dict[str, str]:
+    """{statement, spaces removed: the answer it comes from}: every statement an answer computes
+    with. Not the ``__init__`` of a layer class (the checks state the submodules a block must
+    have: they are the exercise's specification), nor argument checks and errors."""
+    found = {}
+    for where, definition in _answer_definitions().items():
+        tree = _without_docstrings(definition)
+        for inner in ast.walk(tree):
+            if isinstance(inner, ast.FunctionDef) and inner.name == "__init__":
+                inner.body = [ast.Pass()]
+        for statement in ast.walk(tree):
+            if not (isinstance(statement, (ast.Assign, ast.AugAssign, ast.Return, ast.Expr))
+                    and _says_something(statement)):
+                continue
+            text = re.sub(r"\s+", "", ast.unparse(statement))
+            if len(text) >= MIN_STATEMENT and "_require" not in text:
+                found.setdefault(text, where)
+    return found
+
+
+def _prose(text: str) -> list[str]:
+    """The docstrings, other strings and comments of a piece of Python code."""
+    found = []
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return [text]
+    found += [node.value for node in ast.walk(tree)
+              if isinstance(node, ast.Constant) and isinstance(node.value, str)]
+    import tokenize
+
+    with contextlib.suppress(tokenize.TokenError, IndentationError):
+        found += [token.string for token in tokenize.generate_tokens(io.StringIO(text).readline)
+                  if token.type == tokenize.COMMENT]
+    return found
+
+
+def answers_in_prose(published: dict[str, str]) -> list[str]:
+    """An answer's statement written in a docstring, a comment or a message of a published file
+    (the learners read those as they read code)."""
+    statements = answer_statements()
+    leaks = []
+    for name, text in published.items():
+        if not name.endswith((".py", ".ipynb")):
+            continue
+        for fragment in _prose(text):
+            flat = re.sub(r"\s+", "", fragment)
+            for statement, where in statements.items():
+                if statement in flat:
+                    leaks.append(f"{name}: a docstring, comment or message holds a line of "
+                                 f"{where}: {statement[:60]!r}")
+    return leaks
+
+
+NEAR = 0.75  # share of an answer's code (tokens) a published definition may have in common
+
+
+def _tokens(node) -> list[str]:
+    import tokenize
+
+    text = ast.unparse(_without_docstrings(node))
+    return [token.string for token in tokenize.generate_tokens(io.StringIO(text).readline)
+            if token.type not in (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT,
+                                  tokenize.ENDMARKER, tokenize.COMMENT)]
+
+
+def near_answers(published: dict[str, str]) -> list[str]:
+    """A published function or class that is most of an answer of the same kind: a few edits
+    from it (like a padded DecoderBlock that becomes the graded one once its padding is dropped
+    and its output_size= swapped for a crop)."""
+    import difflib
+
+    answers = [(where, type(node), _tokens(node)) for where, node in _answer_definitions().items()]
+    leaks = []
+    for name, text in published.items():
+        if not name.endswith(".py"):
+            continue
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            continue
+        for node in tree.body:
+            if not isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+                continue
+            mine = _tokens(node)
+            for where, kind, theirs in answers:
+                if kind is not type(node) or min(len(mine), len(theirs)) < 0.5 * max(
+                        len(mine), len(theirs)):
+                    continue
+                matcher = difflib.SequenceMatcher(None, theirs, mine, autojunk=False)
+                if matcher.quick_ratio() >= NEAR and matcher.ratio() >= NEAR:
+                    leaks.append(f"{name}: {node.name} is {matcher.ratio():.0%} the code of "
+                                 f"{where}")
+    return leaks
 
 
 def main(argv=None) -> None:

@@ -34,6 +34,21 @@ def release_notebooks(into: Path) -> None:
         raise RuntimeError(f"nbgrader released no notebook for {missing}")
 
 
+def stale(released: Path | None = None) -> list[str]:
+    """The learners' notebooks in ``released`` (default course/) that differ from what `make
+    release` writes now from solutions/: changed, missing or extra, by path. Compared by content
+    (the release is reproducible to the byte), not by file times, which a checkout resets."""
+    released = course.COURSE if released is None else Path(released)
+    with tempfile.TemporaryDirectory() as scratch:
+        fresh = Path(scratch) / "course"
+        release_notebooks(fresh)
+        wanted = {str(p.relative_to(fresh)): p.read_bytes() for p in fresh.rglob("*.ipynb")}
+    present = {str(p.relative_to(released)): p.read_bytes() for p in released.rglob("*.ipynb")
+               if ".ipynb_checkpoints" not in p.parts}
+    return sorted(name for name in wanted.keys() | present.keys()
+                  if wanted.get(name) != present.get(name))
+
+
 # --- sample submissions --------------------------------------------------------------------------
 
 def load_catalog(path: Path = course.SAMPLES / "samples.toml") -> dict:

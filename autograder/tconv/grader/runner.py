@@ -169,7 +169,8 @@ def task_key(job: Job, settings: task.Settings, course_digest: str) -> str:
     """A digest of everything a task's result depends on."""
     digest = hashlib.sha256()
     for part in (job.student, job.assignment, job.notebook, *job.notes, course_digest,
-                 repr((settings.cell_timeout, settings.limits, settings.sandbox))):
+                 repr((settings.cell_timeout, settings.limits, settings.sandbox)),
+                 settings.secret):  # another secret draws other hidden cases
         digest.update(part.encode() + b"\0")
     digest.update(job.notebook_bytes or b"(none)")
     return digest.hexdigest()

@@ -36,6 +36,9 @@ class Settings:
     limits: Limits = Limits()
     sandbox: str = "root"       # the mode sandbox.probe chose, or "off"
     scratch: str | None = None  # where private folders are made (default: the system's temp)
+    # the instructor's secret the hidden tests' cases are drawn from (grading.secret); "": the
+    # instructors' notebooks' own seeds, which anyone with the course can know
+    secret: str = ""
 
     @property
     def template_db(self) -> Path:
@@ -123,8 +126,10 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
         if any((grades[g].score or 0) > 0 for g in verdicts.rechecked_cells(source)
                if g in grades):
             sandbox = _sandbox(Path(scratch) / "recheck", settings)
+            draw = verdicts.draw_key(settings.secret, job.student) if settings.secret else None
             for verdict in verdicts.recheck(sandbox, submitted, source, released,
-                                            timeout=max(60, 4 * settings.cell_timeout)):
+                                            timeout=max(60, 4 * settings.cell_timeout),
+                                            draw=draw):
                 grade = grades.get(verdict.grade_id)
                 if verdict.passed is False and grade is not None and (grade.score or 0) > 0:
                     grade.manual_score = 0.0

@@ -6,7 +6,10 @@ lies, read the hidden tests). So every answer is checked again, in three steps:
 
 1. **Record** (here, trusted): each test cell of the instructors' notebook, hidden tests included,
    is a list of ``checks.check_*(function, cases...)`` calls; each is run once with a recorder in
-   the learner function's place, so the exact arguments of every call are known.
+   the learner function's place, so the exact arguments of every call are known. The hidden
+   tests' cases are drawn here, at grading time: every ``seed=`` of a hidden test is replaced by
+   one derived from the instructor's secret and the student (``draw_key``), so no one can know
+   them in advance, and a regrade with the same secret draws the same cases.
 2. **Answer** (``child.py``, in the student's Sandbox): the learner's code cells run and their
    function is called with those arguments. The course package is not visible there, and neither
    is PyTorch unless the exercise takes tensors, so no shortcut can reach an answer, under any name
@@ -28,10 +31,13 @@ import functools
 import importlib
 import io
 import json
+import hashlib
+import inspect
 import math
+import re
 import secrets
 import sys
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from pathlib import Path
 
 import nbformat
@@ -62,6 +68,7 @@ class CheckCall:
     kwargs: dict
     calls: list = field(default_factory=list)  # [(args, kwargs)] made to the learner's function
     lives: list = field(default_factory=list)  # [blocks.Life] of the learner's class
+    hidden: bool = False  # a hidden test's call: its cases are drawn at grading time
 
     @property
     def answers(self) -> int:
@@ -84,9 +91,78 @@ class Malformed(ValueError):
 
 # --- 1. record ---------------------------------------------------------------------------------
 
-def test_cell_calls(source: str) -> list[CheckCall] | None:
-    """The check calls of one test cell, or None if the cell holds anything else."""
+HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS",
+                          re.S | re.M)
+DRAWN_NOTE = "drawn when graded"  # what a hidden case's note says instead of its seed
+
+
+def draw_key(secret: str, student: str) -> str:
+    """What a student's hidden cases are drawn from: the instructor's secret (never shown to
+    anyone) and the student, so that one learner's feedback tells nothing about another's cases."""
+    return hashlib.sha256(f"{secret}\0{student}".encode()).hexdigest()
+
+
+def drawn_seed(draw: str, written: str) -> int:
+    """The seed a hidden test's ``seed=<written>`` becomes when the cases are drawn from ``draw``
+    (56 bits: numpy's and PyTorch's generators take it, and so does ``seed + k``)."""
+    return int.from_bytes(hashlib.sha256(f"{draw}\0{written}".encode()).digest()[:7], "big")
+
+
+def _hidden_lines(source: str) -> set[int]:
+    """The line numbers (from 1) inside the cell's hidden-test blocks."""
+    lines = set()
+    for block in HIDDEN_BLOCK.finditer(source):
+        first = source.count("\n", 0, block.start()) + 1
+        lines.update(range(first, first + block.group().count("\n") + 1))
+    return lines
+
+
+def _evaluate(node):
+    return eval(compile(ast.Expression(node), "<test cell>", "eval"), dict(TEST_NAMESPACE))
+
+
+def _with_drawn_seeds(call: ast.Call, draw: str) -> ast.Call:
+    """A hidden test's check call with every ``seed=`` replaced by a seed drawn from ``draw``. A
+    cases function that takes a seed and is not given it as ``seed=`` is a course bug: its cases
+    would be the ones anyone can generate."""
+    call = ast.parse(ast.unparse(call), mode="eval").body  # a copy
+    for node in ast.walk(call):
+        if not isinstance(node, ast.Call):
+            continue
+        for keyword in node.keywords:
+            if keyword.arg == "seed":
+                keyword.value = ast.copy_location(
+                    ast.Constant(drawn_seed(draw, ast.unparse(keyword.value))), keyword.value)
+        if node is call or any(k.arg == "seed" for k in node.keywords):
+            continue
+        try:
+            parameters = list(inspect.signature(_evaluate(node.func)).parameters)
+        except (TypeError, ValueError, NameError, AttributeError):
+            continue
+        if "seed" in parameters:
+            raise RuntimeError(f"course bug: the hidden test's {ast.unparse(node)} takes a seed: "
+                               f"give it as seed=... so that its cases are drawn at grading")
+    return call
+
+
+def _without_seeds(value):
+    """A hidden test's evaluated argument with every case's note freed of its (drawn) seed: the
+    feedback must not say how to regenerate the cases."""
+    if isinstance(value, list):
+        return [_without_seeds(item) for item in value]
+    if isinstance(value, tuple):
+        return tuple(_without_seeds(item) for item in value)
+    if is_dataclass(value) and not isinstance(value, type) and "note" in {f.name for f in fields(value)}:
+        return replace(value, note=re.sub(r"seed \d+", DRAWN_NOTE, value.note))
+    return value
+
+
+def test_cell_calls(source: str, draw: str | None = None) -> list[CheckCall] | None:
+    """The check calls of one test cell, or None if the cell holds anything else. With ``draw``,
+    the hidden tests' seeds are drawn from it (``draw_key``); without, they are as written (the
+    instructors' own runs)."""
     calls = []
+    hidden_lines = _hidden_lines(source)
     for statement in ast.parse(source).body:
         call = statement.value if isinstance(statement, ast.Expr) else None
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
@@ -95,11 +171,19 @@ def test_cell_calls(source: str) -> list[CheckCall] | None:
                 and call.args
                 and isinstance(call.args[0], ast.Name)):
             return None
+        hidden = statement.lineno in hidden_lines
+        drawn = hidden and draw is not None
+        if drawn:
+            call = _with_drawn_seeds(call, draw)
+
         def evaluate(node):
-            return eval(compile(ast.Expression(node), "<test cell>", "eval"), dict(TEST_NAMESPACE))
+            value = _evaluate(node)
+            return _without_seeds(value) if drawn else value
+
         calls.append(CheckCall(call.func.attr, call.args[0].id,
                                tuple(evaluate(arg) for arg in call.args[1:]),
-                               {kw.arg: evaluate(kw.value) for kw in call.keywords}))
+                               {kw.arg: evaluate(kw.value) for kw in call.keywords},
+                               hidden=hidden))
     return calls
 
 
@@ -151,11 +235,12 @@ def test_cells(source: Path) -> list[tuple[str, str]]:
             if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")]
 
 
-@functools.lru_cache(maxsize=None)
-def plan_for(source: Path) -> tuple:
-    """((grade_id, [CheckCall] or None), ...) for one instructors' notebook, calls recorded.
-    Made once per notebook and process; the grader makes it before any thread starts."""
-    plan = tuple((grade_id, test_cell_calls(text)) for grade_id, text in test_cells(source))
+@functools.lru_cache(maxsize=32)
+def plan_for(source: Path, draw: str | None = None) -> tuple:
+    """((grade_id, [CheckCall] or None), ...) for one instructors' notebook, calls recorded, the
+    hidden tests' cases drawn from ``draw`` (``draw_key``; None: as the notebook writes them).
+    Made once per notebook, draw and process (a few tenths of a second)."""
+    plan = tuple((grade_id, test_cell_calls(text, draw)) for grade_id, text in test_cells(source))
     for _, calls in plan:
         for call in calls or []:
             record(call)
@@ -166,7 +251,7 @@ def rechecked_cells(source: Path) -> set[str]:
     return {grade_id for grade_id, calls in plan_for(source) if calls is not None}
 
 
-def needs_torch(source: Path) -> bool:
+def needs_torch(source: Path, draw: str | None = None) -> bool:
     """Whether the learner's function is called with tensors (else PyTorch is hidden)."""
     import torch
 
@@ -180,7 +265,7 @@ def needs_torch(source: Path) -> bool:
         return False
 
     return any(call.lives or any(has_tensor(made) for made in call.calls)
-               for _, calls in plan_for(source) for call in calls or [])
+               for _, calls in plan_for(source, draw) for call in calls or [])
 
 
 # --- 2. answer: what goes to the child and what comes back ---------------------------------------
@@ -236,9 +321,9 @@ def _imports_only(source: str) -> str:
     return "\n".join(f"try:\n    {line}\nexcept ImportError:\n    pass" for line in lines)
 
 
-def request(submitted: Path, source: Path, released: Path) -> dict:
+def request(submitted: Path, source: Path, released: Path, draw: str | None = None) -> dict:
     calls = []
-    for _, planned in plan_for(source):
+    for _, planned in plan_for(source, draw):
         for call in planned or []:
             calls += [[call.function, encode(list(args)), encode(kwargs)]
                       for args, kwargs in call.calls]
@@ -332,11 +417,12 @@ def _played(answer, function: str):
 # --- 3. judge ----------------------------------------------------------------------------------
 
 def judge(source: Path, answers: list | None,
-          failure: checks.CheckVerdict | None) -> list[Verdict]:
+          failure: checks.CheckVerdict | None, draw: str | None = None) -> list[Verdict]:
     """Replay the answers through the real checks: one Verdict per test cell. ``answers`` None
-    means there are none, for the reason ``failure`` (a record, like every other finding)."""
+    means there are none, for the reason ``failure`` (a record, like every other finding).
+    ``draw``: what the hidden cases were drawn from (as for ``request``)."""
     verdicts, position = [], 0
-    for grade_id, calls in plan_for(source):
+    for grade_id, calls in plan_for(source, draw):
         if calls is None:
             verdicts.append(Verdict(grade_id, None, "not re-checked (its test cell calls a check the registry does not re-check)"))
             continue
@@ -346,12 +432,24 @@ def judge(source: Path, answers: list | None,
             position += call.answers
             if problem is None:
                 problem = failure if mine is None else _replay(call, mine)
+                if problem is not None and call.hidden and mine is not None:
+                    problem = _as_hidden(problem)
         if problem is None:
             verdicts.append(Verdict(grade_id, True))
         else:
             verdicts.append(Verdict(grade_id, False, problem.message, problem.note(),
                                     problem.counted()))
     return verdicts
+
+
+def _as_hidden(problem: checks.CheckVerdict) -> checks.CheckVerdict:
+    """A hidden case's failure as the learner sees it: the call (its input, or its shape when it
+    is large) and the first wrong value, not the whole expected output."""
+    if problem.finding != "wrong value":
+        return problem  # a shape and its formula, an error, a type: nothing of the answer
+    first = problem.detail.strip().splitlines()[0]
+    return replace(problem, detail=f"{first}\n  (a case drawn when your notebook was graded: "
+                                   f"its expected output is not shown beyond this value)")
 
 
 def _replay(call: CheckCall, answers: list):
@@ -367,13 +465,14 @@ def _replay(call: CheckCall, answers: list):
 
 
 def recheck(sandbox, submitted: Path, source: Path, released: Path,
-            timeout: float) -> list[Verdict]:
-    """Steps 2 and 3 for one submitted notebook, the child in ``sandbox``."""
-    wanted = request(submitted, source, released)
+            timeout: float, draw: str | None = None) -> list[Verdict]:
+    """Steps 2 and 3 for one submitted notebook, the child in ``sandbox``, the hidden cases
+    drawn from ``draw`` (``draw_key(secret, student)``; None: the notebook's own seeds)."""
+    wanted = request(submitted, source, released, draw)
     # The child imports numpy, and PyTorch only where the exercise takes tensors: no other
     # package is there (not the course's, not SciPy's). -I: no user site, no PYTHON* variables.
     # Its source goes on the command line, as the package it lives in is not there.
-    seen = packages.RECHECK_WITH_TORCH if needs_torch(source) else packages.RECHECK
+    seen = packages.RECHECK_WITH_TORCH if needs_torch(source, draw) else packages.RECHECK
     ran = sandbox.seeing(seen).run([sys.executable, "-I", "-c", CHILD.read_text()],
                                    input_bytes=json.dumps(wanted).encode(), timeout=timeout)
     answers, failure = None, None
@@ -394,5 +493,5 @@ def recheck(sandbox, submitted: Path, source: Path, released: Path,
                 "", "", "recheck no answers",
                 f"re-running your code outside the notebook gave no usable answers ({problem}; "
                 f"exit code {ran.returncode})")
-    return judge(source, answers, failure)
+    return judge(source, answers, failure, draw)
 
