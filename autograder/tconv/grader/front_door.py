@@ -74,7 +74,7 @@ def prepare(notebook, folder: str, edition: str, repo: str | None, ref: str | No
         for cell in notebook.cells:
             meta = cell.metadata.get("nbgrader", {})
             if meta.get("grade") and meta.get("grade_id") in tests:
-                cell.source = unhidden(tests[meta["grade_id"]])
+                cell.source = unhidden(tests[meta["grade_id"]]).rstrip("\n")
                 if "checksum" in meta:  # Validate would otherwise call the cell changed
                     meta["checksum"] = compute_checksum(cell)
         note = (TEMPLATES / "self_paced_note.md").read_text().format(folder=folder)

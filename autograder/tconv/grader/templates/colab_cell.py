@@ -1,5 +1,5 @@
-# On Google Colab: installs this course's package `tconv` ({repo} at {ref}), which Colab lacks.
-# Anywhere else this cell does nothing. (The same in every chapter; written by `make publish`.)
+# On Google Colab only: installs the course package `tconv`, which Colab lacks; elsewhere, nothing.
+# (From {repo} at {ref}; the same cell in every chapter, written by `make publish`.)
 import importlib.util, os, sys
 if importlib.util.find_spec("tconv") is None and (
         "google.colab" in sys.modules or any(key.startswith("COLAB_") for key in os.environ)):
