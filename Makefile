@@ -3,8 +3,9 @@ SHELL := bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# Python 3.11 to 3.13 (scripts/course_env.py refuses others, naming the versions to install).
-PYTHON ?= $(shell for p in python3.11 python3.12 python3.13 python3; do command -v $$p && break; done)
+# Empty: the first of python3.11, python3.12, python3.13, python3 that runs and is 3.11 to 3.13
+# (scripts/find_python.sh; it says which it chose, or what to install).
+PYTHON ?=
 VENV ?= .venv
 SUBMITTED ?= autograder/samples/submitted
 GRADES ?= build/grades
@@ -22,6 +23,7 @@ PYTEST_ARGS ?=
 DEST ?=
 EDITION ?= graded
 REPO ?=
+REF ?=
 TORCH_INDEX ?=
 
 BIN := $(abspath $(VENV))/bin
@@ -43,13 +45,13 @@ help: ## list the targets
 	@echo "             SANDBOX=$(SANDBOX) PORT=$(PORT) TIMEOUT=<s per cell> NOTEBOOK_TIMEOUT=<s> MEMORY=<e.g. 2G>"
 	@echo "             (grading limits left empty: python -m tconv.grader.grading's defaults, see its --help)"
 	@echo "             SECRET=<file> (the hidden cases' secret; default GRADES/secret-seed, made on first use)"
-	@echo "             DEST=<dir> EDITION=$(EDITION) (or self-paced) REPO=<owner/name> PYTHON=$(PYTHON)"
+	@echo "             DEST=<dir> EDITION=$(EDITION) (or self-paced) REPO=<owner/name> REF=<tag> PYTHON=<python3.X>"
 
 env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out of date
 
 $(STAMP): requirements.txt autograder/pyproject.toml scripts/course_env.py
-	@test -n "$(PYTHON)" || { echo "error: no python3 on PATH: install Python 3.11 (3.12 and 3.13 work too)" >&2; exit 1; }
-	$(PYTHON) scripts/course_env.py install --venv $(VENV) --requirements requirements.txt --package autograder --editable --compile
+	python=$$(scripts/find_python.sh $(PYTHON)) && "$$python" scripts/course_env.py install --venv $(VENV) \
+	  --requirements requirements.txt --package autograder --editable --compile
 	touch $@
 
 lab: env ## open JupyterLab on the learners' notebooks in course/ (no instructor tools)
@@ -102,9 +104,9 @@ grade: env $(if $(filter-out off landlock,$(SANDBOX)),bubblewrap) ## grade SUBMI
 bench: env ## time notebook execution against grading, seconds per notebook
 	python autograder/benchmarks/bench_grading.py
 
-publish: env ## build the learners' repository into DEST=<dir> (EDITION=graded|self-paced, REPO=owner/name)
+publish: env ## build the learners' repository into DEST=<dir> (EDITION=graded|self-paced, REPO=owner/name, REF=tag)
 	@test -n "$(DEST)" || { echo "error: give the folder to write: make publish DEST=../course-for-learners" >&2; exit 1; }
-	python -m tconv.grader.publish --dest "$(DEST)" --edition "$(EDITION)" --repo "$(REPO)"
+	python -m tconv.grader.publish --dest "$(DEST)" --edition "$(EDITION)" --repo "$(REPO)" --ref "$(REF)"
 
 formgrader: env ## open nbgrader's Formgrader on the gradebook `make grade` wrote into GRADES=<dir>
 	python -m tconv.grader.formgrader serve --grades "$(GRADES)" --port $(PORT)

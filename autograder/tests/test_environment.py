@@ -10,9 +10,12 @@ refuses a Python outside 3.11-3.13 with a message naming what to install.
 from __future__ import annotations
 
 import importlib.util
+import os
+import shutil
 import subprocess
 import sys
 import sysconfig
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -188,3 +191,88 @@ def test_an_old_python_is_refused_before_anything_is_installed(tmp_path):
                              "--venv", str(tmp_path / "venv")], capture_output=True, text=True)
     assert result.returncode == 1 and "the course needs Python 3.11, 3.12 or 3.13" in result.stderr
     assert not (tmp_path / "venv").exists()
+
+
+# --- which Python `make env` / `make lab` use (scripts/find_python.sh) ---------------------------
+
+FIND_PYTHON = course.ROOT / "scripts" / "find_python.sh"
+WORKING = os.path.realpath(sys.executable)  # a Python 3.11-3.13 (the tests' own, outside its venv)
+
+
+def _stubs(folder: Path, **programs: str) -> Path:
+    """A folder of fake interpreters: "fails" exits 127 (a pyenv shim for a version that is not
+    active), "broken" is a link to nothing, "works" is a link to a real Python, any other text is
+    what the fake prints (its version)."""
+    folder.mkdir(exist_ok=True)
+    for name, kind in programs.items():
+        path = folder / name.replace("_", ".")
+        if kind == "broken":
+            path.symlink_to(folder / "nothing-here")
+        elif kind == "works":
+            path.symlink_to(WORKING)
+        else:
+            path.write_text("#!/bin/sh\n" + ("exit 127\n" if kind == "fails" else f"echo {kind}\n"))
+            path.chmod(0o755)
+    return folder
+
+
+def test_find_python_skips_what_does_not_run_and_says_what_it_chose(tmp_path):
+    stubs = _stubs(tmp_path / "bin", python3_11="fails", python3_12="works", python3_13="broken")
+    result = subprocess.run(["/bin/sh", str(FIND_PYTHON)], env={"PATH": str(stubs)},
+                            capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == f"{stubs}/python3.12\n"
+    assert result.stderr.startswith(f"using python3.12 ({stubs}/python3.12, Python 3.11)")
+    assert f"skipped python3.11 ({stubs}/python3.11): does not run" in result.stderr
+
+
+def test_find_python_refuses_in_one_line_naming_what_to_install(tmp_path):
+    stubs = _stubs(tmp_path / "bin", python3_11="fails", python3_12="fails", python3_13="broken",
+                   python3="3.10")
+    result = subprocess.run(["/bin/sh", str(FIND_PYTHON)], env={"PATH": str(stubs)},
+                            capture_output=True, text=True)
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and result.stderr.startswith(
+        "error: no Python 3.11, 3.12 or 3.13 runs here")
+    assert "python3.12 (" in result.stderr and "does not run" in result.stderr
+    assert "python3: Python 3.10" in result.stderr
+    assert "install Python 3.12" in result.stderr and "make lab PYTHON=" in result.stderr
+
+
+def _scratch_course(folder: Path, makefile: Path, package: str) -> Path:
+    """A folder with ``makefile`` and what its env target reads; scripts/course_env.py is a stub
+    that logs each call (and makes the venv's python a link to a real one): no venv is built."""
+    (folder / "scripts").mkdir(parents=True)
+    shutil.copy2(makefile, folder / "Makefile")
+    shutil.copy2(FIND_PYTHON, folder / "scripts" / "find_python.sh")
+    (folder / "requirements.txt").write_text("")
+    (folder / package).mkdir(exist_ok=True)
+    (folder / package / "pyproject.toml").write_text("")
+    (folder / "scripts" / "course_env.py").write_text(textwrap.dedent(f"""\
+        import os, sys
+        with open({str(folder / "calls.log")!r}, "a") as log:
+            log.write(" ".join(sys.argv[1:2]) + "\\n")
+        if sys.argv[1] == "install":
+            os.makedirs(".venv/bin", exist_ok=True)
+            os.path.lexists(".venv/bin/python") or os.symlink({WORKING!r}, ".venv/bin/python")
+        """))
+    return folder
+
+
+@pytest.mark.parametrize("makefile, package", [
+    (course.ROOT / "Makefile", "autograder"), (publish.front_door.MAKEFILE, ".")],
+    ids=["instructors", "learners"])
+def test_make_lab_skips_a_failing_python_and_installs_once(makefile, package, tmp_path):
+    folder = _scratch_course(tmp_path / "course", makefile, package)
+    stubs = _stubs(tmp_path / "bin", python3_11="fails", python3_12="fails", python3_13="broken",
+                   python3="works")
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("MAKE", "PYTHON", "VIRTUAL_ENV"))}
+    env["PATH"] = f"{stubs}:{env['PATH']}"
+    outputs = [subprocess.run(["make", "lab"], cwd=folder, env=env, capture_output=True,
+                              text=True) for _ in range(2)]
+    assert [o.returncode for o in outputs] == [0, 0], outputs[0].stderr + outputs[1].stderr
+    assert f"using python3 ({stubs}/python3, Python 3.11)" in outputs[0].stderr
+    assert f"python3.12 ({stubs}/python3.12): does not run" in outputs[0].stderr
+    assert (folder / "calls.log").read_text() == "install\nlab\nlab\n"  # the second run: no install
+    assert "find_python" not in outputs[1].stdout + outputs[1].stderr

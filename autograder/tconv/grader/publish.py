@@ -1,11 +1,12 @@
 """Build the learners' repository: the course without its answers.
 
     python -m tconv.grader.publish --dest DIR [--edition graded|self-paced] [--repo OWNER/NAME]
+                                   [--ref TAG]
 
-(``make publish DEST=DIR [EDITION=self-paced] [REPO=owner/name]``.) DIR receives the released
-notebooks (course/), the learners' package (tconv/ with pyproject.toml), their environment
-(requirements.txt, Makefile, scripts/course_env.py, binder/, jupyter-config/), a README with the
-Binder badge of REPO, and the licences.
+(``make publish DEST=DIR [EDITION=self-paced] [REPO=owner/name] [REF=tag]``.) DIR receives the
+released notebooks (course/), the learners' package (tconv/ with pyproject.toml), their environment
+(requirements.txt, Makefile, scripts/, binder/, jupyter-config/), a README with the Binder and
+Colab badges of REPO, and the licences (the front door: ``front_door``).
 
 **graded** (the default) ships no answer: no solutions/, no hidden test, and no reference
 implementation of a graded function. The package's answer modules (``reference``,
@@ -22,7 +23,8 @@ it finds one.
 
 **self-paced** ships the answer modules as they are (the checks work on any input) and the worked
 solutions: solutions/<chapter>/<chapter>.ipynb, the learners' notebooks with the answers filled
-in (the hidden tests are not included: they serve grading only).
+in; in both, the hidden tests run with the visible ones (unmarked), and a note says what the
+edition is.
 """
 
 from __future__ import annotations
@@ -41,7 +43,6 @@ import re
 import shutil
 import sys
 import tempfile
-import textwrap
 import time
 from pathlib import Path
 
@@ -49,7 +50,7 @@ import nbformat
 import numpy as np
 
 from .. import lookup
-from . import course, release
+from . import course, front_door, release
 
 PACKAGE = Path(__file__).resolve().parents[1]  # tconv/: the learners' modules
 EDITIONS = ("graded", "self-paced")
@@ -63,6 +64,7 @@ NOT_FOR_LEARNERS = (TESTS_ONLY, "instructors only")
 COPIED = {"LICENSE": "LICENSE", "LICENSE-CC-BY-4.0": "LICENSE-CC-BY-4.0",
           "binder/environment.yml": "binder/environment.yml", "binder/postBuild": "binder/postBuild",
           "binder/start": "binder/start", "scripts/course_env.py": "scripts/course_env.py",
+          "scripts/find_python.sh": "scripts/find_python.sh",
           "jupyter-config/jupyter_server_config.json": "jupyter-config/jupyter_server_config.json",
           "jupyter-config/labconfig/page_config.json": "jupyter-config/labconfig/page_config.json",
           "jupyter-config/nbgrader_config.py": "jupyter-config/nbgrader_config.py"}
@@ -701,8 +703,9 @@ def record_all(target: Path, scratch: Path | None = None, say=print) -> int:
 
 
 def build(dest: Path, edition: str = "graded", repo: str | None = None, scratch: Path | None = None,
-          quiet: bool = False) -> Path:
-    """Write the learners' repository into ``dest`` (which must be empty or absent)."""
+          quiet: bool = False, ref: str | None = None) -> Path:
+    """Write the learners' repository into ``dest`` (which must be empty or absent); ``ref``: the
+    tag of that repository that Colab opens and installs (default: ``course-<commit>``)."""
     if edition not in EDITIONS:
         raise PublishError(f"EDITION={edition} must be one of {', '.join(EDITIONS)}")
     repo = check_repo(repo)
@@ -713,6 +716,10 @@ def build(dest: Path, edition: str = "graded", repo: str | None = None, scratch:
             f"{f' and {len(outdated) - 3} more' if len(outdated) > 3 else ''} "
             f"{'differs' if len(outdated) == 1 else 'differ'} from what `make release` writes "
             f"now. Run `make release` (and commit course/), then `make publish` again.")
+    try:
+        ref = front_door.check_ref(ref) if repo else None
+    except front_door.RefError as error:
+        raise PublishError(str(error)) from None
     dest = dest.resolve()
     if dest == course.ROOT or course.ROOT in dest.parents and dest.parent == course.ROOT:
         if dest.name in {"course", "solutions", "autograder"} or dest == course.ROOT:
@@ -727,20 +734,24 @@ def build(dest: Path, edition: str = "graded", repo: str | None = None, scratch:
     dest.mkdir(parents=True, exist_ok=True)
     say = (lambda *a: None) if quiet else (lambda *a: print(*a, flush=True))
 
-    # notebooks
+    # notebooks: the Colab cell (with REPO); self-paced: what the edition is, hidden tests run
     shutil.copytree(course.COURSE, dest / "course", ignore=shutil.ignore_patterns(
         ".ipynb_checkpoints", "__pycache__"))
-    if edition == "self-paced":
-        for released in sorted(course.COURSE.glob("*/*.ipynb")):
-            target = dest / "solutions" / released.parent.name / released.name
-            target.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(_answered_notebook(released), target)
+    for released in sorted(course.COURSE.glob("*/*.ipynb")):
+        folder = released.parent.name
+        made = {"course": nbformat.read(released, as_version=4)}
+        if edition == "self-paced":
+            made["solutions"] = _answered_notebook(released)
+        for top, notebook in made.items():
+            (dest / top / folder).mkdir(parents=True, exist_ok=True)
+            nbformat.write(front_door.prepare(notebook, folder, edition, repo, ref),
+                           dest / top / folder / released.name)
 
     # the package
     package = dest / "tconv"
     package.mkdir()
     answers = set(answer_modules())
-    modules = learner_modules()
+    modules = learner_modules() + ["progress"]  # `make progress`, which no notebook imports
     for name in modules:
         if name in answers and edition == "graded":
             continue
@@ -760,19 +771,22 @@ def build(dest: Path, edition: str = "graded", repo: str | None = None, scratch:
         (dest / target).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(course.ROOT / source, dest / target)
     (dest / "requirements.txt").write_text(learner_requirements())
-    (dest / "Makefile").write_text(_MAKEFILE)
-    (dest / "README.md").write_text(readme(edition, repo))
+    shutil.copy2(front_door.MAKEFILE, dest / "Makefile")
+    (dest / "README.md").write_text(front_door.readme(edition, repo, ref, chapters()))
     (dest / ".gitignore").write_text(".venv/\n__pycache__/\n*.egg-info/\nbuild/\n"
                                      ".ipynb_checkpoints/\n")
-    (dest / ".tconv-published").write_text(f"edition = {edition}\n")
+    (dest / ".tconv-published").write_text(f"edition = {edition}\nrepo = {repo}\nref = {ref}\n")
 
     leaks = scan(dest) if edition == "graded" else []
     if leaks:
         raise PublishError("the learners' copy would hold answers:\n  " + "\n  ".join(leaks[:20]))
     say(f"published the {edition} edition into {dest}")
     if repo is None:
-        print("note: no Binder badge in README.md: pass REPO=owner/name (the learners' GitHub "
-              "repository) to get one", file=sys.stderr)
+        print("note: no Binder or Colab badges in README.md, no Colab cell in the notebooks: pass "
+              "REPO=owner/name (the learners' GitHub repository) to get them", file=sys.stderr)
+    else:
+        say(f"Colab opens and installs version {ref} of {repo}: after committing, tag it and push "
+            f"the tag: git tag {ref} && git push origin HEAD {ref}")
     return dest
 
 
@@ -810,126 +824,6 @@ packages = ["tconv"]
 [tool.setuptools.package-data]
 tconv = ["recorded.npz"]
 """
-
-_MAKEFILE = """\
-# The learners' commands. Nothing needs activating: every target uses the venv's bin/ directly.
-# Without make (Windows): see README.md, "Without make".
-SHELL := bash
-.SHELLFLAGS := -euo pipefail -c
-.DEFAULT_GOAL := help
-
-PYTHON ?= $(shell for p in python3.12 python3.11 python3.13 python3; do command -v $$p && break; done)
-VENV ?= .venv
-PORT ?= 8888
-STAMP := $(VENV)/.installed
-
-.PHONY: help env lab clean
-
-help: ## list the targets
-\t@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-6s %s\\n", $$1, $$2}'
-
-env: $(STAMP) ## create the virtual environment (.venv) if it is missing or out of date
-
-$(STAMP): requirements.txt pyproject.toml scripts/course_env.py
-\t@test -n "$(PYTHON)" || { echo "error: no python3 on PATH: install Python 3.12 (3.11 and 3.13 work too)" >&2; exit 1; }
-\t$(PYTHON) scripts/course_env.py install --venv $(VENV) --requirements requirements.txt --package .
-
-lab: env ## open JupyterLab on the notebooks in course/
-\t$(PYTHON) scripts/course_env.py lab --venv $(VENV) --port $(PORT)
-
-clean: ## remove the virtual environment
-\trm -rf $(VENV)
-"""
-
-
-def readme(edition: str, repo: str | None) -> str:
-    first = chapters()[0][0] if chapters() else ""
-    badge = ""
-    if repo:
-        target = f"lab/tree/course/{first}/{first}.ipynb".replace("/", "%2F")
-        badge = (f"[![Binder](https://mybinder.org/badge_logo.svg)]"
-                 f"(https://mybinder.org/v2/gh/{repo}/main?urlpath={target})\n\n")
-    rows = "\n".join(f"| {folder[:2]} | `course/{folder}/{folder}.ipynb` | {title} |"
-                     for folder, title in chapters())
-    checking = {
-        "graded": (
-            "The checks in your notebooks compare your answer with expected values stored in the "
-            "course package (`tconv/recorded.npz`) for every case the notebooks use, and with "
-            "PyTorch where PyTorch computes the same operation; when your answer matches a known "
-            "mistake, they name it and say how to fix it. This copy holds no solutions: when your "
-            "notebook is graded, more cases run that you do not see. A check you call with cases "
-            "of your own works where PyTorch can compute the answer; otherwise it says that the "
-            "case is checked at grading."),
-        "self-paced": (
-            "The checks in your notebooks compare your answer with the course's own implementation "
-            "and with PyTorch, on the notebooks' cases or on any you give them; when your answer "
-            "matches a known mistake, they name it and say how to fix it. **Worked solutions** are "
-            "in `solutions/<chapter>/`: try first, then compare."),
-    }[edition]
-    return _README.format(badge=badge, rows=rows, checking=textwrap.fill(checking, 99), first=first,
-                          edition=edition)
-
-
-_README = """\
-# Transposed convolution, from scatter-add to a U-Net decoder
-
-{badge}A Jupyter course with checked exercises. You compute a transposed convolution by hand, write it as
-a numpy scatter-add, work out every output size, and end with the decoder of a U-Net built from the
-operation you wrote.
-
-| # | notebook | chapter |
-|---|---|---|
-{rows}
-
-## Start
-
-**On Binder, nothing to install**: the badge above opens chapter 01 in JupyterLab (the first build
-takes several minutes). Binder gives 1 to 2 GB of memory: close the kernel of a chapter you have
-finished (*Kernel > Shut Down Kernel*) before you open the next. A Binder session is temporary: it
-stops after about ten minutes without activity and everything in it is lost. Save often, and
-before you stop, right-click your notebook in the file browser and choose *Download*; to go on,
-start a new session and drag your notebook onto its chapter's folder.
-
-**On your computer (Linux, macOS)**, with Python 3.11, 3.12 or 3.13 and `make`:
-
-```bash
-make lab
-```
-
-The first run creates `.venv` here (PyTorch's CPU build, numpy, matplotlib, JupyterLab, nbgrader)
-and installs the course package `tconv`; later runs start JupyterLab at once. On Linux that is
-about 320 MB to download and 1.4 GB on disk (PyTorch comes from its CPU index: PyPI's Linux wheel
-is the much larger CUDA build); on a Mac, PyTorch needs Apple silicon and macOS 14 or later. Open
-`{first}/{first}.ipynb` and run the cells from the top.
-
-**Without make (Windows)**, from this folder, in a terminal:
-
-```
-py -3.12 scripts\\course_env.py install --venv .venv --requirements requirements.txt --package .
-py -3.12 scripts\\course_env.py lab --venv .venv
-```
-
-## How checking works
-
-Each exercise cell says `raise NotImplementedError()` until you replace that line with your code.
-The check cells below it print a line starting with ✓ when your function passes; otherwise they
-name the call that went wrong, the first wrong value with what was expected, and the formula for
-the right size.
-
-{checking}
-
-*Validate* (in the notebook's toolbar) runs the whole notebook and reports any failing check.
-
-## Licence
-
-The course's code (the `tconv` package, the code in the notebooks, the scripts) is under the MIT
-licence (`LICENSE`). Its text and pictures are under the Creative Commons Attribution 4.0
-International licence, CC BY 4.0 (`LICENSE-CC-BY-4.0`): you may share and adapt them, also
-commercially, if you give credit and link the licence.
-
-<!-- published by `make publish` ({edition} edition) from the instructors' repository -->
-"""
-
 
 # --- the scan: is there any answer in the tree? -----------------------------------------------------
 
@@ -1198,9 +1092,11 @@ def main(argv=None) -> None:
     parser.add_argument("--dest", type=Path, required=True, help="the folder to write (DEST)")
     parser.add_argument("--edition", default="graded", choices=EDITIONS)
     parser.add_argument("--repo", default=None, help="the learners' GitHub owner/name (REPO)")
+    parser.add_argument("--ref", default=None,
+                        help="the tag Colab opens and installs (REF; default course-<commit>)")
     args = parser.parse_args(argv)
     try:
-        build(args.dest, args.edition, args.repo or None)
+        build(args.dest, args.edition, args.repo or None, ref=args.ref or None)
     except PublishError as error:
         raise SystemExit(f"error: {error}") from None
 
