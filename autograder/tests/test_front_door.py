@@ -55,7 +55,7 @@ def test_the_readme_says_what_to_hand_in_and_how(published):
     handing_in = readme.split("## Handing in", 1)[1].split("\n## ", 1)[0]
     first = course.assignments()[0]
     for needed in (f"`{first}.ipynb`", "*Validate*", "make progress", "*Download*",
-                   "*File > Download > Download .ipynb*", f"`Copy of {first}.ipynb`"):
+                   "*File > Download > Download .ipynb*", f"(`Copy of {first}.ipynb`)"):
         assert needed in handing_in, needed
 
 
