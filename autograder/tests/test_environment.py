@@ -32,7 +32,7 @@ import course_env  # noqa: E402
 
 CONDA_TO_PIP = {"pytorch-cpu": "torch", "pytorch": "torch", "matplotlib-base": "matplotlib"}
 NOT_PACKAGES = {"python", "pip", "nomkl"}
-NOT_FOR_LEARNERS = {"pytest", "hypothesis", "playwright", "dask", "distributed"}
+NOT_FOR_LEARNERS = {"pytest", "hypothesis", "playwright", "dask", "distributed", "pyseccomp"}
 
 
 def pinned(lines) -> dict[str, Version]:

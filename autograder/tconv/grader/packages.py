@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import glob
 import json
+import os
 import site
 import subprocess
 import sys
@@ -48,6 +49,28 @@ for name in names:
         importlib.import_module(name)
 files += [getattr(module, "__file__", None) for name, module in list(sys.modules.items())
           if name not in before]
+# ... and the distributions they declare they need (imported lazily, e.g. PyTorch's sympy when a
+# model trains), with what those need in turn: every file of each
+from importlib import metadata
+import re
+owners = metadata.packages_distributions()
+wanted = {d for name in list(sys.modules) if name not in before
+          for d in owners.get(name.split(".")[0], [])}
+todo, seen = list(wanted), set()
+while todo:
+    name = todo.pop()
+    key = re.sub(r"[-_.]+", "-", name).lower()
+    if key in seen:
+        continue
+    seen.add(key)
+    try:
+        dist = metadata.distribution(name)
+    except metadata.PackageNotFoundError:
+        continue
+    files += [str(dist.locate_file(f)) for f in (dist.files or [])[:200]]
+    for requirement in dist.requires or []:
+        if "extra ==" not in requirement:
+            todo.append(re.split(r"[ ;<>=!~\[(]", requirement.strip(), 1)[0])
 with open("/proc/self/maps") as maps:  # shared libraries loaded, e.g. numpy.libs' OpenBLAS
     files += [line.split(None, 5)[5].strip() for line in maps if len(line.split(None, 5)) == 6]
 print(json.dumps([f for f in files if f and f.startswith("/")]))
@@ -79,7 +102,7 @@ def entries(modules: tuple[str, ...]) -> tuple[Path, ...]:
     chosen: set[Path] = set()
     elsewhere = False  # a module from outside every site folder and the standard library
     for file in json.loads(ran.stdout.strip().splitlines()[-1]):
-        path = Path(file)
+        path = Path(os.path.normpath(file))  # a distribution's scripts: site-packages/../../bin
         inside = [folder for folder in folders if folder in path.parents]
         for folder in inside:
             chosen.add(folder / path.relative_to(folder).parts[0])

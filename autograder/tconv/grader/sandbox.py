@@ -241,7 +241,7 @@ class Sandbox:
                                     environment)
         return {"PATH": "/usr/bin:/bin"}
 
-    def watch(self, pgid: int) -> supervise.Watch | None:
+    def watch(self, pgid: int, on_exceeded=None) -> supervise.Watch | None:
         """The memory watch of a sandbox whose processes are the group ``pgid``."""
         if not self.enabled or "watch" in self.without:
             return None
@@ -258,7 +258,7 @@ class Sandbox:
                     continue
             return ()
 
-        return supervise.Watch(pgid, self.limits.memory, scratch)
+        return supervise.Watch(pgid, self.limits.memory, scratch, on_exceeded)
 
     def run(self, argv: list[str], *, input_bytes: bytes = b"", timeout: float,
             output_cap: int = 16 * MiB, sockets: tuple[Path, ...] = ()) -> "Ran":
@@ -541,8 +541,8 @@ def kernel_manager_class():
 
     class SandboxedKernelManager(AsyncKernelManager):
         """Configured per notebook through traitlets: ``folder`` (private, made by the grader),
-        ``limits`` (Limits fields) and ``mode``. When the memory watch ended the kernel, the
-        file MEMORY_EXCEEDED beside ``folder`` (out of the sandbox's sight) says so."""
+        ``limits`` (Limits fields) and ``mode``. When the memory watch ends the kernel, it
+        writes the file MEMORY_EXCEEDED beside ``folder`` (out of the sandbox's sight)."""
         folder = Unicode("", config=True)
         limits = Dict({}, config=True)
         mode = Unicode("root", config=True)
@@ -576,7 +576,9 @@ def kernel_manager_class():
             info = await super()._async_launch_kernel(command, **kw)
             process = getattr(self.provisioner, "process", None)
             if process is not None:  # started in a session, and so a group, of its own
-                self._watch = sandbox.watch(process.pid)
+                marker = Path(self.folder).parent / MEMORY_EXCEEDED  # beside, out of its sight
+                self._watch = sandbox.watch(process.pid,
+                                            lambda total: marker.write_text(str(total)))
             return info
 
         async def _async_cleanup_resources(self, restart: bool = False):
@@ -589,8 +591,5 @@ def kernel_manager_class():
                 supervise.end_group(process.pid)
             if self._watch is not None:
                 self._watch.stop()
-                if self._watch.exceeded:  # where the task reads it: beside, not inside
-                    (Path(self.folder).parent / MEMORY_EXCEEDED).write_text(
-                        str(self._watch.exceeded))
 
     return SandboxedKernelManager

@@ -65,10 +65,12 @@ class Watch:
     """Ends process group ``pgid`` when its memory, plus what ``scratch(members)`` (paths of file
     systems in memory, e.g. the sandbox's tmpfs seen through ``/proc/<member>/root``) hold,
     passes ``limit`` bytes.
-    ``exceeded`` is the total seen when it did, else 0. Stops by itself when the group is empty."""
+    ``exceeded`` is the total seen when it did, else 0; ``on_exceeded(total)`` is called then,
+    right after the group is ended. Stops by itself when the group is empty."""
 
-    def __init__(self, pgid: int, limit: int, scratch=lambda members: ()):
+    def __init__(self, pgid: int, limit: int, scratch=lambda members: (), on_exceeded=None):
         self.pgid, self.limit, self.scratch = pgid, limit, scratch
+        self.on_exceeded = on_exceeded
         self.exceeded = 0
         self.peak = 0
         self._stop = threading.Event()
@@ -87,6 +89,8 @@ class Watch:
             if total > self.limit:
                 self.exceeded = total
                 end_group(self.pgid)
+                if self.on_exceeded is not None:
+                    self.on_exceeded(total)
                 return
             self._stop.wait(INTERVAL)
 
