@@ -174,16 +174,107 @@ def test_the_bilinear_kernel_of_size_2s_has_phase_sums_one(s):
                                np.ones((s, s)), atol=1e-12)
 
 
-@pytest.mark.parametrize("s", [2, 4])
-def test_bilinear_transposed_conv_is_interpolation_but_for_the_outer_s_over_2(s):
+@pytest.mark.parametrize("s", [2, 3, 4, 5])
+def test_fcns_bilinear_kernel_is_interpolation_but_for_the_outer_rows_and_columns(s):
+    """FCN's recipe: k = 2s - s mod 2 taps (2s for even s), padding s // 2: bilinear interpolation
+    (align_corners=False) except in the outermost s // 2 rows and columns; its phase sums are all
+    1."""
+    k = 2 * s - s % 2
+    kernel = checkerboard_cases.bilinear_kernel(k)
+    np.testing.assert_allclose(answers.phase_sums(kernel, s), np.ones((s, s)), atol=1e-12)
     x = torch.as_tensor(rng_from(s).normal(size=(1, 1, 6, 7)))
-    up = F.conv_transpose2d(x, torch.as_tensor(checkerboard_cases.bilinear_kernel(2 * s))[None, None],
-                            stride=s, padding=s // 2)
+    up = F.conv_transpose2d(x, torch.as_tensor(kernel)[None, None], stride=s, padding=s // 2)
     differs = ((up - F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False)).abs()
                > 1e-12)[0, 0].numpy()
+    width = s // 2
     ring = np.ones(differs.shape, dtype=bool)
-    ring[s // 2:-(s // 2), s // 2:-(s // 2)] = False
+    ring[width:-width, width:-width] = False
     assert (differs == ring).all()
+    if s % 2:  # 2s taps for an odd stride match no padding: the output cannot have s times the size
+        assert all((6 - 1) * s + 2 * s - 2 * p != 6 * s for p in range(2 * s))
+
+
+def test_nearest_resize_then_a_3x3_conv_is_a_4x4_transposed_conv_with_equal_phase_sums():
+    """Resize-then-convolve is itself a stride-2 transposed convolution: its 4x4 kernel is the 3x3
+    one, flipped, spread over every 2x2 block, so each of its phases sums the whole 3x3 kernel."""
+    rng = rng_from(11)
+    k3 = torch.as_tensor(rng.normal(size=(3, 3)))
+    x = torch.as_tensor(rng.normal(size=(1, 1, 5, 6)))
+    resized = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), k3[None, None], padding=1)
+    k4 = checkerboard_cases.nearest_resize_kernel(k3.numpy())
+    assert k4.shape == (4, 4)
+    transposed = F.conv_transpose2d(x, torch.as_tensor(k4)[None, None], stride=2, padding=1)
+    assert (resized - transposed).abs().max().item() < 1e-12
+    np.testing.assert_allclose(answers.phase_sums(k4, 2), np.full((2, 2), k3.sum().item()), atol=1e-12)
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 3), seeds)
+def test_the_rule_with_channels_sums_each_input_channels_phase_sums(c_in, c_out, k, s, seed):
+    """Constant inputs c_i give output channel o the phase pattern sum_i c_i * phase_sums(W[i, o])
+    plus its bias, tiled: constant iff that combination's phase sums are equal."""
+    rng = rng_from(seed)
+    weight, bias, c = rng.normal(size=(c_in, c_out, k, k)), rng.normal(size=c_out), rng.normal(size=c_in)
+    m = math.ceil(k / s)
+    n = 2 * m + 3
+    x = torch.as_tensor(np.broadcast_to(c[None, :, None, None], (1, c_in, n, n)).copy())
+    out = F.conv_transpose2d(x, torch.as_tensor(weight), torch.as_tensor(bias), stride=s)[0].numpy()
+    for o in range(c_out):
+        pattern = sum(c[i] * answers.phase_sums(weight[i, o], s) for i in range(c_in)) + bias[o]
+        inside = out[o, m * s:(n - m) * s, m * s:(n - m) * s]
+        np.testing.assert_allclose(inside, np.tile(pattern, (inside.shape[0] // s, inside.shape[1] // s)),
+                                   atol=1e-12)
+
+
+def test_a_subpixel_layer_with_a_bias_per_phase_makes_a_grid_no_transposed_conv_can():
+    """Zero weights and biases [0, 1, 1, 0]: the sub-pixel layer turns a map of zeros into a grid;
+    a transposed convolution turns it into its bias, everywhere."""
+    layer = torch.nn.Conv2d(1, 4, 1)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.copy_(torch.tensor([0.0, 1.0, 1.0, 0.0]))
+        grid = torch.nn.PixelShuffle(2)(layer(torch.zeros(1, 1, 3, 3)))[0, 0]
+        transposed = torch.nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1)
+        flat = transposed(torch.zeros(1, 1, 3, 3))[0, 0]
+    assert grid.tolist() == np.tile([[0.0, 1.0], [1.0, 0.0]], (3, 3)).tolist()
+    assert (flat == transposed.bias).all()
+
+
+@pytest.fixture(scope="module")
+def trained_upsamplers():
+    """The chapter's experiment as the notebook runs it: seed 0, every step."""
+    torch.set_num_threads(1)
+    models = checkerboard_experiment.upsamplers(seed=0)
+    checkerboard_experiment.train(models, seed=0)
+    return models
+
+
+def test_the_trained_transposed_upsampler_hides_its_grid_it_does_not_remove_it(trained_upsamplers):
+    """The experiment's conclusion, read from the trained layers: the first layer's per-channel
+    phase sums stay unequal, the hidden channels carry a grid, and the output is nearly flat
+    because the last convolution cancels the grids across channels."""
+    found = checkerboard_experiment.hidden_grid(trained_upsamplers["transposed"])
+    assert found.phase_sums.shape == (checkerboard_experiment.CHANNELS, 2, 2)
+    assert (found.spread > 0.1).all(), found.spread
+    alive = found.hidden[~np.isnan(found.hidden)]
+    assert len(alive) >= checkerboard_experiment.CHANNELS // 2 and (alive > 0.1).all(), found.hidden
+    assert np.nanmax(found.hidden) > 1, found.hidden
+    assert found.output < 0.001 < 0.1 * alive.min()
+    resize = trained_upsamplers["resize"]
+    assert checkerboard_experiment.checkerboard_amplitude(
+        checkerboard_experiment.constant_response(resize)) < 1e-6
+
+
+def test_a_hidden_grid_is_read_from_the_layers_not_assumed():
+    """The measure finds no grid where there is none: a first layer with equal phase sums (the 3x3
+    bilinear kernel in every channel) and positive biases."""
+    model = checkerboard_experiment.upsamplers(seed=0)["transposed"]
+    with torch.no_grad():
+        model[0].weight.copy_(torch.as_tensor(checkerboard_cases.bilinear_kernel(3)))
+        model[0].bias.fill_(0.1)
+    found = checkerboard_experiment.hidden_grid(model)
+    assert np.allclose(found.spread, 0) and np.allclose(found.hidden, 0, atol=1e-6)
+    assert found.output < 1e-6
 
 
 def test_random_transposed_convs_make_a_grid_and_bilinear_and_resize_do_not():
