@@ -213,6 +213,7 @@ def shuffle_edge() -> list[Case]:
         case_shuffle(np.arange(18.0).reshape(9, 1, 2), 3, "r = 3, one row"),
         case_shuffle(np.arange(36.0).reshape(18, 1, 2), 3, "r = 3, two output channels"),
         case_shuffle(np.arange(12).reshape(12, 1, 1), 2, "integers, 1x1 maps, three channels"),
+        case_shuffle(np.arange(72.0).reshape(8, 3, 3) % 7, 2, "two channels of 3x3 maps, r = 2"),
     ]
 
 

@@ -120,6 +120,20 @@ def hidden_grid(model: nn.Sequential, size: int = 16, margin: int = MARGIN) -> H
     return HiddenGrid(sums, spread, hidden, checkerboard_amplitude(constant_response(model)))
 
 
+@torch.no_grad()
+def amplitude_without_each_channel(model: nn.Sequential) -> np.ndarray:
+    """The transposed upsampler's output amplitude on a map of ones with hidden channel ``o``
+    left out of its last layer (its weights there set to 0), for each ``o``: how much of the
+    output's flatness rests on the channels' grids cancelling."""
+    amplitudes = []
+    for channel in range(model[2].in_channels):
+        weight = model[2].weight.clone()
+        model[2].weight[:, channel] = 0
+        amplitudes.append(checkerboard_amplitude(constant_response(model)))
+        model[2].weight.copy_(weight)
+    return np.array(amplitudes)
+
+
 @dataclass
 class Run:
     steps: list = field(default_factory=list)        # the steps at which the measure was taken
