@@ -613,3 +613,42 @@ def test_over_seeds_0_to_3_the_median_and_range_are_the_stated_ones(trained_upsa
             f"{max(end):.2g}") in stated, (end, stated)
     assert f"started anywhere from {min(start):.2f} to {max(start):.2g}" in stated, start
     assert min(hidden) > 0.1 and max(end) < 0.006
+
+
+def test_the_errors_of_chapter_07s_slips_come_with_a_hint_that_names_them():
+    """A bool output array, np.convolve on a phase with no taps, a stride pair used whole, an int
+    stride unpacked as a pair: each error message comes with the hint for it, and the bool one is
+    not told its array holds integers."""
+    def bool_output(x, w, stride=1):
+        out = np.zeros((len(x) - 1) * stride + len(w), dtype=bool)
+        for j in range(len(x)):
+            out[j * stride:j * stride + len(w)] += x[j] * np.asarray(w, dtype=float)
+        return out
+
+    def every_phase(x, w, stride=1):
+        out = np.zeros((len(x) - 1) * stride + len(w))
+        for p in range(stride):
+            out[p::stride] = np.convolve(x, np.asarray(w, dtype=float)[p::stride])
+        return out
+
+    def pair_used_whole(w, s):
+        return np.array([[np.asarray(w)[a::s, b::s].sum() for b in range(2)] for a in range(2)])
+
+    def int_unpacked(w, s):
+        s_h, s_w = s
+        return np.zeros((s_h, s_w))
+
+    for check, answer, case_list, words in [
+        (checks.check_conv_transpose1d_polyphase, bool_output, checkerboard_cases.polyphase_example(),
+         "holds booleans"),
+        (checks.check_conv_transpose1d_polyphase, every_phase, checkerboard_cases.polyphase_edge()[:1],
+         "have no taps; skip them"),
+        (checks.check_phase_sums, pair_used_whole, checkerboard_cases.phases_edge()[:1],
+         "a stride given as an (s_h, s_w) pair used whole"),
+        (checks.check_phase_sums, int_unpacked, checkerboard_cases.phases_chapter_kernels()[:1],
+         "turn an int s into (s, s)"),
+    ]:
+        with pytest.raises(checks.CheckFailed) as failure:
+            check(answer, case_list, picture=False)
+        assert words in str(failure.value), str(failure.value)
+        assert "holds integers" not in str(failure.value)
