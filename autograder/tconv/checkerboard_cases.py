@@ -56,6 +56,22 @@ def bilinear_kernel(size) -> np.ndarray:
     return np.outer(tent, tent)
 
 
+def nearest_resize_kernel(k) -> np.ndarray:
+    """The kernel of nearest-neighbour resize by 2 followed by ``F.conv2d`` with the kernel ``k``
+    (odd size m, padding (m - 1) // 2), as one stride-2 transposed convolution (padding
+    (m - 1) // 2): ``k`` flipped and spread over every 2x2 block (the full convolution of a 2x2
+    block of ones with the flipped ``k``). Every phase sums to ``k.sum()``.
+
+    k: (m, m) -> (m + 1, m + 1) float64
+    """
+    k = _require_array("k", k, 2, "(m, m)")[::-1, ::-1]
+    out = np.zeros((k.shape[0] + 1, k.shape[1] + 1))
+    for a in range(2):
+        for b in range(2):
+            out[a:a + k.shape[0], b:b + k.shape[1]] += k
+    return out
+
+
 # --- cases -----------------------------------------------------------------------------------
 
 _NAMES_COUNTS = ("k", "s", "n")
@@ -165,11 +181,11 @@ def polyphase_edge(seed: int = 707) -> list[Case]:
     rng = np.random.default_rng(seed)
     return [
         case_polyphase([1.0, -2.0, 3.0], [2.0, 5.0], 3, "stride 3 > K = 2: one phase has no taps"),
+        case_polyphase(np.array([1, -2, 3, 4]), np.array([0.5, 0.25, -1.0, 2.0, 1.5, -0.5]), 3,
+                       "integer input, fractional kernel: the output is float"),
         case_polyphase([1.0, 2.0], [4.0], 4, "K = 1, stride 4: three empty phases"),
         case_polyphase([1.0, 2.0, 3.0], [1.0, -1.0, 2.0], 1, "stride 1: one phase, the whole kernel"),
         case_polyphase([3.0], [1.0, 2.0, 3.0, 4.0, 5.0], 2, "one input value"),
-        case_polyphase(np.array([1, -2, 3, 4]), np.array([0.5, 0.25, -1.0, 2.0, 1.5, -0.5]), 3,
-                       "integer input, K = 2 * stride"),
         case_polyphase(rng.normal(size=6).astype(np.float32),
                        rng.normal(size=5).astype(np.float32), 2, "float32 input and kernel"),
         case_polyphase(rng.normal(size=40), rng.normal(size=9), 4, "long input"),
@@ -199,6 +215,7 @@ def shuffle_edge() -> list[Case]:
         case_shuffle(np.arange(18.0).reshape(9, 1, 2), 3, "r = 3, one row"),
         case_shuffle(np.arange(36.0).reshape(18, 1, 2), 3, "r = 3, two output channels"),
         case_shuffle(np.arange(12).reshape(12, 1, 1), 2, "integers, 1x1 maps, three channels"),
+        case_shuffle(np.arange(72.0).reshape(8, 3, 3) % 7, 2, "two channels of 3x3 maps, r = 2"),
     ]
 
 

@@ -93,6 +93,48 @@ def constant_response(model: nn.Module, size: int = 16, margin: int = MARGIN) ->
 
 
 @dataclass
+class HiddenGrid:
+    """What the transposed upsampler's layers make of a map of ones (``hidden_grid``)."""
+    phase_sums: np.ndarray     # (channels, 2, 2): the first layer's phase sums, per output channel
+    spread: np.ndarray         # (channels,): each channel's phase sums, std / |mean|
+    hidden: np.ndarray         # (channels,): checkerboard amplitude of each hidden map after ReLU
+    #                            (nan for a channel that ReLU zeroes everywhere)
+    output: float              # the output's checkerboard amplitude
+
+
+@torch.no_grad()
+def hidden_grid(model: nn.Sequential, size: int = 16, margin: int = MARGIN) -> HiddenGrid:
+    """Read the transposed upsampler's layers (``upsamplers()["transposed"]``, trained or not):
+    its first layer's per-channel phase sums, the grid each hidden channel carries on a map of
+    ones, and the output's."""
+    from .checkerboard_reference import phase_sums
+
+    up, relu, mix = model
+    weight = up.weight.detach().double().numpy()          # (1, channels, 3, 3)
+    sums = np.stack([phase_sums(weight[0, o], up.stride[0]) for o in range(weight.shape[1])])
+    flat = sums.reshape(len(sums), -1)
+    spread = flat.std(axis=1) / np.abs(flat.mean(axis=1))
+    maps = relu(up(torch.ones(1, 1, size, size)))[0, :, margin:-margin, margin:-margin]
+    hidden = np.array([checkerboard_amplitude(m.numpy()) if m.abs().max() > 0 else np.nan
+                       for m in maps])
+    return HiddenGrid(sums, spread, hidden, checkerboard_amplitude(constant_response(model)))
+
+
+@torch.no_grad()
+def amplitude_without_each_channel(model: nn.Sequential) -> np.ndarray:
+    """The transposed upsampler's output amplitude on a map of ones with hidden channel ``o``
+    left out of its last layer (its weights there set to 0), for each ``o``: how much of the
+    output's flatness rests on the channels' grids cancelling."""
+    amplitudes = []
+    for channel in range(model[2].in_channels):
+        weight = model[2].weight.clone()
+        model[2].weight[:, channel] = 0
+        amplitudes.append(checkerboard_amplitude(constant_response(model)))
+        model[2].weight.copy_(weight)
+    return np.array(amplitudes)
+
+
+@dataclass
 class Run:
     steps: list = field(default_factory=list)        # the steps at which the measure was taken
     amplitude: dict = field(default_factory=dict)    # name -> checkerboard amplitude per measure

@@ -117,7 +117,24 @@ def _polyphase(x, w, stride, *, order=None, reverse_phase=False, flip=False, con
     return out
 
 
+def _polyphase_into_integers(x, w, stride):
+    # out = np.zeros(..., dtype=int), as exercise 1's counts: assigning each phase's floats into
+    # it truncates them silently (toward zero)
+    x, w = np.asarray(x), np.asarray(w)
+    out = np.zeros((len(x) - 1) * stride + len(w), dtype=int)
+    for p in range(min(stride, len(w))):
+        out[p::stride] = np.convolve(x, w[p::stride])
+    return out.astype(np.float64)
+
+
 CONV_TRANSPOSE1D_POLYPHASE = [
+    Mistake(
+        "output array of integers",
+        "your output array holds integers (np.zeros(..., dtype=int), as exercise 1's counts, or the "
+        "input's integer dtype), so every value you write into it is cut to a whole number: 0.5 "
+        "becomes 0. Create it as floats: np.zeros(length).",
+        _polyphase_into_integers,
+    ),
     Mistake(
         "phases interleaved in the wrong order",
         "your phases land on the wrong output positions: the phase whose taps start at w[p] "

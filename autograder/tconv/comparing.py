@@ -52,8 +52,18 @@ def run_case(name: str, fn, case, shortcuts) -> judge.Answer:
 
 
 _ERROR_HINTS = [
-    ("Cannot cast ufunc 'add' output", "Your output array holds integers (it took the input's "
-     "dtype), so adding float values into it fails: create it as floats, e.g. np.zeros(length). "),
+    ("to dtype('bool')", "Your output array holds booleans (dtype=bool), so adding numbers into "
+     "it fails: create it as floats, e.g. np.zeros(length). "),
+    ("to dtype('int", "Your output array holds integers (an "
+     "int dtype, or the input's), so adding float values into it fails: create it as floats, "
+     "e.g. np.zeros(length). "),
+    ("v cannot be empty", "np.convolve was given an empty kernel: when the stride is larger than "
+     "the kernel, the phases w[p::stride] with p >= len(w) have no taps; skip them and leave "
+     "their outputs zero. "),
+    ("slice indices must be integers", "A slice bound or step is not an int: a float (use // "
+     "rather than /), or a stride given as an (s_h, s_w) pair used whole (unpack it first). "),
+    ("cannot unpack non-iterable int", "An int was unpacked as a pair: a stride or a padding may "
+     "be one int or an (h, w) pair; turn an int s into (s, s) before unpacking it. "),
     # numpy 1.x and 2.x word a length mismatch differently ("could not broadcast input array",
     # "operands could not be broadcast together", "non-broadcastable output operand").
     ("broadcast", "A slice of the output and the copy you put into it differ in shape: check "

@@ -91,8 +91,9 @@ def inverting_output_padding(i, k, stride=1, padding=0, dilation=1) -> int:
     """The ``output_padding`` with which a transposed convolution (same ``k``, ``stride``,
     ``padding``, ``dilation``) gives back the length ``i`` that a convolution took in.
 
-    ``(i + 2*padding - dilation*(k - 1) - 1) mod stride``: the samples the convolution's floor
-    dropped. ``nn.ConvTranspose1d/2d(...)(y, output_size=...)`` chooses the same value.
+    ``(i + 2*padding - dilation*(k - 1) - 1) mod stride``: the samples of the padded input (length
+    ``i + 2*padding``) after the convolution's last window; without padding, input samples no
+    window reads. ``nn.ConvTranspose1d/2d(...)(y, output_size=...)`` chooses the same value.
     """
     conv_output_size(i, k, stride, padding, dilation)  # validates: the kernel must fit
     return (i + 2 * padding - dilation * (k - 1) - 1) % stride

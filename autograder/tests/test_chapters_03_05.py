@@ -230,6 +230,42 @@ def test_the_gradient_needs_output_padding_when_the_floor_dropped_samples():
     assert op == 1
     assert torch.allclose(gradient, F.conv_transpose2d(g, weight, stride=2, padding=1,
                                                        output_padding=op))
+    # the floor dropped a row of padding, not of the input: the gradient's last row and column,
+    # which output_padding adds, are not zero
+    assert (gradient[..., -1, :] != 0).any() and (gradient[..., :, -1] != 0).any()
+
+
+def _unreached(i, k, s, p, d):
+    """(padded samples after the last window, input samples after the last one a window reads)
+    of a conv1d."""
+    o = reference.conv_output_size(i, k, s, p, d)
+    last = (o - 1) * s + d * (k - 1)                 # the last window's last tap, padded index
+    reads = {r * s + t * d - p for r in range(o) for t in range(k)}
+    return i + 2 * p - 1 - last, i - 1 - max(n for n in reads if n < i)
+
+
+def test_output_padding_counts_the_padded_samples_after_the_last_window():
+    """(i + 2p - d(k - 1) - 1) mod s is what the last window leaves of the PADDED input. Without
+    padding those are input samples no window reads, the zero columns at the end of C; with
+    padding, not always (chapter 05 says so): in 943 of the configurations here they differ."""
+    differ = 0
+    for i in range(1, 25):
+        for k in range(1, 6):
+            for s in range(1, 5):
+                for d in range(1, 3):
+                    for p in range(0, 3):
+                        if d * (k - 1) + 1 > i + 2 * p:
+                            continue
+                        after_last, unread = _unreached(i, k, s, p, d)
+                        assert after_last == reference.inverting_output_padding(i, k, s, p, d)
+                        if p == 0:
+                            assert unread == after_last
+                            if d == 1:
+                                columns = pytorch.conv1d_matrix(i, np.ones(k), s)
+                                used = [n for n in range(i) if columns[:, n].any()]
+                                assert i - 1 - max(used) == after_last  # trailing zero columns
+                        differ += unread != after_last
+    assert differ == 943
 
 
 def test_the_chapters_matrix_is_not_inverted_by_its_transpose():

@@ -4,7 +4,6 @@ right answers written several ways and against every known mistake, and the expe
 from __future__ import annotations
 
 import ast
-import functools
 import math
 
 import nbformat
@@ -174,16 +173,107 @@ def test_the_bilinear_kernel_of_size_2s_has_phase_sums_one(s):
                                np.ones((s, s)), atol=1e-12)
 
 
-@pytest.mark.parametrize("s", [2, 4])
-def test_bilinear_transposed_conv_is_interpolation_but_for_the_outer_s_over_2(s):
+@pytest.mark.parametrize("s", [2, 3, 4, 5])
+def test_fcns_bilinear_kernel_is_interpolation_but_for_the_outer_rows_and_columns(s):
+    """FCN's recipe: k = 2s - s mod 2 taps (2s for even s), padding s // 2: bilinear interpolation
+    (align_corners=False) except in the outermost s // 2 rows and columns; its phase sums are all
+    1."""
+    k = 2 * s - s % 2
+    kernel = checkerboard_cases.bilinear_kernel(k)
+    np.testing.assert_allclose(answers.phase_sums(kernel, s), np.ones((s, s)), atol=1e-12)
     x = torch.as_tensor(rng_from(s).normal(size=(1, 1, 6, 7)))
-    up = F.conv_transpose2d(x, torch.as_tensor(checkerboard_cases.bilinear_kernel(2 * s))[None, None],
-                            stride=s, padding=s // 2)
+    up = F.conv_transpose2d(x, torch.as_tensor(kernel)[None, None], stride=s, padding=s // 2)
     differs = ((up - F.interpolate(x, scale_factor=s, mode="bilinear", align_corners=False)).abs()
                > 1e-12)[0, 0].numpy()
+    width = s // 2
     ring = np.ones(differs.shape, dtype=bool)
-    ring[s // 2:-(s // 2), s // 2:-(s // 2)] = False
+    ring[width:-width, width:-width] = False
     assert (differs == ring).all()
+    if s % 2:  # 2s taps for an odd stride match no padding: the output cannot have s times the size
+        assert all((6 - 1) * s + 2 * s - 2 * p != 6 * s for p in range(2 * s))
+
+
+def test_nearest_resize_then_a_3x3_conv_is_a_4x4_transposed_conv_with_equal_phase_sums():
+    """Resize-then-convolve is itself a stride-2 transposed convolution: its 4x4 kernel is the 3x3
+    one, flipped, spread over every 2x2 block, so each of its phases sums the whole 3x3 kernel."""
+    rng = rng_from(11)
+    k3 = torch.as_tensor(rng.normal(size=(3, 3)))
+    x = torch.as_tensor(rng.normal(size=(1, 1, 5, 6)))
+    resized = F.conv2d(F.interpolate(x, scale_factor=2, mode="nearest"), k3[None, None], padding=1)
+    k4 = checkerboard_cases.nearest_resize_kernel(k3.numpy())
+    assert k4.shape == (4, 4)
+    transposed = F.conv_transpose2d(x, torch.as_tensor(k4)[None, None], stride=2, padding=1)
+    assert (resized - transposed).abs().max().item() < 1e-12
+    np.testing.assert_allclose(answers.phase_sums(k4, 2), np.full((2, 2), k3.sum().item()), atol=1e-12)
+
+
+@FAST
+@given(st.integers(1, 3), st.integers(1, 3), st.integers(1, 4), st.integers(1, 3), seeds)
+def test_the_rule_with_channels_sums_each_input_channels_phase_sums(c_in, c_out, k, s, seed):
+    """Constant inputs c_i give output channel o the phase pattern sum_i c_i * phase_sums(W[i, o])
+    plus its bias, tiled: constant iff that combination's phase sums are equal."""
+    rng = rng_from(seed)
+    weight, bias, c = rng.normal(size=(c_in, c_out, k, k)), rng.normal(size=c_out), rng.normal(size=c_in)
+    m = math.ceil(k / s)
+    n = 2 * m + 3
+    x = torch.as_tensor(np.broadcast_to(c[None, :, None, None], (1, c_in, n, n)).copy())
+    out = F.conv_transpose2d(x, torch.as_tensor(weight), torch.as_tensor(bias), stride=s)[0].numpy()
+    for o in range(c_out):
+        pattern = sum(c[i] * answers.phase_sums(weight[i, o], s) for i in range(c_in)) + bias[o]
+        inside = out[o, m * s:(n - m) * s, m * s:(n - m) * s]
+        np.testing.assert_allclose(inside, np.tile(pattern, (inside.shape[0] // s, inside.shape[1] // s)),
+                                   atol=1e-12)
+
+
+def test_a_subpixel_layer_with_a_bias_per_phase_makes_a_grid_no_transposed_conv_can():
+    """Zero weights and biases [0, 1, 1, 0]: the sub-pixel layer turns a map of zeros into a grid;
+    a transposed convolution turns it into its bias, everywhere."""
+    layer = torch.nn.Conv2d(1, 4, 1)
+    with torch.no_grad():
+        layer.weight.zero_()
+        layer.bias.copy_(torch.tensor([0.0, 1.0, 1.0, 0.0]))
+        grid = torch.nn.PixelShuffle(2)(layer(torch.zeros(1, 1, 3, 3)))[0, 0]
+        transposed = torch.nn.ConvTranspose2d(1, 1, 4, stride=2, padding=1)
+        flat = transposed(torch.zeros(1, 1, 3, 3))[0, 0]
+    assert grid.tolist() == np.tile([[0.0, 1.0], [1.0, 0.0]], (3, 3)).tolist()
+    assert (flat == transposed.bias).all()
+
+
+@pytest.fixture(scope="module")
+def trained_upsamplers():
+    """The chapter's experiment as the notebook runs it: seed 0, every step."""
+    torch.set_num_threads(1)
+    models = checkerboard_experiment.upsamplers(seed=0)
+    checkerboard_experiment.train(models, seed=0)
+    return models
+
+
+def test_the_trained_transposed_upsampler_hides_its_grid_it_does_not_remove_it(trained_upsamplers):
+    """The experiment's conclusion, read from the trained layers: the first layer's per-channel
+    phase sums stay unequal, the hidden channels carry a grid, and the output is nearly flat
+    because the last convolution cancels the grids across channels."""
+    found = checkerboard_experiment.hidden_grid(trained_upsamplers["transposed"])
+    assert found.phase_sums.shape == (checkerboard_experiment.CHANNELS, 2, 2)
+    assert (found.spread > 0.1).all(), found.spread
+    alive = found.hidden[~np.isnan(found.hidden)]
+    assert len(alive) >= checkerboard_experiment.CHANNELS // 2 and (alive > 0.1).all(), found.hidden
+    assert np.nanmax(found.hidden) > 1, found.hidden
+    assert found.output < 0.001 < 0.1 * alive.min()
+    resize = trained_upsamplers["resize"]
+    assert checkerboard_experiment.checkerboard_amplitude(
+        checkerboard_experiment.constant_response(resize)) < 1e-6
+
+
+def test_a_hidden_grid_is_read_from_the_layers_not_assumed():
+    """The measure finds no grid where there is none: a first layer with equal phase sums (the 3x3
+    bilinear kernel in every channel) and positive biases."""
+    model = checkerboard_experiment.upsamplers(seed=0)["transposed"]
+    with torch.no_grad():
+        model[0].weight.copy_(torch.as_tensor(checkerboard_cases.bilinear_kernel(3)))
+        model[0].bias.fill_(0.1)
+    found = checkerboard_experiment.hidden_grid(model)
+    assert np.allclose(found.spread, 0) and np.allclose(found.hidden, 0, atol=1e-6)
+    assert found.output < 1e-6
 
 
 def test_random_transposed_convs_make_a_grid_and_bilinear_and_resize_do_not():
@@ -296,48 +386,40 @@ def test_checks_pass_the_reference_and_right_answers_written_otherwise(exercise,
         assert capsys.readouterr().out.startswith(f"✓ {exercise}:"), answer
 
 
-MISTAKES = [(exercise, mistake) for exercise, (_, _, known, _, _) in EXERCISES.items()
-            for mistake in known]
-
-
-@functools.cache
-def visible_cases() -> dict[str, list]:
-    """learner function -> the case lists its visible checks run: the learners' notebook's own
-    test cells (course/, where the hidden tests are gone), read as the re-check reads them."""
-    from tconv.grader import verdicts
-
-    notebook = nbformat.read(course.COURSE / NOTEBOOK.parent.name / NOTEBOOK.name, as_version=4)
-    found = {}
-    for cell in notebook.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade"):
-            for call in verdicts.test_cell_calls(cell.source):
-                found.setdefault(exercises.BY_CHECK[call.check].learner, []).append(call.args[0])
-    return found
-
-
-@pytest.mark.parametrize("exercise, mistake", MISTAKES, ids=[f"{e}-{m.name}" for e, m in MISTAKES])
-def test_the_visible_checks_already_reject_each_mistake(exercise, mistake):
-    """A learner who makes a known mistake sees at least one visible check fail."""
-    check = EXERCISES[exercise][0]
-    failed = 0
-    for case_list in visible_cases()[exercise]:
-        try:
-            check(mistake.compute, case_list, picture=False)
-        except checks.CheckFailed:
-            failed += 1
-    assert failed, f"{mistake.name} passes every visible check of {exercise}"
-
-
 def test_the_first_visible_case_names_the_polyphase_mistakes_apart():
-    """The first example (K = 4, stride 2) tells each polyphase mistake from the others."""
+    """The first example (K = 4, stride 2) tells each polyphase mistake from the others, but for
+    the integer output, which its whole numbers cannot show: check 8's second case (an integer
+    input, a fractional kernel) does, and names it."""
     case = checkerboard_cases.polyphase_example()[0]
-    produced = [tuple(np.round(m.compute(*case.args), 9)) for m in
-                checkerboard_mistakes.CONV_TRANSPOSE1D_POLYPHASE]
+    integer, *others = checkerboard_mistakes.CONV_TRANSPOSE1D_POLYPHASE
+    assert integer.name == "output array of integers"
+    np.testing.assert_array_equal(integer.compute(*case.args),
+                                  answers.conv_transpose1d_polyphase(*case.args))
+    produced = [tuple(np.round(m.compute(*case.args), 9)) for m in others]
     assert len(set(produced)) == len(produced)
-    for mistake in checkerboard_mistakes.CONV_TRANSPOSE1D_POLYPHASE:
+    for mistake, shown in [(m, case) for m in others] + [
+            (integer, checkerboard_cases.polyphase_edge()[1])]:
         with pytest.raises(checks.CheckFailed) as failure:
-            checks.check_conv_transpose1d_polyphase(mistake.compute, [case], picture=False)
+            checks.check_conv_transpose1d_polyphase(mistake.compute, [shown], picture=False)
         assert str(failure.value).count("known mistake") == 1 and mistake.name in str(failure.value)
+
+
+def test_an_integer_output_passes_the_try_it_and_the_whole_number_cases_but_not_check_8():
+    """The slip the issue found: out = np.zeros(..., dtype=int). The try-it's integer example
+    prints [2 4 9 6 9]; check 8's visible cases reject it and name the mistake."""
+    def into_integers(x, w, stride=1):
+        out = np.zeros((len(x) - 1) * stride + len(w), dtype=int)
+        for p in range(min(stride, len(w))):
+            out[p::stride] = np.convolve(x, np.asarray(w)[p::stride])
+        return out
+
+    assert into_integers(np.array([2, 3]), np.array([1.0, 2.0, 3.0]), 2).tolist() == [2, 4, 9, 6, 9]
+    checks.check_conv_transpose1d_polyphase(into_integers, checkerboard_cases.polyphase_example(),
+                                            picture=False)
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_conv_transpose1d_polyphase(into_integers, checkerboard_cases.polyphase_edge()[:2],
+                                                picture=False)
+    assert "known mistake, output array of integers:" in str(failure.value)
 
 
 @pytest.mark.parametrize("exercise", EXERCISES)
@@ -485,3 +567,88 @@ def test_every_exercise_has_a_hidden_test_and_a_visible_one():
         mine = [c for c in cells if f"checks.{name}(" in c.source]
         assert any("BEGIN HIDDEN TESTS" in c.source for c in mine), name
         assert any(c.source.split("### BEGIN HIDDEN TESTS")[0].strip() for c in mine), name
+
+
+def _stated_conclusion() -> str:
+    return next(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                if "Its layers show how" in c.source)
+
+
+def test_the_stated_hidden_grid_and_its_fragility_are_seed_0s(trained_upsamplers):
+    model = trained_upsamplers["transposed"]
+    found = checkerboard_experiment.hidden_grid(model)
+    dropped = checkerboard_experiment.amplitude_without_each_channel(model)
+    stated = " ".join(_stated_conclusion().split())
+    assert (f"std over mean from {found.spread.min():.2f} to {found.spread.max():.2g}" in stated)
+    assert (f"grids of amplitude {np.nanmin(found.hidden):.2f} to {np.nanmax(found.hidden):.2g}"
+            in stated)
+    assert f"as much as {dropped.max():.1g}, eighty times" in stated
+    assert 70 <= dropped.max() / found.output <= 90
+    # leaving a channel out changes the output's amplitude: the measure is not blind to it
+    assert checkerboard_experiment.checkerboard_amplitude(
+        checkerboard_experiment.constant_response(model)) == pytest.approx(found.output)
+
+
+def test_over_seeds_0_to_3_the_median_and_range_are_the_stated_ones(trained_upsamplers):
+    """Model and batch seeds 0-3, the transposed upsampler only (the resize one is flat on a map
+    of ones by construction: test_random_transposed_convs_make_a_grid_and_bilinear_and_resize_do_not
+    and the notebook's run)."""
+    torch.set_num_threads(1)
+    start, end, hidden = [], [], []
+    for seed in range(4):
+        if seed == 0:
+            model = trained_upsamplers["transposed"]
+            start.append(checkerboard_experiment.checkerboard_amplitude(
+                checkerboard_experiment.constant_response(
+                    checkerboard_experiment.upsamplers(seed=0)["transposed"])))
+        else:
+            model = checkerboard_experiment.upsamplers(seed=seed)["transposed"]
+            run = checkerboard_experiment.train({"transposed": model}, seed=seed)
+            start.append(run.amplitude["transposed"][0])
+        found = checkerboard_experiment.hidden_grid(model)
+        end.append(found.output)
+        hidden.append(np.nanmin(found.hidden))
+    stated = " ".join(_stated_conclusion().split())
+    assert (f"had a median of {np.median(end):.2g} and ranged from {min(end):.1g} to "
+            f"{max(end):.2g}") in stated, (end, stated)
+    assert f"started anywhere from {min(start):.2f} to {max(start):.2g}" in stated, start
+    assert min(hidden) > 0.1 and max(end) < 0.006
+
+
+def test_the_errors_of_chapter_07s_slips_come_with_a_hint_that_names_them():
+    """A bool output array, np.convolve on a phase with no taps, a stride pair used whole, an int
+    stride unpacked as a pair: each error message comes with the hint for it, and the bool one is
+    not told its array holds integers."""
+    def bool_output(x, w, stride=1):
+        out = np.zeros((len(x) - 1) * stride + len(w), dtype=bool)
+        for j in range(len(x)):
+            out[j * stride:j * stride + len(w)] += x[j] * np.asarray(w, dtype=float)
+        return out
+
+    def every_phase(x, w, stride=1):
+        out = np.zeros((len(x) - 1) * stride + len(w))
+        for p in range(stride):
+            out[p::stride] = np.convolve(x, np.asarray(w, dtype=float)[p::stride])
+        return out
+
+    def pair_used_whole(w, s):
+        return np.array([[np.asarray(w)[a::s, b::s].sum() for b in range(2)] for a in range(2)])
+
+    def int_unpacked(w, s):
+        s_h, s_w = s
+        return np.zeros((s_h, s_w))
+
+    for check, answer, case_list, words in [
+        (checks.check_conv_transpose1d_polyphase, bool_output, checkerboard_cases.polyphase_example(),
+         "holds booleans"),
+        (checks.check_conv_transpose1d_polyphase, every_phase, checkerboard_cases.polyphase_edge()[:1],
+         "have no taps; skip them"),
+        (checks.check_phase_sums, pair_used_whole, checkerboard_cases.phases_edge()[:1],
+         "a stride given as an (s_h, s_w) pair used whole"),
+        (checks.check_phase_sums, int_unpacked, checkerboard_cases.phases_chapter_kernels()[:1],
+         "turn an int s into (s, s)"),
+    ]:
+        with pytest.raises(checks.CheckFailed) as failure:
+            check(answer, case_list, picture=False)
+        assert words in str(failure.value), str(failure.value)
+        assert "holds integers" not in str(failure.value)

@@ -187,3 +187,27 @@ def test_every_exercise_has_graded_cells_with_visible_and_hidden_tests():
             assert called and not last.lstrip().startswith(("1", "0")), (
                 f"{path.name}: {cell.metadata['nbgrader']['grade_id']} must call a check and end "
                 f"with a statement (a number at the end is read as partial credit)")
+
+
+def test_each_chapter_points_to_the_next_and_only_the_last_says_it_is_the_last():
+    paths = sorted(course.SOLUTIONS.glob("*/*.ipynb"))
+    for number, path in enumerate(paths, start=1):
+        text = " ".join("".join(c.source for c in nbformat.read(path, as_version=4).cells
+                                if c.cell_type == "markdown").split())
+        if number < len(paths):
+            assert f"Next: chapter {number + 1:02d}" in text, path.name
+            assert "last chapter" not in text, path.name
+        else:
+            assert "This is the last chapter" in text, path.name
+
+
+def test_validate_is_described_as_running_the_visible_checks_only():
+    """nbgrader's Validate runs the learner's copy, which holds no hidden test: no chapter may
+    say that pressing it runs the hidden checks."""
+    for path in sorted(course.SOLUTIONS.glob("*/*.ipynb")):
+        intro = nbformat.read(path, as_version=4).cells[0].source
+        assert "Validate" in intro, path.name
+        assert "(or press *Validate*)" not in intro, path.name
+    released = [c.source for p in sorted(course.COURSE.glob("*/*.ipynb"))
+                for c in nbformat.read(p, as_version=4).cells]
+    assert not any("HIDDEN TESTS" in source for source in released)

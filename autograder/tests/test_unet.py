@@ -540,3 +540,31 @@ def test_the_shipped_padded_block_earns_no_visible_decoder_block_check():
     # the checks pass the graded block: they can tell the two apart
     for call in visible:
         getattr(checks, call.check)(unet_reference.DecoderBlock, *call.args, **call.kwargs)
+
+
+def test_without_skips_seed_1_collapses_to_background_as_the_chapter_says():
+    """Chapter 06's "Over seeds" paragraph (measured by autograder/benchmarks/unet_skip_seeds.py):
+    with model and batch seed 1, the network without skip connections predicts background at every
+    pixel (in this seed its output is nearly the same everywhere), while the one with them
+    segments."""
+    from tconv.grader import course
+    from tconv.unet_reference import DecoderBlock
+    import nbformat
+
+    torch.set_num_threads(1)
+    margin = (unet.input_size_for(unet.IMAGE_SIZE, unet.DEPTH) - unet.IMAGE_SIZE) // 2
+    images, masks = unet.make_shapes(unet.TRAIN_IMAGES, seed=unet.TRAIN_SEED)
+    test_images, test_masks = unet.make_shapes(unet.TEST_IMAGES, seed=unet.TEST_SEED)
+    scores = {}
+    for skips in (True, False):
+        model = unet.build_model(DecoderBlock, seed=1, skips=skips)
+        unet.train(model, unet.mirror_pad(images, margin), masks, seed=1)
+        predicted = unet.predict(model, unet.mirror_pad(test_images, margin))
+        scores[skips] = (unet.iou(predicted, test_masks), predicted)
+    assert scores[True][0] >= 0.75
+    collapsed = scores[False][1]
+    assert scores[False][0] == 0 and not (collapsed > 0.5).any()
+    assert collapsed.max() - collapsed.min() < 0.01
+    notebook = nbformat.read(course.SOLUTIONS / "06_unet_decoder" / "06_unet_decoder.ipynb", 4)
+    stated = " ".join(next(c.source for c in notebook.cells if "**Over seeds.**" in c.source).split())
+    assert "in the other three it collapsed: it predicted background everywhere" in stated
