@@ -284,7 +284,8 @@ def _cached(cache: Path | None, key: str) -> Result | None:
         return None
     try:
         data = json.loads(path.read_text())
-        data["cells"] = [CellResult(**cell) for cell in data["cells"]]
+        data["cells"] = [CellResult(**dict(cell, found=tuple(cell["found"])))
+                         for cell in data["cells"]]
         return Result(**data)
     except (ValueError, TypeError, KeyError):
         return None  # an unreadable cache entry: graded again

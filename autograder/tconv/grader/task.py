@@ -197,9 +197,10 @@ def _config(root: Path, kernel_folder: Path, settings: Settings):
     from nbgrader.converters import Autograde
     from nbgrader.preprocessors import Execute
 
+    steps = config.Autograde.get("autograde_preprocessors") or \
+        Autograde.class_traits()["autograde_preprocessors"].default()
     private.Autograde.autograde_preprocessors = [
-        capping.CappedExecute if step is Execute else step
-        for step in Autograde.autograde_preprocessors.default_value]
+        capping.CappedExecute if step is Execute else step for step in steps]
     private.KernelManager.client_class = "tconv.grader.capping.CappedKernelClient"
     config.merge(private)
     return config
