@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import zmq
 from jupyter_client.asynchronous import AsyncKernelClient
-from nbformat.v4 import output_from_msg
+from nbformat.v4 import new_output
 from nbgrader.preprocessors import Execute
 from traitlets import Integer
 
@@ -94,17 +94,19 @@ class CappedExecute(Execute):
         if "execution_count" in content:
             cell["execution_count"] = content["execution_count"]
         if kind == "error":  # kept, shortened: the cell must still fail
-            short = dict(content, evalue=str(content.get("evalue", ""))[:ERROR_TEXT],
-                         traceback=["\n".join(map(str, content.get("traceback", [])))[-ERROR_TEXT:]])
-            cell.outputs.append(output_from_msg(dict(msg, content=short)))
+            traceback = "\n".join(map(str, content.get("traceback", [])))
+            cell.outputs.append(new_output(
+                "error", ename=str(content.get("ename", "Error"))[:200],
+                evalue=str(content.get("evalue", ""))[:ERROR_TEXT],
+                traceback=[traceback[-ERROR_TEXT:]]))
             return cell.outputs[-1]
         if kind not in ("stream", "display_data", "execute_result"):
             return None  # display updates and comms past the cap: dropped
         stream = content.get("name", "stdout") if kind == "stream" else "stdout"
         if (cell_index, stream) not in self.noted:
             self.noted.add((cell_index, stream))
-            note = {"name": stream, "text": left_out_note(size, cap, where)}
-            cell.outputs.append(output_from_msg(dict(msg, msg_type="stream", content=note)))
+            cell.outputs.append(new_output("stream", name=stream,
+                                           text=left_out_note(size, cap, where)))
             return cell.outputs[-1]
         return None
 
