@@ -66,6 +66,10 @@ FAULTS = {
 }
 # students whose chapter 01 file is wrong, not its code: (full marks expected?)
 BROKEN_FILES = {"wrong_name": True, "not_a_notebook": False, "missing": False}
+# ids as learning platforms give them (an e-mail, a long one): graded like any other (perfect
+# chapter 01); and one the grader refuses, which must be named, not dropped (issue 24)
+ODD_IDS = ["ada.lovelace+ml@uni.example.org", "x" * 100]
+REFUSED_ID = "grace hopper!"
 
 PATHS = ("solution", "home_secret", "classmate", "package", "site_packages", "autograder",
          "startup", "gradebook", "grades")
@@ -173,7 +177,7 @@ ATTACKS = list(attacks(dict.fromkeys(PATHS, "")))
 SAFE_WITH_THE_SANDBOX_OFF = ["reads_answers", "leaks_secrets", "writes_outside",
                              "outlives_its_kernel", "edits_the_gradebook",
                              "uses_pytorch_from_a_thread", "forks_many"]
-NOT_IN_THE_CATALOG = [*FAULTS, *BROKEN_FILES, *ATTACKS]
+NOT_IN_THE_CATALOG = [*FAULTS, *BROKEN_FILES, *ATTACKS, *ODD_IDS]
 
 
 def with_answer(notebook_path, source):
@@ -208,7 +212,7 @@ def add_attackers(submitted: Path, grades: Path, students: list[str]) -> None:
 
 
 def add_faulty(submitted: Path) -> None:
-    for student in [*FAULTS, *BROKEN_FILES]:
+    for student in [*FAULTS, *BROKEN_FILES, *ODD_IDS, REFUSED_ID]:
         _copy_perfect_ch01(submitted, student)
     for path in (submitted / "wrong_name" / CH01).glob("*.ipynb"):
         path.rename(path.with_name("Untitled (1).ipynb"))
