@@ -57,13 +57,19 @@ FAULTS = {
                        "    calls.append(stride)\n    while len(calls) == 2:\n"
                        "        time.sleep(1)\n    return np.zeros(3)", False),
     "system_exit": (RIGHT_1D + "\nraise SystemExit", True),
-    "floods_the_output": ("print('x' * 1_000_000)\nfor _ in range(40):\n    print('y' * 1_000_000)\n"
-                          + RIGHT_1D, True),
+    # 41 MB, 1 MB a message (flushed: ipykernel would send 41 MB at once, which the grader refuses
+    # unread, capping.MESSAGE_BYTES): the cell keeps capping.CELL_BYTES and says what it left out
+    "floods_the_output": ("print('x' * 1_000_000, flush=True)\nfor _ in range(40):\n"
+                          "    print('y' * 1_000_000, flush=True)\n" + RIGHT_1D, True),
     "wrong_signature": ("def conv_transpose1d(x, w):\n    return np.zeros(len(x) + len(w) - 1)", False),
     "returns_a_string": ("def conv_transpose1d(x, w, stride=1):\n    return 'an array'", False),
 }
 # students whose chapter 01 file is wrong, not its code: (full marks expected?)
 BROKEN_FILES = {"wrong_name": True, "not_a_notebook": False, "missing": False}
+# ids as learning platforms give them (an e-mail, a long one): graded like any other (perfect
+# chapter 01); and one the grader refuses, which must be named, not dropped (issue 24)
+ODD_IDS = ["ada.lovelace+ml@uni.example.org", "x" * 100]
+REFUSED_ID = "grace hopper!"
 
 PATHS = ("solution", "home_secret", "classmate", "package", "site_packages", "autograder",
          "startup", "gradebook", "grades")
@@ -187,7 +193,7 @@ ATTACKS = list(attacks(dict.fromkeys(PATHS, "")))
 SAFE_WITH_THE_SANDBOX_OFF = ["reads_answers", "leaks_secrets", "writes_outside",
                              "outlives_its_kernel", "edits_the_gradebook",
                              "uses_pytorch_from_a_thread", "forks_many"]
-NOT_IN_THE_CATALOG = [*FAULTS, *BROKEN_FILES, *ATTACKS]
+NOT_IN_THE_CATALOG = [*FAULTS, *BROKEN_FILES, *ATTACKS, *ODD_IDS]
 
 
 def with_answer(notebook_path, source):
@@ -222,7 +228,7 @@ def add_attackers(submitted: Path, grades: Path, students: list[str]) -> None:
 
 
 def add_faulty(submitted: Path) -> None:
-    for student in [*FAULTS, *BROKEN_FILES]:
+    for student in [*FAULTS, *BROKEN_FILES, *ODD_IDS, REFUSED_ID]:
         _copy_perfect_ch01(submitted, student)
     for path in (submitted / "wrong_name" / CH01).glob("*.ipynb"):
         path.rename(path.with_name("Untitled (1).ipynb"))

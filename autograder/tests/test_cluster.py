@@ -8,15 +8,17 @@ test_grading."""
 
 from __future__ import annotations
 
+import classroom
 from classroom import CH01, ZIPPED, read_rows
 
 
 def test_a_cluster_that_loses_a_worker_still_grades_everyone(graded_class):
     assert graded_class.killed, "no worker was busy grading, so none was killed"
     assert "dashboard" in graded_class.printed  # what grading says of the cluster it was sent to
-    handed_in = {folder.name for folder in graded_class.submitted.iterdir()}
+    handed_in = {folder.name for folder in graded_class.submitted.iterdir()} - {
+        classroom.REFUSED_ID}
     assert {row["student_id"] for row in graded_class.rows} == handed_in
-    # a task lost twice would be zeros with this note (tconv.grader.runner.failed)
+    # a task lost twice would be "not graded: rerun" with this note (runner.not_graded)
     assert "its grading failed" not in (graded_class.grades / "report.md").read_text()
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 import classroom
+from classroom import CH01
 from tconv import plots
 from tconv.grader import course, grading, report
 
@@ -241,6 +242,41 @@ def test_faulty_submissions_are_graded_and_explained_and_the_batch_goes_on(grade
     for student in ["system_exit", "floods_the_output"]:  # full marks: nothing to report
         assert said[student].count("\n") == 0, said[student]
     _assert_scores_picture(graded_class)
+
+
+def test_an_email_and_a_long_id_are_graded_and_a_refused_one_is_named(graded_class):
+    """Issue 24: ids as platforms give them are graded like any other; an id the grader refuses
+    is at the top of report.md and in not_graded.csv, with why and what to do (and `make grade`
+    would exit with an error: test_make_grade_exits_with_an_error_when_someone_is_not_graded)."""
+    score = report.student_totals(graded_class.rows)
+    for student in classroom.ODD_IDS:
+        assert score[student][0] == score[student][1] > 0, student
+    text = (graded_class.grades / "report.md").read_text()
+    top = text.split("## Per exercise")[0]
+    assert "**Not graded:" in top and f"- {classroom.REFUSED_ID}: a student id is" in top
+    refused = [row for row in classroom.read_rows(graded_class.grades / "not_graded.csv")
+               if row["what"] == classroom.REFUSED_ID]
+    assert len(refused) == 1 and "rename it" in refused[0]["what_to_do"]
+    assert classroom.REFUSED_ID not in {row["student_id"] for row in graded_class.rows}
+
+
+def test_make_grade_exits_with_an_error_when_someone_is_not_graded(monkeypatch, tmp_path, capsys):
+    """The command's exit status (grading.main), with the batch replaced by what it returns."""
+    from tconv.grader.records import NotGraded
+
+    rows = [{"student_id": "ada", "assignment": CH01, "notebook": CH01, "grade_id": "g",
+             "score": 1.0, "max_score": 1.0, "status": "graded"}]
+    for not_graded in ([], [NotGraded("grace hopper!", "a student id is ...", "rename it")]):
+        monkeypatch.setattr(grading, "grade_batch", lambda *a, **k: (rows, not_graded))
+        argv = ["--submitted", str(tmp_path), "--grades", str(tmp_path / "g"), "--sandbox", "off"]
+        if not_graded:
+            with pytest.raises(SystemExit) as exited:
+                grading.main(argv)
+            assert "1 thing(s) handed in got no grade" in exited.value.code
+            assert "grace hopper!: a student id is" in exited.value.code
+        else:
+            grading.main(argv)  # no SystemExit: status 0
+    assert "ada  1 / 1" in capsys.readouterr().out
 
 
 def _assert_scores_picture(graded_class) -> None:

@@ -3,6 +3,7 @@
 intake.py    SUBMITTED (a folder or an LMS zip) -> validated ids -> read-only snapshots
 sandbox.py   the per-student jail every piece of learner code runs in
 task.py      grade one student notebook: snapshot in, data out (scores, notes, feedback)
+capping.py   the notebook's output capped while it arrives (nbgrader's executor, its sockets)
 runner.py    who runs the tasks: a local Dask cluster or SCHEDULER's; the kept results
 verdicts.py  the re-check: the learner's answers, judged where no learner code ran
 child.py     the re-check's child, run inside the sandbox: the learner's code, answers out

@@ -18,6 +18,11 @@ BUILD = ROOT / "build"
 # Seconds one cell may run while grading before nbgrader interrupts it (`make grade TIMEOUT=N`).
 CELL_TIMEOUT = 30
 
+# Free space below which no task is handed out (`make grade` stops; the rest are "not graded:
+# rerun"), and below which a task does not start on a worker: grading one notebook writes a few
+# MB (its gradebook copy, graded notebook, feedback), a full disk zeroes whoever is graded on it.
+MIN_FREE_BYTES = 1024 ** 3
+
 # nbgrader adds submissions to its gradebook the way SQLAlchemy 2 warns about ("Object of type
 # <SubmittedAssignment> not in session, add operation ... will not proceed"), several times per
 # notebook, in the workers and in the coordinator, and `make grade` would show each. The
@@ -29,6 +34,21 @@ def quiet_gradebook_warnings() -> None:
 
 
 quiet_gradebook_warnings()
+
+
+def disk_nearly_full(*folders, minimum: int | None = None) -> str | None:
+    """Why grading must not go on here (a sentence naming the folder, its free space and what to
+    do), or None when every folder's disk has ``minimum`` bytes free (default MIN_FREE_BYTES)."""
+    import shutil
+
+    minimum = MIN_FREE_BYTES if minimum is None else minimum
+    for folder in folders:
+        free = shutil.disk_usage(folder).free
+        if free < minimum:
+            return (f"the disk of {folder} is nearly full ({free / 1024 ** 2:.0f} MB free, "
+                    f"grading needs {minimum / 1024 ** 2:.0f} MB): free some space and run "
+                    f"`make grade` again (what is graded is kept)")
+    return None
 
 
 def assignments() -> list[str]:

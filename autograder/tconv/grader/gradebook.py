@@ -8,6 +8,8 @@ them: hidden tests of re-checked cells left out, as those run only in the re-che
 
 from __future__ import annotations
 
+import csv
+import json
 import re
 import shutil
 import warnings
@@ -35,6 +37,7 @@ class Workspace:
         self.results = grades / "results"   # kept between runs: what is graded is not again
         self.template_db = self.root / "template.db"
         self.db = self.root / "gradebook.db"
+        self.not_graded = self.root / "not_graded.json"   # notebooks the grader failed on
         self.db_url = f"sqlite:///{self.db}"
 
     def directories(self, db: Path | None = None) -> dict:
@@ -70,8 +73,12 @@ def prepare(work: Workspace, assignments: list[str]) -> None:
 
 
 def record(work: Workspace, jobs: list[Job], results: list[Result]) -> None:
-    """Scores into the gradebook (a re-check's zero as a manual score over the kernel's), and
-    the snapshot, graded notebook and feedback where the Formgrader looks for them."""
+    """Scores into the gradebook (a re-check's zero as a manual score over the kernel's, with its
+    reason as the comment on the answer's cell), and the snapshot, graded notebook and feedback
+    where the Formgrader looks for them. A notebook the grader failed on (``Result.kept`` false)
+    gets nothing: no score is stored for it anywhere. "Needs manual grade" is left only on cells
+    nbgrader could not score (none in this course): the Formgrader flags only where a person must
+    act."""
     from nbgrader.api import Gradebook, MissingEntry
 
     by_key = {(j.student, j.assignment, j.notebook): j for j in jobs}
@@ -79,15 +86,22 @@ def record(work: Workspace, jobs: list[Job], results: list[Result]) -> None:
         course.quiet_gradebook_warnings()
         for result in results:
             student, assignment, notebook = result.key
-            gradebook.update_or_create_student(student)
+            gradebook.update_or_create_student(student)  # in grades.csv, even if not graded
+            if not result.kept:
+                continue
             try:
                 gradebook.find_submission(assignment, student)
             except MissingEntry:
                 gradebook.add_submission(assignment, student)
+            source = course.SOLUTIONS / assignment / f"{notebook}.ipynb"
             for cell in result.cells:
                 grade = gradebook.find_grade(cell.grade_id, notebook, assignment, student)
                 grade.auto_score = cell.kernel_score
                 grade.manual_score = cell.score if cell.score != cell.kernel_score else None
+                grade.needs_manual_grade = cell.manual
+                if cell.comment:
+                    add_comment(gradebook, source, cell.grade_id, notebook, assignment, student,
+                                cell.comment)
             job = by_key.get(result.key)
             folder = Path(student) / assignment
             if job is not None and job.notebook_bytes is not None:
@@ -100,16 +114,67 @@ def record(work: Workspace, jobs: list[Job], results: list[Result]) -> None:
         gradebook.db.commit()
 
 
+def add_comment(gradebook, source: Path, grade_id: str, notebook: str, assignment: str,
+                student: str, text: str) -> None:
+    """``text`` as the comment on the answer (solution) cell above graded cell ``grade_id``: in
+    nbgrader a comment belongs to an answer cell, and the Formgrader and the feedback show it
+    there. Added once, after any comment already there."""
+    from nbgrader.api import MissingEntry
+
+    above = None
+    for cell in nbformat.read(source, as_version=4).cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("solution"):
+            above = meta["grade_id"]
+        if meta.get("grade_id") == grade_id:
+            break
+    if above is None:
+        return
+    try:
+        comment = gradebook.find_comment(above, notebook, assignment, student)
+    except MissingEntry:
+        return
+    if text not in (comment.manual_comment or ""):
+        comment.manual_comment = "\n\n".join(filter(None, [comment.manual_comment, text]))
+
+
 def _write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
 
 
+def save_not_graded(work: Workspace, items) -> None:
+    """The notebooks this run's grader failed on (``NotGraded`` with ids), for ``export``."""
+    work.not_graded.write_text(json.dumps(
+        [[item.student_id, item.assignment, item.notebook] for item in items]))
+
+
+def load_not_graded(work: Workspace) -> set[tuple[str, str, str]]:
+    if not work.not_graded.exists():
+        return set()
+    return {tuple(key) for key in json.loads(work.not_graded.read_text())}
+
+
 def export_csv(work: Workspace, path: Path) -> None:
     """nbgrader's export (one row per student and assignment), from the batch's gradebook: its
-    CSV plugin, as `nbgrader export` runs it, in this process."""
+    CSV plugin, as `nbgrader export` runs it, in this process; then the score of an assignment
+    the grader failed on (``save_not_graded``) left empty: nbgrader counts a missing submission
+    as 0, and that zero is nobody's grade."""
     from nbgrader.api import Gradebook
     from nbgrader.plugins import CsvExportPlugin
 
     with Gradebook(work.db_url) as book:
         CsvExportPlugin(to=str(path)).export(book)
+    failed = {(student, assignment) for student, assignment, _ in load_not_graded(work)}
+    if not failed:
+        return
+    with open(path, newline="") as file:
+        reader = csv.DictReader(file)
+        columns, rows = reader.fieldnames, list(reader)
+    for row in rows:
+        if (row["student_id"], row["assignment"]) in failed:
+            row.update(raw_score="", score="", late_submission_penalty="")
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(rows)

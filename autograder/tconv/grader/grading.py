@@ -7,12 +7,19 @@
 intake (validate, snapshot) -> one task per student notebook, each in its own sandbox, JOBS at a
 time -> the gradebook and the files, written here and only here:
 
-- GRADES/grades.csv      nbgrader's export: one row per student and assignment;
+- GRADES/grades.csv      nbgrader's export: one row per student and assignment (its score left
+                         empty, never 0, where the grader failed on that student's notebook);
 - GRADES/exercises.csv   one row per graded cell:
-                         student_id,assignment,notebook,grade_id,score,max_score;
+                         student_id,assignment,notebook,grade_id,score,max_score,status
+                         (status "graded", or "not graded: rerun" with an empty score);
+- GRADES/not_graded.csv  what has no grade (a refused id, a stray notebook, a notebook the grader
+                         failed on) or only a zero nobody looked behind (a notebook refused at
+                         intake): what, why, what to do. `make grade` exits with an error while
+                         it lists anything;
 - GRADES/feedback/<student_id>/<assignment>/<notebook>.html;
-- GRADES/report.md       per exercise: mean, share of full marks, most common problems; per
-                         student: one line per notebook on what went wrong; scores.png beside it;
+- GRADES/report.md       first what was not graded; per exercise: mean, share of full marks, most
+                         common problems; per student: the course total as grades.csv gives it
+                         and one line per notebook on what went wrong; scores.png beside it;
 - GRADES/nbgrader/       nbgrader's course folder and gradebook (what `make formgrader` opens),
                          remade on every run;
 - GRADES/secret-seed     the instructor's secret the hidden tests' cases are drawn from, made on
@@ -34,20 +41,30 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import course, gradebook, intake, report, runner, sandbox, task
-from .records import Result
+from .records import GRADED, NOT_GRADED, NotGraded, Result
 from .report import EXERCISE_COLUMNS  # noqa: F401 - the exercises.csv contract
 
 def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT, jobs: int = 1,
           limits: sandbox.Limits = sandbox.Limits(), sandbox_mode: str = "on",
-          scheduler: str | None = None, secret_file: Path | None = None) -> list[dict]:
-    """Grade everything in ``submitted``; return the exercises.csv rows. ``scheduler`` (a Dask
-    scheduler's address) sends the tasks to a cluster; else ``jobs`` local workers grade.
-    ``sandbox_mode``: "on" (the strongest mode that works here), one of sandbox.MODES, or
-    "off". The hidden cases are drawn from the secret in ``secret_file`` (default
-    GRADES/secret-seed, made on first use)."""
+          scheduler: str | None = None, **options) -> list[dict]:
+    """Grade everything in ``submitted``; return the exercises.csv rows (``grade_batch``)."""
+    return grade_batch(submitted, grades, cell_timeout, jobs, limits, sandbox_mode, scheduler,
+                       **options)[0]
+
+
+def grade_batch(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT,
+                jobs: int = 1, limits: sandbox.Limits = sandbox.Limits(), sandbox_mode: str = "on",
+                scheduler: str | None = None, secret_file: Path | None = None,
+                **options) -> tuple[list[dict], list[NotGraded]]:
+    """Grade everything in ``submitted``: (the exercises.csv rows, what was not graded).
+    ``scheduler`` (a Dask scheduler's address) sends the tasks to a cluster; else ``jobs`` local
+    workers grade. ``sandbox_mode``: "on" (the strongest mode that works here), one of
+    sandbox.MODES, or "off". The hidden cases are drawn from the secret in ``secret_file``
+    (default GRADES/secret-seed, made on first use). ``options`` go to ``runner.run`` (a pool,
+    a budget, a disk check)."""
     submitted, grades = Path(submitted).resolve(), Path(grades).resolve()
-    found, messages = intake.intake(submitted)
-    for message in messages:
+    found = intake.take_in(submitted)
+    for message in found.messages:
         print(f"  {message}", file=sys.stderr)
     # before anything is written: a machine where no sandbox can be made fails at once
     with tempfile.TemporaryDirectory(prefix="tconv-probe-") as folder:
@@ -55,27 +72,35 @@ def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT
     print(chosen.line(), flush=True)
     grades.mkdir(parents=True, exist_ok=True)
     work = gradebook.Workspace(grades)
-    assignments = sorted({job.assignment for job in found})
+    assignments = sorted({job.assignment for job in found.jobs})
     gradebook.prepare(work, assignments)
     settings = task.Settings(work.template_db.read_bytes(), cell_timeout, limits, chosen.mode,
                              scratch=None if scheduler else str(work.scratch),
                              secret=secret(grades, secret_file))
     where = f"on the Dask cluster at {scheduler}" if scheduler else f"{jobs} at a time"
-    print(f"grading {len(found)} notebook(s) of {len({j.student for j in found})} student(s), "
-          f"{where}{', WITHOUT the sandbox' if chosen.mode == 'off' else ''}", flush=True)
-    results = runner.run(found, settings, workers=jobs, scheduler=scheduler,
+    print(f"grading {len(found.jobs)} notebook(s) of {len({j.student for j in found.jobs})} "
+          f"student(s), {where}{', WITHOUT the sandbox' if chosen.mode == 'off' else ''}",
+          flush=True)
+    results = runner.run(found.jobs, settings, workers=jobs, scheduler=scheduler,
                          cache=work.results,
-                         course_digests={a: course_digest(a) for a in assignments})
-    gradebook.record(work, found, results)
+                         course_digests={a: course_digest(a) for a in assignments}, **options)
+    gradebook.record(work, found.jobs, results)
+    failed = [NotGraded(f"{r.job_student}/{r.assignment}/{r.notebook}.ipynb",
+                        r.notes[-1] if r.notes else "the grader failed",
+                        "run `make grade` again with the same GRADES (what is graded is kept); if "
+                        "it fails again, see the log `make grade` printed", *r.key)
+              for r in results if not r.kept]
+    not_graded = found.refused + failed
+    gradebook.save_not_graded(work, failed)
     rows = export(grades)
     copy_feedback(work, grades / "feedback")
     notes, mistakes = readings(results)
-    if messages:
-        notes[("(intake)", "-", "-")] = messages
-    report.write_report(rows, notes, mistakes, grades / "report.md", sandbox=chosen.line())
+    report.write_not_graded(not_graded, grades / "not_graded.csv")
+    report.write_report(rows, notes, mistakes, grades / "report.md", not_graded, found.notes,
+                        sandbox=chosen.line())
     report.plot_scores(rows, grades / "scores.png")
     shutil.rmtree(work.scratch, ignore_errors=True)
-    return rows
+    return rows, not_graded
 
 
 SECRET_FILE = "secret-seed"
@@ -143,25 +168,33 @@ def readings(results: list[Result]):
 
 
 def exercise_rows(work: gradebook.Workspace) -> list[dict]:
-    """One row per graded cell of every submitted notebook, from the gradebook."""
+    """One row per graded cell of every submitted notebook, from the gradebook; and of every
+    notebook the grader failed on (``status`` "not graded: rerun", no score)."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    failed = gradebook.load_not_graded(work)
     rows = []
     with Gradebook(work.db_url) as book:
         for assignment in book.assignments:
-            for student in book.students:
+            for student in sorted({s.id for s in book.students} |
+                                  {s for s, a, _ in failed if a == assignment.name}):
                 for notebook in assignment.notebooks:
-                    try:
-                        graded = book.find_submission_notebook(notebook.name, assignment.name,
-                                                               student.id)
-                    except MissingEntry:
-                        continue
-                    scores = {g.name: g.score for g in graded.grades}
+                    key = (student, assignment.name, notebook.name)
+                    if key in failed:
+                        scores, status = None, NOT_GRADED
+                    else:
+                        try:
+                            scores = {g.name: g.score for g in book.find_submission_notebook(
+                                notebook.name, assignment.name, student).grades}
+                        except MissingEntry:
+                            continue
+                        status = GRADED
                     for cell in sorted(notebook.grade_cells, key=lambda c: c.name):
-                        rows.append({"student_id": student.id, "assignment": assignment.name,
+                        rows.append({"student_id": student, "assignment": assignment.name,
                                      "notebook": notebook.name, "grade_id": cell.name,
-                                     "score": float(scores.get(cell.name) or 0.0),
-                                     "max_score": float(cell.max_score)})
+                                     "score": "" if scores is None else
+                                     float(scores.get(cell.name) or 0.0),
+                                     "max_score": float(cell.max_score), "status": status})
     return rows
 
 
@@ -187,10 +220,10 @@ def copy_feedback(work: gradebook.Workspace, into: Path) -> None:
 
 
 def summary(rows: list[dict]) -> str:
-    totals = report.student_totals(rows)
-    width = max(len(student) for student in totals)
-    return "\n".join(f"  {student:<{width}}  {got:g} / {out_of:g}"
-                     for student, (got, out_of) in sorted(totals.items()))
+    totals = report.course_totals(rows)
+    width = max((len(student) for student in totals), default=0)
+    return "\n".join(f"  {student:<{width}}  {report.total_line(total)}"
+                     for student, total in sorted(totals.items()))
 
 
 def main(argv=None) -> None:
@@ -234,13 +267,20 @@ def main(argv=None) -> None:
     limits = replace(sandbox.Limits(), memory=_bytes(parser, args.memory),
                      wall_seconds=float(args.notebook_timeout))
     try:
-        rows = grade(args.submitted, args.grades, args.timeout, args.jobs, limits,
-                     sandbox_mode=args.sandbox, scheduler=args.scheduler or None,
-                     secret_file=args.secret_file)
+        rows, not_graded = grade_batch(args.submitted, args.grades, args.timeout, args.jobs,
+                                       limits, sandbox_mode=args.sandbox,
+                                       scheduler=args.scheduler or None,
+                                       secret_file=args.secret_file)
     except sandbox.SandboxUnavailable as error:
         raise SystemExit(f"error: {error}") from None
     print(f"wrote {args.grades / 'grades.csv'}, {args.grades / 'exercises.csv'}, "
           f"{args.grades / 'report.md'} and {args.grades / 'feedback'}/\n{summary(rows)}")
+    if not_graded:
+        lines = "\n".join(f"  {item.what}: {item.why}" for item in not_graded[:20])
+        more = f"\n  ... and {len(not_graded) - 20} more" if len(not_graded) > 20 else ""
+        raise SystemExit(f"error: {len(not_graded)} thing(s) handed in got no grade, or only a "
+                         f"zero nobody looked behind; each is in {args.grades / 'not_graded.csv'} "
+                         f"with what to do:\n{lines}{more}")
 
 
 def _bytes(parser, text: str) -> int:

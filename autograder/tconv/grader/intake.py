@@ -3,8 +3,14 @@
 Everything is read once, into memory (the snapshot the rest of grading works from), and checked
 on the way in:
 
-- a student id is letters, digits and ``._-`` (at most 64, not starting with ``.`` or ``-``);
-  anything else is reported and not graded;
+- a student id is letters, digits and ``._-@+`` (an e-mail address is one), at most 128, starting
+  with a letter, a digit or ``_`` (never ``.`` or ``..``, nor a hidden folder, nor what a
+  spreadsheet reads as a formula); anything else is refused;
+- nobody is dropped silently: whatever may be someone's work and is not graded (an id refused, a
+  link, a notebook outside any student's or assignment's folder) is *refused*, with what, why and
+  what to do (``Intake.refused``: GRADES/not_graded.csv and report.md's first lines); a notebook
+  that cannot be graded (unreadable, over MAX_NOTEBOOK bytes or MAX_CELLS cells) scores 0 and is
+  listed there too; a file that is not a notebook is only mentioned;
 - nothing behind a symbolic link is read, in a folder or in a zip;
 - a zip is read without unpacking it: at most MAX_ENTRIES entries and MAX_TOTAL bytes
   uncompressed, no entry over MAX_NOTEBOOK; a path with ``..`` or a leading ``/`` is refused;
@@ -18,69 +24,128 @@ on the way in:
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import stat
 import zipfile
 from collections import defaultdict
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from . import course
-from .records import Job
+from .records import Job, NotGraded
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+MAX_ID = 128
+ID_CHARACTERS = re.compile(r"^[A-Za-z0-9._@+-]+$")
 LMS_NAME = re.compile(r"^(?P<student_id>[^_/]+?(?:_\d+)?)_(?:.*_)?"
                       r"(?P<notebook>\d\d_[A-Za-z0-9_]+?)(?: \(\d+\))?\.ipynb$")
 MAX_ENTRIES = 20_000
 MAX_TOTAL = 2 * 1024 ** 3
 MAX_NOTEBOOK = 20 * 1024 ** 2
+MAX_CELLS = 2_000   # the course's notebooks have under 100; nbgrader's own work grows with cells
+
+ASK_AGAIN = "ask the student to hand in the course's notebook again, then run `make grade` again"
 
 
 class IntakeError(SystemExit):
     """SUBMITTED as a whole cannot be read; the message says why and what to do."""
 
 
+@dataclass
+class Intake:
+    """What SUBMITTED holds: a Job per (student, assignment, notebook) found; what was refused
+    (``NotGraded``); and notes on what was skipped as no one's work or was doubtful."""
+    jobs: list[Job] = field(default_factory=list)
+    refused: list[NotGraded] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def refuse(self, what: str, why: str, what_to_do: str) -> None:
+        self.refused.append(NotGraded(_shown(what), why, what_to_do))
+
+    @property
+    def messages(self) -> list[str]:
+        """Every line to print: the notes, and each refusal."""
+        return self.notes + [f"NOT GRADED {r.what}: {r.why} ({r.what_to_do})" for r in self.refused]
+
+
 def intake(submitted: Path) -> tuple[list[Job], list[str]]:
-    """(jobs, messages): a Job per (student, assignment, notebook) found; messages for what was
-    skipped or doubtful, to print and to keep in the report."""
-    files, messages = (_from_zip(submitted) if submitted.suffix.lower() == ".zip"
-                       and not submitted.is_dir() else _from_folder(submitted))
+    """(jobs, messages): ``take_in``'s jobs and its lines to print."""
+    found = take_in(submitted)
+    return found.jobs, found.messages
+
+
+def take_in(submitted: Path) -> Intake:
+    found = Intake()
+    files = (_from_zip(submitted, found) if submitted.suffix.lower() == ".zip"
+             and not submitted.is_dir() else _from_folder(submitted, found))
     if not files:
         raise IntakeError(f"error: no submissions in {submitted}: expected "
                           f"<student_id>/<assignment>/<notebook>.ipynb (or a zip of them) with an "
                           f"assignment among {', '.join(course.assignments())}.")
-    jobs = []
     for (student, assignment), named in sorted(files.items()):
-        jobs += list(_jobs_for(student, assignment, named))
-    return jobs, messages
+        found.jobs += list(_jobs_for(student, assignment, named))
+    for job in found.jobs:
+        if job.refused:
+            found.refused.append(NotGraded(
+                f"{job.student}/{job.assignment}/{job.notebook}.ipynb", job.refused,
+                f"scored 0; {ASK_AGAIN}", job.student, job.assignment, job.notebook))
+    return found
+
+
+def id_problem(student: str) -> str | None:
+    """Why ``student`` is not a student id this grader takes, or None."""
+    if len(student) > MAX_ID:
+        return f"a student id is at most {MAX_ID} characters; this one has {len(student)}"
+    if not ID_CHARACTERS.match(student):
+        bad = sorted({c for c in student if not ID_CHARACTERS.match(c)})
+        return (f"a student id is letters, digits and ._-@+ only; this one has "
+                f"{' '.join(repr(c) for c in bad[:5])}")
+    if not (student[0].isalnum() or student[0] == "_"):
+        return (f"a student id starts with a letter, a digit or _ (not {student[0]!r}: a hidden "
+                f"folder, or a formula in a spreadsheet)")
+    return None
 
 
 def valid_student(student: str) -> bool:
-    return bool(STUDENT_ID.match(student))
+    return id_problem(student) is None
 
 
-def _from_folder(submitted: Path):
+RENAME = "rename it to a valid id (the LMS's user name or e-mail) and run `make grade` again"
+
+
+def _from_folder(submitted: Path, found: Intake):
     if not submitted.is_dir():
         raise IntakeError(f"error: SUBMITTED={submitted} is not a folder or a zip file. It must "
                           f"hold <student_id>/<assignment>/<notebook>.ipynb.")
     known = set(course.assignments())
     files: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    messages = []
     for student in sorted(os.scandir(submitted), key=lambda e: e.name):
         if student.is_symlink():
-            messages.append(f"skipped {_shown(student.name)}: a link, not a folder")
+            found.refuse(student.name, "a link, not a folder (links are not followed)",
+                         "copy the student's folder in instead")
             continue
         if not student.is_dir(follow_symlinks=False):
+            _stray(found, student.name, "a file outside any student's folder")
             continue
-        if not valid_student(student.name):
-            messages.append(f"skipped {_shown(student.name)}: a student id is letters, digits "
-                            f"and ._- only")
+        if problem := id_problem(student.name):
+            found.refuse(student.name, problem, RENAME)
             continue
+        handed_in = False
         for assignment in sorted(os.scandir(student.path), key=lambda e: e.name):
+            where = f"{student.name}/{assignment.name}"
             if assignment.name not in known or not assignment.is_dir(follow_symlinks=False):
+                if assignment.is_dir(follow_symlinks=False) or assignment.name.endswith(".ipynb"):
+                    found.refuse(where, f"not a folder named after an assignment of this course "
+                                        f"({', '.join(sorted(known))})",
+                                 "move the notebook into its assignment's folder and run "
+                                 "`make grade` again")
+                else:
+                    found.notes.append(f"skipped {_shown(where)}: not an assignment's folder")
                 continue
+            handed_in = True
             named = files[(student.name, assignment.name)]
             for entry in sorted(os.scandir(assignment.path), key=lambda e: e.name):
                 if not entry.name.endswith(".ipynb"):
@@ -90,7 +155,20 @@ def _from_folder(submitted: Path):
                                                    "is a link, which is not followed"))
                     continue
                 named[entry.name[:-6]].append((entry.name, *_read(Path(entry.path))))
-    return files, messages
+        if not handed_in:
+            found.refuse(student.name, "this student's folder holds no assignment of this course",
+                         "check what the student handed in")
+    return files
+
+
+def _stray(found: Intake, name: str, where: str) -> None:
+    """A file that is not in the expected place: refused if it is a notebook (someone's work),
+    else only mentioned."""
+    if name.lower().endswith(".ipynb"):
+        found.refuse(name, f"a notebook {where.removeprefix('a file ')}",
+                     "put it in <student_id>/<assignment>/ and run `make grade` again")
+    else:
+        found.notes.append(f"skipped {_shown(name)}: {where}, not a notebook")
 
 
 def _read(path: Path):
@@ -101,13 +179,12 @@ def _read(path: Path):
     return data, None
 
 
-def _from_zip(submitted: Path):
+def _from_zip(submitted: Path, found: Intake):
     if not zipfile.is_zipfile(submitted):
         raise IntakeError(f"error: SUBMITTED={submitted} is not a folder or a readable zip file.")
     owner = {name: assignment for assignment in course.assignments()
              for name in course.notebooks(assignment)}
     files: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
-    messages = []
     with zipfile.ZipFile(submitted) as archive:
         entries = archive.infolist()
         if len(entries) > MAX_ENTRIES:
@@ -122,33 +199,34 @@ def _from_zip(submitted: Path):
             if entry.is_dir() or parts[0] == "__MACOSX":
                 continue
             if name.startswith("/") or ".." in parts or ":" in parts[0]:
-                messages.append(f"skipped {_shown(name)}: a path outside the archive's folder")
+                found.refuse(name, "a path outside the archive's folder",
+                             "unpack the zip, check this file, and grade the folder")
                 continue
             if stat.S_ISLNK(entry.external_attr >> 16):
-                messages.append(f"skipped {_shown(name)}: a link")
+                found.refuse(name, "a link (links are not followed)",
+                             "replace it by the file it points to")
                 continue
             if len(parts) >= 3 and parts[-2] in course.assignments():
                 student, assignment, filename = parts[-3], parts[-2], parts[-1]
             else:
                 match = LMS_NAME.match(parts[-1])
                 if not (match and match["notebook"] in owner):
-                    messages.append(f"skipped {_shown(name)}: not <student_id>_..._<notebook>"
-                                    f".ipynb with a notebook of this course")
+                    _stray(found, name, "a file not named <student_id>_..._<notebook>.ipynb "
+                                        "with a notebook of this course")
                     continue
                 student, assignment = match["student_id"], owner[match["notebook"]]
                 filename = f"{match['notebook']}.ipynb"
-            if not valid_student(student):
-                messages.append(f"skipped {_shown(name)}: the student id {_shown(student)} is "
-                                f"not letters, digits and ._- only")
+            if problem := id_problem(student):
+                found.refuse(name, f"the student id {_shown(student)}: {problem}", RENAME)
                 continue
             if not filename.endswith(".ipynb"):
                 continue
             if entry.file_size > MAX_NOTEBOOK:
-                found = (None, f"is larger than {MAX_NOTEBOOK // 1024 ** 2} MB")
+                read = (None, f"is larger than {MAX_NOTEBOOK // 1024 ** 2} MB")
             else:
-                found = (archive.read(entry), None)
-            files[(student, assignment)][filename[:-6]].append((parts[-1], *found))
-    return files, messages
+                read = (archive.read(entry), None)
+            files[(student, assignment)][filename[:-6]].append((parts[-1], *read))
+    return files
 
 
 def _jobs_for(student: str, assignment: str, named: dict[str, list]):
@@ -170,26 +248,29 @@ def _jobs_for(student: str, assignment: str, named: dict[str, list]):
                          f"{_shown(candidates[-1][0])}, the last by name")
         filename, data, problem = candidates[-1]
         if data is None:
-            yield Job(student, assignment, notebook, None,
-                      (*notes, f"`{_shown(filename)}` {problem}: every graded cell scores 0"))
-            continue
-        snapshot, problem = _snapshot(data, assignment, notebook)
-        if snapshot is None:
-            yield Job(student, assignment, notebook, None,
-                      (*notes, f"`{_shown(filename)}` is not a readable notebook ({problem}): "
-                               f"every graded cell scores 0"))
-            continue
-        yield Job(student, assignment, notebook, snapshot[0], (*notes, *snapshot[1]))
+            refused = f"`{_shown(filename)}` {problem}"
+        else:
+            snapshot, problem = _snapshot(data, assignment, notebook)
+            if snapshot is not None:
+                yield Job(student, assignment, notebook, snapshot[0], (*notes, *snapshot[1]))
+                continue
+            refused = f"`{_shown(filename)}` {problem}"
+        yield Job(student, assignment, notebook, None,
+                  (*notes, f"{refused}: every graded cell scores 0"), refused=refused)
 
 
 def _snapshot(data: bytes, assignment: str, notebook: str):
     """(bytes to grade, notes) from what the student handed in, or (None, why not)."""
     try:
+        cells = json.loads(data).get("cells")  # counted before nbformat validates each one
+        if isinstance(cells, list) and len(cells) > MAX_CELLS:
+            return None, (f"has {len(cells):,} cells (at most {MAX_CELLS:,} are graded; the "
+                          f"course's notebook has under 100)")
         parsed = nbformat.reads(data.decode("utf-8"), as_version=4)
         nbformat.validate(parsed)
     except Exception as error:  # noqa: BLE001 - any unreadable file: this student's problem
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
-        return None, reason
+        return None, f"is not a readable notebook ({reason})"
     notes = [f"solution cell {moved} was moved below its checks; graded in its place"
              for moved in put_solutions_back(parsed, course.SOLUTIONS / assignment /
                                              f"{notebook}.ipynb")]

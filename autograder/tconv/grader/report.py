@@ -13,8 +13,13 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 from ..judge import VERDICT_MIMETYPE, CheckVerdict
+from .records import GRADED, NOT_GRADED, NotGraded
 
-EXERCISE_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "score", "max_score"]
+# exercises.csv: one row per graded cell of every notebook handed in; ``status`` is "graded" or
+# "not graded: rerun" (the grader failed on that notebook: ``score`` is empty, never 0)
+EXERCISE_COLUMNS = ["student_id", "assignment", "notebook", "grade_id", "score", "max_score",
+                    "status"]
+NOT_GRADED_COLUMNS = ["what", "why", "what_to_do", "student_id", "assignment", "notebook"]
 
 
 # --- reading a graded notebook -------------------------------------------------------------------
@@ -87,7 +92,22 @@ def write_exercises(rows: list[dict], path: Path) -> None:
         writer = csv.DictWriter(file, fieldnames=EXERCISE_COLUMNS)
         writer.writeheader()
         for row in rows:
-            writer.writerow({key: csv_field(row[key]) for key in EXERCISE_COLUMNS})
+            writer.writerow({key: csv_field(row.get(key, GRADED)) for key in EXERCISE_COLUMNS})
+
+
+def write_not_graded(items: list[NotGraded], path: Path) -> None:
+    """GRADES/not_graded.csv: what has no grade from this run (or only a zero nobody looked
+    behind), why, and what to do. Written on every run, with its header when it lists nothing."""
+    with open(path, "w", newline="") as file:
+        writer = csv.DictWriter(file, fieldnames=NOT_GRADED_COLUMNS)
+        writer.writeheader()
+        for item in items:
+            writer.writerow({key: csv_field(getattr(item, key)) for key in NOT_GRADED_COLUMNS})
+
+
+def graded(row: dict) -> bool:
+    """Whether an exercises.csv row carries a score (not "not graded: rerun")."""
+    return row.get("status", GRADED) == GRADED
 
 
 def md(text: str, limit: int = 300) -> str:
@@ -98,24 +118,40 @@ def md(text: str, limit: int = 300) -> str:
 
 
 def write_report(rows: list[dict], notes: dict[tuple, list[str]],
-                 mistakes: dict[tuple, list[str]], path: Path, sandbox: str = "") -> None:
-    """report.md: per exercise, mean, share of full marks and the most common problems; per
-    student, one line per notebook that lost points or was not as expected. ``sandbox``: the
-    line saying which sandbox mode graded, and what it does not protect."""
+                 mistakes: dict[tuple, list[str]], path: Path,
+                 not_graded: list[NotGraded] = (), skipped: list[str] = (),
+                 sandbox: str = "") -> None:
+    """report.md: first, which sandbox mode graded and what it does not protect (``sandbox``),
+    what was not graded (as in not_graded.csv) and what the intake skipped; per exercise, mean,
+    share of full marks and the most common problems; per student, the course total as
+    grades.csv gives it (with what the chapters handed in give), and one line per notebook that
+    lost points or was not as expected."""
+    scored = [row for row in rows if graded(row)]
     by_cell = defaultdict(list)
-    for row in rows:
+    for row in scored:
         by_cell[(row["assignment"], row["grade_id"])].append(row)
     counted = defaultdict(Counter)
     for (student, assignment, grade_id), found in mistakes.items():
         for mistake in found:
             counted[(assignment, grade_id)][mistake] += 1
-    totals = student_totals(rows)
-    out = ["# Grading report", "",
-           f"{len(totals)} students, {len(rows)} graded cells.", "",
-           *([f"Graded with {md(sandbox, 2000)}", ""] if sandbox else []),
-           "## Per exercise", "",
-           "| assignment | graded cell | mean | full marks | most common problems |",
-           "|---|---|---|---|---|"]
+    totals = course_totals(rows)
+    out = ["# Grading report", ""]
+    if sandbox:
+        out += [f"Graded with {md(sandbox, 2000)}", ""]
+    if not_graded:
+        out += [f"**Not graded: {len(not_graded)}** (also in not_graded.csv; `make grade` exits "
+                f"with an error while this list is not empty):", ""]
+        out += [f"- {md(item.what, 200)}: {md(item.why)}. What to do: {md(item.what_to_do)}"
+                for item in not_graded]
+        out.append("")
+    if skipped:
+        out += ["Skipped at intake (not a student's notebook):", ""]
+        out += [f"- {md(line)}" for line in skipped]
+        out.append("")
+    out += [f"{len(totals)} students, {len(scored)} graded cells.", "",
+            "## Per exercise", "",
+            "| assignment | graded cell | mean | full marks | most common problems |",
+            "|---|---|---|---|---|"]
     for (assignment, grade_id), cells in sorted(by_cell.items()):
         mean = sum(r["score"] for r in cells) / len(cells)
         full = sum(r["score"] == r["max_score"] for r in cells) / len(cells)
@@ -123,10 +159,11 @@ def write_report(rows: list[dict], notes: dict[tuple, list[str]],
                            for name, count in counted[(assignment, grade_id)].most_common(3))
         out.append(f"| {assignment} | {grade_id} | {mean:.2f} / {cells[0]['max_score']:g} | "
                    f"{full:.0%} | {common} |")
-    out += ["", "## Per student", ""]
+    out += ["", "## Per student", "",
+            "Each total is over every assignment of this batch, as grades.csv gives it (a chapter "
+            "not handed in counts 0); in brackets, what the chapters handed in give.", ""]
     for student in sorted(totals):
-        got, out_of = totals[student]
-        out.append(f"- **{md(student, 80)}**: {got:g} / {out_of:g}")
+        out.append(f"- **{md(student, 130)}**: {total_line(totals[student])}")
         for (who, assignment, notebook), lines in sorted(notes.items()):
             if who == student:
                 for line in lines:
@@ -134,12 +171,49 @@ def write_report(rows: list[dict], notes: dict[tuple, list[str]],
     path.write_text("\n".join(out) + "\n")
 
 
+@dataclass
+class Total:
+    """One student's points: ``got`` of ``course`` (every assignment of the batch, as grades.csv
+    counts them), of which ``handed_in`` were in the chapters handed in and graded; the chapters
+    not graded (the grader failed on them)."""
+    got: float = 0.0
+    handed_in: float = 0.0
+    course: float = 0.0
+    not_graded: list | None = None
+
+
 def student_totals(rows: list[dict]) -> dict[str, list[float]]:
+    """{student: [points, out of]} over the notebooks of theirs that were graded."""
     totals: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
     for row in rows:
-        totals[row["student_id"]][0] += row["score"]
-        totals[row["student_id"]][1] += row["max_score"]
+        if graded(row):
+            totals[row["student_id"]][0] += row["score"]
+            totals[row["student_id"]][1] += row["max_score"]
     return dict(totals)
+
+
+def course_totals(rows: list[dict]) -> dict[str, Total]:
+    """{student: Total}, the course being every assignment with a row in ``rows``."""
+    cells = {(r["assignment"], r["notebook"], r["grade_id"]): r["max_score"] for r in rows}
+    course = sum(cells.values())
+    handed_in = student_totals(rows)
+    totals = {}
+    for row in rows:
+        total = totals.setdefault(row["student_id"], Total(
+            *handed_in.get(row["student_id"], [0.0, 0.0]), course=course, not_graded=[]))
+        if not graded(row) and row["assignment"] not in total.not_graded:
+            total.not_graded.append(row["assignment"])
+    return totals
+
+
+def total_line(total: Total) -> str:
+    """"5 / 53 (5 / 5 of the chapters handed in)", and the chapters not graded."""
+    line = f"{total.got:g} / {total.course:g}"
+    if total.handed_in != total.course:
+        line += f" ({total.got:g} / {total.handed_in:g} of the chapters handed in)"
+    if total.not_graded:
+        line += f"; {', '.join(total.not_graded)} {NOT_GRADED}"
+    return line
 
 
 def plot_scores(rows: list[dict], path: Path) -> None:
@@ -148,6 +222,7 @@ def plot_scores(rows: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
     import numpy as np
 
+    rows = [row for row in rows if graded(row)]
     cells = sorted({(row["assignment"], row["grade_id"]) for row in rows})
     fig, ax = plt.subplots(figsize=(9, 0.35 * len(cells) + 1.5))
     labels, zero, part, full = [], [], [], []

@@ -22,10 +22,15 @@ import nbformat
 from nbconvert.exporters import HTMLExporter
 
 from . import course, report, verdicts
-from .records import CellResult, Job, Result
+from . import gradebook as gradebook_module
+from . import capping
+from .records import GRADERS_FAULT, NOT_GRADED, STUDENTS_FAULT, CellResult, Job, Result
 from .sandbox import MEMORY_EXCEEDED, Limits, Sandbox, kernel_manager_class, remove_tree
 
-MAX_AUTOGRADED_BYTES = 8 * 1024 ** 2
+MiB = 1024 ** 2
+
+MAX_AUTOGRADED_BYTES = 8 * MiB   # the graded notebook kept for the Formgrader (and cached)
+MAX_FEEDBACK_BYTES = 8 * MiB     # one feedback page (and cached)
 
 
 @dataclass(frozen=True)
@@ -53,23 +58,37 @@ class Settings:
 
 
 def grade(job: Job, settings: Settings) -> Result:
-    """Never raises for anything in the submission: a problem becomes a note and zeros."""
+    """Never raises. Whose fault a failure is decides what becomes of the notebook
+    (``Result.status``): a problem of the submission (missing, unreadable, refused at intake, its
+    kernel died or ran out of time) becomes a note and zeros; a failure of the grader itself (no
+    space left, nbgrader or this code crashing, the sandbox not starting) becomes a note and no
+    score at all: the runner tries it again, then reports it "not graded: rerun"."""
     started = time.monotonic()
     result = Result(job.student, job.assignment, job.notebook, notes=list(job.notes))
-    max_scores = graded_cells(settings.template_db, job.assignment, job.notebook)
-    if job.notebook_bytes is not None:
-        try:
+    try:
+        if job.notebook_bytes is None:
+            result.status = STUDENTS_FAULT
+        elif full := course.disk_nearly_full(settings.scratch or tempfile.gettempdir()):
+            _grader_failed(result, full)
+        else:
             _grade_in(job, settings, result)
-        except Exception as error:  # noqa: BLE001 - this student's problem, never the batch's
-            result.notes.append(f"grading stopped with an error ({type(error).__name__}: "
-                                f"{error}); every graded cell scores 0")
-            result.cells = []
-    found = {cell.grade_id for cell in result.cells}
-    result.cells += [CellResult(grade_id, 0.0, points, 0.0)
-                     for grade_id, points in max_scores.items() if grade_id not in found]
+        if result.status != GRADERS_FAULT:
+            max_scores = graded_cells(settings.template_db, job.assignment, job.notebook)
+            found = {cell.grade_id for cell in result.cells}
+            result.cells += [CellResult(grade_id, 0.0, points, 0.0)
+                             for grade_id, points in max_scores.items() if grade_id not in found]
+    except Exception as error:  # noqa: BLE001 - the grader's own code: the grader's fault
+        _grader_failed(result, f"the grader failed ({type(error).__name__}: "
+                               f"{str(error)[:300]})")
     result.cells.sort(key=lambda cell: cell.grade_id)
     result.seconds = time.monotonic() - started
     return result
+
+
+def _grader_failed(result: Result, why: str) -> None:
+    result.status = GRADERS_FAULT
+    result.cells = []
+    result.notes.append(f"{why}: {NOT_GRADED}")
 
 
 def _grade_in(job: Job, settings: Settings, result: Result) -> None:
@@ -81,7 +100,7 @@ def _grade_in(job: Job, settings: Settings, result: Result) -> None:
 
 
 def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import Gradebook
     from nbgrader.apps import NbGraderAPI
 
     root = Path(scratch) / "course"
@@ -108,7 +127,8 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
                             f"ended: the cells not run score 0")
     autograded = root / "autograded" / job.student / job.assignment / f"{job.notebook}.ipynb"
     if not autograded.exists():
-        result.notes.append(_why_not_graded(outcome))
+        result.status, why = why_not_graded(outcome)
+        result.notes.append(why)
         log = (outcome.get("log") or "") + (outcome.get("error") or "")
         printable = "".join(c if c.isprintable() or c == "\n" else "?" for c in log)
         print(f"  nbgrader's log for {job.student}/{job.assignment}:\n"
@@ -134,7 +154,9 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
                 if verdict.passed is False and grade is not None and (grade.score or 0) > 0:
                     grade.manual_score = 0.0
                     overturned[verdict.grade_id] = verdict
-                    _comment(gradebook, source, grade, verdict.message, MissingEntry)
+                    gradebook_module.add_comment(gradebook, source, grade.name, job.notebook,
+                                                 job.assignment, job.student,
+                                                 recheck_comment(grade.name, verdict.message))
             gradebook.db.commit()
         for name, grade in grades.items():
             problem = problems.get(name, report.NOTHING)
@@ -143,19 +165,32 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
                 name, float(grade.score or 0.0), float(grade.max_score),
                 kernel_score=float(grade.auto_score or 0.0),
                 recheck=rechecked.note if rechecked else "", problem=problem.note,
-                found=tuple((rechecked or problem).found)))
+                found=tuple((rechecked or problem).found),
+                comment=recheck_comment(name, rechecked.message) if rechecked else "",
+                manual=grade.auto_score is None))
     report.make_safe(executed)
     nbformat.write(executed, autograded)
     text = autograded.read_text()
     if len(text) > MAX_AUTOGRADED_BYTES:
+        # outputs capped as they arrived (capping.py) but sources up to intake.MAX_NOTEBOOK:
+        # kept without outputs, and the feedback page made from that
         for cell in executed.cells:
             cell["outputs"] = [] if cell.cell_type == "code" else cell.get("outputs")
         text = nbformat.writes(executed)
+        if len(text) > MAX_AUTOGRADED_BYTES:
+            result.notes.append(f"the graded notebook is over {MAX_AUTOGRADED_BYTES // MiB} "
+                                f"MB even without its outputs: no copy kept, no feedback page")
+            return
+        autograded.unlink()
+        autograded.write_text(text)
     result.autograded_json = text
     api.generate_feedback(job.assignment, job.student)
     feedback = root / "feedback" / job.student / job.assignment / f"{job.notebook}.html"
-    if feedback.exists():
+    if feedback.exists() and feedback.stat().st_size <= MAX_FEEDBACK_BYTES:
         result.feedback_html = report.safe_html(feedback.read_text(errors="replace"))
+    elif feedback.exists():
+        result.notes.append(f"its feedback page was over {MAX_FEEDBACK_BYTES // MiB} MB: "
+                            f"not kept")
 
 
 def _sandbox(folder: Path, settings: Settings) -> Sandbox:
@@ -173,10 +208,19 @@ def _config(root: Path, kernel_folder: Path, settings: Settings):
     private.SandboxedKernelManager.folder = str(kernel_folder)
     private.SandboxedKernelManager.limits = asdict(settings.limits)
     private.SandboxedKernelManager.mode = settings.sandbox
-    # nbgrader makes the autograded notebook read-only (444); this process writes it again
-    # (report.make_safe), which only root could do over 444.
-    private.Autograde.permissions = 644  # nbgrader reads its digits as octal
+    # nbgrader makes the autograded notebook read-only (444), which an ordinary user cannot
+    # write again (report.make_safe): 644, whose digits nbgrader reads as octal
+    private.Autograde.permissions = 644
     private.GenerateFeedback.exporter_class = FeedbackExporter
+    # --- output capped while it arrives (capping.py) -------------------------------------------
+    from nbgrader.converters import Autograde
+    from nbgrader.preprocessors import Execute
+
+    steps = config.Autograde.get("autograde_preprocessors") or \
+        Autograde.class_traits()["autograde_preprocessors"].default()
+    private.Autograde.autograde_preprocessors = [
+        capping.CappedExecute if step is Execute else step for step in steps]
+    private.KernelManager.client_class = "tconv.grader.capping.CappedKernelClient"
     config.merge(private)
     return config
 
@@ -210,38 +254,55 @@ class FeedbackExporter(HTMLExporter):
         return environment
 
 
-def _why_not_graded(outcome: dict) -> str:
+# What in nbgrader's log, when it could not run a notebook to the end, names the cause. The
+# grader's causes are looked for first: a failure is the student's only when the log says so.
+GRADERS_CAUSES = {
+    "No space left on device": "no space left on the grader's disk",
+    "database or disk is full": "no space left on the grader's disk",
+    "OperationalError": "the gradebook's database failed",
+    "MemoryError": "the grader ran out of memory",
+    "OSError": "a file operation of the grader failed",
+    "Errno": "a file operation of the grader failed",
+    # before the learner's first cell: the sandbox or the kernel did not start
+    "Kernel died before replying to kernel_info": "the notebook's kernel did not start",
+    "Kernel didn't respond in": "the notebook's kernel did not start",
+}
+STUDENTS_CAUSES = {
+    "DeadKernelError": "its kernel died while the notebook ran (os._exit, a crash, the memory "
+                       "limit or the notebook's time budget)",
+    "Kernel died": "its kernel died while the notebook ran (os._exit, a crash, the memory limit "
+                   "or the notebook's time budget)",
+    "UnresponsiveKernelError": "its kernel stopped answering and could not be interrupted",
+    "Timeout waiting for IOPub output": "its output stopped arriving (a cell printed more than "
+                                        "the grader reads at once, "
+                                        f"{capping.MESSAGE_BYTES // MiB} MB)",
+    "CellTimeoutError": "a cell ran past the time limit and could not be stopped",
+    "SchemaTooOldError": "its cells' nbgrader metadata was changed",
+    "SchemaTooNewError": "its cells' nbgrader metadata was changed",
+    "ValidationError": "its cells' nbgrader metadata is not valid",
+}
+
+
+def why_not_graded(outcome: dict) -> tuple[str, str]:
+    """(status, note) for a notebook nbgrader could not run to the end, from its log."""
     log = (outcome.get("log") or "") + (outcome.get("error") or "")
-    if "Kernel died" in log or "DeadKernelError" in log or "kernel died" in log.lower():
-        return ("its kernel died while the notebook ran (os._exit, a crash, the memory limit or "
-                "the notebook's time budget): every graded cell scores 0")
     last = [line.strip() for line in log.splitlines() if line.strip()
             and not line.startswith(("[WARNING]", "[INFO]"))][-1:] or ["no log"]
-    return (f"nbgrader could not run this notebook to the end ({last[0][:200]}): every graded "
-            f"cell scores 0")
+    for causes, status in ((GRADERS_CAUSES, GRADERS_FAULT), (STUDENTS_CAUSES, STUDENTS_FAULT)):
+        for marker, cause in causes.items():
+            if marker in log:
+                if status == GRADERS_FAULT:
+                    return status, f"{cause} ({last[0][:200]}): {NOT_GRADED}"
+                return status, f"{cause}: every graded cell scores 0"
+    return GRADERS_FAULT, (f"nbgrader could not run this notebook to the end ({last[0][:200]}): "
+                           f"{NOT_GRADED}")
 
 
-def _comment(gradebook, source: Path, grade, message: str, missing) -> None:
-    """Put the re-check's reason where the feedback shows it: on the solution cell above."""
-    above = None
-    for cell in nbformat.read(source, as_version=4).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            above = meta["grade_id"]
-        if meta.get("grade_id") == grade.name:
-            break
-    if above is None:
-        return
-    notebook = grade.notebook
-    try:
-        comment = gradebook.find_comment(above, notebook.name, notebook.assignment.name,
-                                         notebook.student.id)
-    except missing:
-        return
-    text = (f"{grade.name} scored 0: its visible test passed in your notebook, but when your "
+def recheck_comment(grade_id: str, message: str) -> str:
+    """The Formgrader's and the feedback's comment on a cell the re-check overturned."""
+    return (f"{grade_id} scored 0: its visible test passed in your notebook, but when your "
             f"function was re-run outside the notebook and checked on all of this cell's cases, "
             f"the hidden ones too, it failed.\n{message}")
-    comment.manual_comment = "\n\n".join(filter(None, [comment.manual_comment, text]))
 
 
 def graded_cells(template_db: Path, assignment: str, notebook: str) -> dict[str, float]:
