@@ -54,7 +54,9 @@ def test_an_ordinary_user_grades_honest_students_right_and_every_attack_fails(mo
     outputs = {s: classroom.printed(classroom.graded_outputs(batch.grades, s))
                for s in ("leaks_secrets", "forks_many", "memory_bomb", "reads_answers")}
     assert "LEAK" not in outputs["leaks_secrets"] and "ENV None" in outputs["leaks_secrets"]
-    assert int(outputs["forks_many"].split("PROCESSES ")[1].split()[0]) < 64
+    forks = int(outputs["forks_many"].split("PROCESSES ")[1].split()[0])
+    # under Landlock alone the limit is the user's tasks when the kernel started plus 64
+    assert forks < 64 if mode == "on" else ("stopped:" in outputs["forks_many"] and forks < 150)
     assert "no memory for that" in outputs["memory_bomb"]
     assert "READ THE ANSWERS" not in outputs["reads_answers"]
 

@@ -76,8 +76,9 @@ NOT_PROTECTED = {
     "userns": "as in root mode; and the notebook's processes run under your uid (in their own "
               "user namespace, which cannot reach your files or processes)",
     "landlock": "the process list of this machine is visible; HOME and /tmp of a notebook are on "
-                "the host's disk (64 MB a file, no total); the processes count against your own "
-                "process limit; Unix sockets at paths outside the sandbox can be connected to",
+                "the host's disk (64 MB a file, no total); its process limit is what your uid runs "
+                "at its start plus 64; Unix sockets at paths outside the sandbox can be "
+                "connected to",
     "off": "everything: a notebook can read the answers, your files and the other students' "
            "work, and change any grade: only for code you trust",
 }
@@ -205,7 +206,10 @@ class Sandbox:
     def _landlock(self, argv, rlimits, timeout, sockets, environment) -> list[str]:
         """No namespaces: the same command under Landlock, seccomp and limits only. Its HOME and
         /tmp are folders of its own in ``folder``; it reads only what ``readable`` and
-        ``packages`` name (the package folders can be listed, not read)."""
+        ``packages`` name (the package folders can be listed, not read). RLIMIT_NPROC counts
+        every task of the uid here, the grader's own threads too: the limit is what the uid runs
+        now plus ``processes``."""
+        rlimits = dict(rlimits, nproc=tasks_of(os.getuid()) + self.limits.processes)
         home, tmp = self.folder / "home", self.folder / "tmp"
         for path in (home, tmp, home / ".config" / "matplotlib"):
             path.mkdir(parents=True, exist_ok=True)
@@ -287,6 +291,22 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/random")
 CONFINE = Path(__file__).with_name("confine.py")
 CONFINE_INSIDE = Path("/run/tconv/confine.py")
 SECCOMP_INSIDE = Path("/run/tconv/seccomp.bpf")
+
+
+def tasks_of(uid: int) -> int:
+    """How many tasks (threads) the user ``uid`` runs now, as RLIMIT_NPROC counts them."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            count += int(fields.get("Threads", "1"))
+    return count
 
 
 def _read_except(roots: list[Path], excluded: list[Path], listed: list[Path]) -> list[Path]:
