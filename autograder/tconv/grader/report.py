@@ -121,8 +121,8 @@ def write_report(rows: list[dict], notes: dict[tuple, list[str]],
                  mistakes: dict[tuple, list[str]], path: Path,
                  not_graded: list[NotGraded] = (), skipped: list[str] = (),
                  sandbox: str = "") -> None:
-    """report.md: first, which sandbox mode graded and what it does not protect (``sandbox``),
-    what was not graded (as in not_graded.csv) and what the intake skipped; per exercise, mean,
+    """report.md: first, what was not graded (as in not_graded.csv) and what the intake skipped,
+    then which sandbox mode graded and what it does not protect (``sandbox``); per exercise, mean,
     share of full marks and the most common problems; per student, the course total as
     grades.csv gives it (with what the chapters handed in give), and one line per notebook that
     lost points or was not as expected."""
@@ -136,8 +136,6 @@ def write_report(rows: list[dict], notes: dict[tuple, list[str]],
             counted[(assignment, grade_id)][mistake] += 1
     totals = course_totals(rows)
     out = ["# Grading report", ""]
-    if sandbox:
-        out += [f"Graded with {md(sandbox, 2000)}", ""]
     if not_graded:
         out += [f"**Not graded: {len(not_graded)}** (also in not_graded.csv; `make grade` exits "
                 f"with an error while this list is not empty):", ""]
@@ -148,6 +146,8 @@ def write_report(rows: list[dict], notes: dict[tuple, list[str]],
         out += ["Skipped at intake (not a student's notebook):", ""]
         out += [f"- {md(line)}" for line in skipped]
         out.append("")
+    if sandbox:
+        out += [f"Graded with {md(sandbox, 2000)}", ""]
     out += [f"{len(totals)} students, {len(scored)} graded cells.", "",
             "## Per exercise", "",
             "| assignment | graded cell | mean | full marks | most common problems |",
