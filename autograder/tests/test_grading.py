@@ -253,7 +253,7 @@ def test_an_email_and_a_long_id_are_graded_and_a_refused_one_is_named(graded_cla
         assert score[student][0] == score[student][1] > 0, student
     text = (graded_class.grades / "report.md").read_text()
     top = text.split("## Per exercise")[0]
-    assert "**Not graded:" in top and f"- {classroom.REFUSED_ID}: a student id is" in top
+    assert "**Not graded:" in top and f"- {report.md(classroom.REFUSED_ID)}: a student id is" in top
     refused = [row for row in classroom.read_rows(graded_class.grades / "not_graded.csv")
                if row["what"] == classroom.REFUSED_ID]
     assert len(refused) == 1 and "rename it" in refused[0]["what_to_do"]
