@@ -10,13 +10,16 @@ the kind of finding, expected and actual values at the first difference, the kno
 that explain every case, the shortcut taken, the hint. The learner's message is a rendering of
 that record (``verdict.message``). In a Jupyter kernel the record is also published, as JSON, in
 a display output of type ``VERDICT_MIMETYPE`` with an empty text (so nothing more is shown), and
-the grader reads it back with ``json``: no message is ever parsed back.
+the grader reads it back with ``json``: no message is ever parsed back. In a learner's own kernel
+the failure is shown as an error output but not raised, so that *Run All* reaches the end of the
+chapter; under nbgrader (autograde, Validate) and outside a kernel it is raised (``published``).
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import asdict, dataclass, replace
 
 from . import guard
@@ -145,29 +148,47 @@ def fail(exercise: str, call: str, finding: str, detail: str, **fields) -> Check
 
 def published(check):
     """Decorate a public check: in a Jupyter kernel, a failure's record is published (invisibly)
-    before the learner's message is raised, for the grader to read."""
+    for the grader to read, then the learner's message is shown.
+
+    The message is raised (``CheckFailed``) outside a kernel (the package's tests, the grader's
+    re-check) and in a kernel that nbgrader runs (``NBGRADER_EXECUTION`` is set: autograde and
+    Validate), where the error output is what scores the cell 0. In a learner's own kernel it is
+    shown as the same error output without being raised, so that *Run All* goes on to the end of
+    the chapter (JupyterLab stops at a cell that raises, not at one that shows an error)."""
     @functools.wraps(check)
     def run(*args, **kwargs):
         __tracebackhide__ = True  # noqa: F841 - IPython and pytest leave this frame out
         try:
             return check(*args, **kwargs)
         except CheckFailed as failure:
-            _publish(failure.verdict)
-            raise
+            shell = _kernel_shell()
+            if shell is not None:
+                from IPython.display import display
+
+                display(output_data(failure.verdict), raw=True)
+            if shell is None or graded():
+                raise
+            shell.showtraceback(exc_tuple=(type(failure), failure, failure.__traceback__))
+            return None
     return run
 
 
-def _publish(verdict: CheckVerdict) -> None:
+def graded() -> bool:
+    """True while nbgrader runs the notebook: autograde, and Validate (both set
+    ``NBGRADER_EXECUTION``)."""
+    return bool(os.environ.get("NBGRADER_EXECUTION"))
+
+
+def _kernel_shell():
+    """IPython's shell when running in a Jupyter kernel, else None (nobody reads the record)."""
     try:
         from IPython import get_ipython
     except ImportError:
-        return
+        return None
     shell = get_ipython()
     if shell is None or getattr(shell, "kernel", None) is None:
-        return  # not in a kernel: nobody reads the record there
-    from IPython.display import display
-
-    display(output_data(verdict), raw=True)
+        return None
+    return shell
 
 
 def output_data(verdict: CheckVerdict) -> dict:

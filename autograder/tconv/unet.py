@@ -6,7 +6,8 @@ Nothing here is an exercise's answer: the network takes the decoder block class 
 - ``size_table``: every feature map's size in U-Net, computed with chapter 02's size functions
   (572 -> 388 for the paper's network).
 - ``input_size_for``: the input tile a network of some depth needs for a given output size.
-- ``UNet``: contracting path, bottleneck, expanding path of ``decoder_block``s, 1x1 head.
+- ``UNet``: contracting path, bottleneck, expanding path of ``decoder_block``s, 1x1 head;
+  ``block_ready``: whether the learner's block can be trained (else the cells using it skip).
 - ``make_shapes``: a synthetic segmentation task (bright shapes on a noisy, unevenly lit
   background, with their masks), generated from a seed, no download.
 - ``train``, ``predict``, ``iou``, ``edge_pixels``, ``accuracy_on``: a seeded training loop and
@@ -174,6 +175,33 @@ def build_model(decoder_block, seed=0, skips=True) -> UNet:
     ``skips=False``: the same network with its skip connections cut (fed zeros)."""
     torch.manual_seed(seed)
     return UNet(decoder_block, base_channels=BASE_CHANNELS, depth=DEPTH, skips=skips)
+
+
+SKIPPED = "skipped: this cell uses your DecoderBlock, which is not ready yet (see above)."
+
+
+def block_ready(decoder_block) -> bool:
+    """Whether the chapter's U-Net can be built of ``decoder_block`` and maps an input tile to a
+    mask of the right size (``IMAGE_SIZE``). If not, prints why, and that the cells using it are
+    skipped (each prints ``SKIPPED``), so that *Run All* still reaches the end of the chapter.
+    Whether its numbers are right is for the checks to say, not for this."""
+    size = input_size_for(IMAGE_SIZE, DEPTH)
+    try:
+        with torch.no_grad():
+            shape = tuple(UNet(decoder_block)(torch.zeros(1, 1, size, size)).shape)
+    except NotImplementedError:
+        reason = "it stops at `raise NotImplementedError()` (exercise 2 is not written yet)"
+    except Exception as error:  # the learner's bug, shown here and explained by the checks
+        reason = f"building or running the U-Net made of it raised {type(error).__name__}: {error}"
+    else:
+        if shape == (1, 1, IMAGE_SIZE, IMAGE_SIZE):
+            return True
+        reason = (f"the U-Net made of it turns a {size}x{size} input into shape {shape}, not "
+                  f"(1, 1, {IMAGE_SIZE}, {IMAGE_SIZE})")
+    print(f"Your DecoderBlock cannot be trained yet: {reason}.\nThe cells of this section that "
+          f"use it are skipped (they say so); checks 5 to 7 above say what to fix. When they "
+          f"pass, run this section again.")
+    return False
 
 
 # --- the modern U-Net: padded convolutions, no crop ---------------------------------------------

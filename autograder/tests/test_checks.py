@@ -571,6 +571,66 @@ def test_a_record_that_is_not_one_is_ignored_and_the_error_read_instead():
     assert problem.found == ("CheckFailed",) and problem.note == "CheckFailed: conv_transpose1d(...)"
 
 
+# --- a failing check in a kernel: shown without stopping Run All, raised under nbgrader ------------
+
+def run_in_a_kernel(environment: str | None):
+    """A two-cell notebook, a wrong answer checked then a cell after it, executed by nbclient as
+    JupyterLab's Run All does (it stops at the first cell whose execution reply is an error),
+    with ``NBGRADER_EXECUTION`` as given (None: unset, a learner's own kernel)."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(
+            "import numpy as np\nfrom tconv import checkerboard_cases, checks\n"
+            "def overlap_counts_1d(k, s, n):\n    return np.ones((n - 1) * s + k, dtype=int)\n"
+            "checks.check_overlap_counts_1d(overlap_counts_1d, checkerboard_cases.counts_example())\n"
+            "print('the same cell goes on')"),
+        nbformat.v4.new_code_cell("print('the next cell ran')")])
+    environment_before = os.environ.pop("NBGRADER_EXECUTION", None)
+    if environment is not None:
+        os.environ["NBGRADER_EXECUTION"] = environment
+    try:
+        NotebookClient(notebook, timeout=120, kernel_name="python3").execute()
+    finally:
+        os.environ.pop("NBGRADER_EXECUTION", None)
+        if environment_before is not None:
+            os.environ["NBGRADER_EXECUTION"] = environment_before
+    return notebook
+
+
+def test_in_a_learners_kernel_a_failing_check_shows_its_error_and_run_all_goes_on():
+    """The failure is the same error output as a raised CheckFailed (red, the message alone),
+    with the record before it, but the cell's execution succeeds: the next cell runs. The grading
+    report reads such a cell as it reads a raised failure."""
+    import nbformat
+
+    from tconv.grader import report
+
+    notebook = run_in_a_kernel(None)  # NotebookClient raises CellExecutionError on a raise
+    outputs = notebook.cells[0].outputs
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert len(errors) == 1 and errors[0].ename == "CheckFailed"
+    assert "overlap_counts_1d(" in errors[0].evalue and "Traceback" not in "".join(errors[0].traceback)
+    assert not [o for o in outputs if o.output_type == "stream" and o.name == "stderr"]
+    assert "the next cell ran" in notebook.cells[1].outputs[0].text
+    cell = notebook.cells[0]
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "counts"}
+    problem = report.cell_problems(nbformat.v4.new_notebook(cells=[cell]))["counts"]
+    assert problem.found and problem.found != ("CheckFailed",), problem
+
+
+@pytest.mark.parametrize("environment", ["autograde", "validate"])
+def test_under_nbgrader_a_failing_check_raises_and_stops_its_cell(environment):
+    """Autograde and Validate (both set NBGRADER_EXECUTION) see the failure raised: the cell's
+    execution fails (nbgrader scores it 0; Validate reports it)."""
+    from nbclient.exceptions import CellExecutionError
+
+    with pytest.raises(CellExecutionError) as raised:
+        run_in_a_kernel(environment)
+    assert "CheckFailed" in str(raised.value)
+
+
 # --- the notebooks call only what the registry knows ----------------------------------------------
 
 def graded_calls():
