@@ -36,10 +36,10 @@ import pytest
 
 import classroom
 from conftest import grade_reusing
-from tconv.grader import course, formgrader, grading
+from tconv.grader import course, formgrader
 
 sys.path.insert(0, str(course.ROOT / "scripts"))
-import course_env  # noqa: E402  (scripts/course_env.py: what `make lab` runs)
+import course_env  # scripts/course_env.py: what `make lab` runs
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for this machine's closed network (see the machine notes): no background connections.
