@@ -37,7 +37,7 @@ export TORCH_INDEX
 export MPLCONFIGDIR := $(abspath $(VENV))/matplotlib
 STAMP := $(VENV)/.installed
 
-.PHONY: help env lab test release grade bench publish formgrader export clean chromium bubblewrap system-packages
+.PHONY: help env lab test test-fast release grade bench publish formgrader export clean chromium bubblewrap system-packages
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -57,10 +57,17 @@ $(STAMP): requirements.txt autograder/pyproject.toml scripts/course_env.py
 lab: env ## open JupyterLab on the learners' notebooks in course/ (no instructor tools)
 	$(BIN)/python scripts/course_env.py lab --venv $(VENV) --root course --port $(PORT)
 
-test: ## run every check of the course (what CI runs)
+test: ## run every check of the course, ruff first (what CI runs)
 	@# the venv (pip) and the Debian packages (apt) are made side by side: neither waits for the other
 	$(MAKE) --no-print-directory --jobs=2 --output-sync=target env system-packages
+	ruff check .
 	python -m pytest autograder/tests $(PYTEST_ARGS)
+
+# The markers are applied by autograder/tests/conftest.py from the fixtures a test waits for.
+FAST := not batch and not browser and not publish
+test-fast: env ## ruff, then the tests that wait for no grading batch, browser or learners' copy
+	ruff check .
+	python -m pytest autograder/tests -m "$(FAST)" $(PYTEST_ARGS)
 
 # The browser test drives Debian's Chromium (Playwright's own browser download does not work here);
 # grading runs each student's code in a sandbox made with bubblewrap (tconv/grader/sandbox.py).
@@ -69,7 +76,7 @@ test: ## run every check of the course (what CI runs)
 NEED_chromium := $(if $(wildcard /usr/bin/chromium),,chromium)
 NEED_bubblewrap := $(if $(shell command -v bwrap),,bubblewrap)
 WITHOUT_chromium := the browser test (autograder/tests/test_browser.py) will be SKIPPED
-WITHOUT_bubblewrap := grading falls back to its Landlock mode, which protects less (README: \
+WITHOUT_bubblewrap := grading falls back to its Landlock mode, which protects less (docs/grading.md: \
   'Grading without root'); sudo apt-get install bubblewrap gives the namespace modes
 define apt_install
 	@if [ -n "$(strip $(1))" ]; then \

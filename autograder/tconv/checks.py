@@ -40,7 +40,7 @@ def try_it(fn, *args, **kwargs) -> None:
         print(f"{name} stopped at `raise NotImplementedError()`: replace that line in the exercise "
               f"cell with your code, run that cell, then this one. The checks below run anyway.")
         return
-    except Exception as error:  # shown, not raised: the checks below run all the same
+    except Exception as error:  # noqa: BLE001 - shown, not raised: the checks below run anyway
         print(f"{name} raised {type(error).__name__}: {error}\n{hint_for(error)}"
               f"The checks below run anyway and say more; to see the full traceback, call it "
               f"in a cell of your own.")
@@ -64,12 +64,12 @@ def _made(exercise: exercises.Exercise):
     sources = [source for source, _ in exercise.twins]
     if exercise.compare == "arrays":
         def check(fn, cases, picture=True, *, shortcuts: guard.Guard | None = None) -> None:
-            __tracebackhide__ = True  # noqa: F841
+            __tracebackhide__ = True
             compare_arrays(exercise.learner, fn, cases, exercise.twins, exercise.formula,
                           exercise.mistakes, picture, exercise.what, shortcuts)
     else:
         def check(fn, cases, *, shortcuts: guard.Guard | None = None) -> None:
-            __tracebackhide__ = True  # noqa: F841
+            __tracebackhide__ = True
             compare_ints(exercise.learner, fn, cases, exercise.twins, exercise.formula,
                         exercise.mistakes, shortcuts)
     check.__name__ = check.__qualname__ = exercise.check

@@ -96,7 +96,7 @@ def _arrays_in(case, output_shape=None) -> list:
 
 
 def _as_float_array(name: str, answer, case: Case) -> np.ndarray:
-    __tracebackhide__ = True  # noqa: F841
+    __tracebackhide__ = True
     if answer is None:
         raise judge.fail(name, case.describe(name), "returned None",
                          "returned None: did you forget to `return` the output array?",
@@ -172,7 +172,7 @@ def conclude(name: str, cases, sources: list, outcomes: list, known: list, same,
              picture: bool = False, passed: str | None = None) -> None:
     """Print the pass line (``passed``, or the usual one), or raise CheckFailed for the first
     failing case, with how many cases fail and the known mistake that explains all of them."""
-    __tracebackhide__ = True  # noqa: F841 - the checks' own frames are no help to a learner
+    __tracebackhide__ = True  # the checks' own frames are no help to a learner
     failed = [outcome for outcome in outcomes if outcome.problem is not None]
     if not failed:
         if passed:
@@ -195,7 +195,7 @@ def _format(array: np.ndarray) -> str:
 def compare_arrays(name, fn, cases, sources, formula, known, picture,
                   what="output length", shortcuts=None) -> None:
     """``formula(case)`` explains the right shape; ``what`` names it ("output length", ...)."""
-    __tracebackhide__ = True  # noqa: F841 - the checks' own frames are no help to a learner
+    __tracebackhide__ = True  # the checks' own frames are no help to a learner
     outcomes = []
     for case in cases:
         got = run_case(name, fn, case, shortcuts)
@@ -253,7 +253,7 @@ def _side_by_side(expected: np.ndarray, actual: np.ndarray, label: str = "") -> 
 
 
 def compare_ints(name, fn, cases, sources, formula, known, shortcuts=None) -> None:
-    __tracebackhide__ = True  # noqa: F841 - the checks' own frames are no help to a learner
+    __tracebackhide__ = True  # the checks' own frames are no help to a learner
     outcomes = []
     for case in cases:
         got = run_case(name, fn, case, shortcuts)

@@ -157,7 +157,7 @@ def published(check):
     the chapter (JupyterLab stops at a cell that raises, not at one that shows an error)."""
     @functools.wraps(check)
     def run(*args, **kwargs):
-        __tracebackhide__ = True  # noqa: F841 - IPython and pytest leave this frame out
+        __tracebackhide__ = True  # IPython and pytest leave this frame out
         try:
             return check(*args, **kwargs)
         except CheckFailed as failure:
@@ -239,7 +239,7 @@ def call_learner(exercise: str, call: str, fn, *args, shortcuts: guard.Guard | N
                    f"raised NotImplementedError: {stub or exercise} is not written yet: replace "
                    f"`raise NotImplementedError()` in its cell with your code and run that cell "
                    f"again.") from None
-    except Exception as error:  # the learner's bug: judged by the caller
+    except Exception as error:  # noqa: BLE001 - the learner's bug: judged by the caller
         return Answer(error=error)
     if taken:
         raise shortcut(exercise, call, taken[0], advice, where)

@@ -73,6 +73,10 @@ REPO = "jdoe/transposed-convolution"  # the learners' repository named by `make 
 
 COPY = {"published", "learner_venv"}                         # what the background makes
 GRADED = {"graded_class", "zip_graded", "unsandboxed_batch", "as_a_user"}  # (fixtures that wait)
+BROWSER = {"lab", "page"}         # test_browser.py: JupyterLab, and Chromium on it
+# The markers (registered in pyproject.toml), from the fixtures a test uses, so that a new test is
+# marked by what it waits for: `make test-fast` deselects the three (docs/testing.md).
+MARKERS = {"batch": GRADED, "publish": COPY, "browser": BROWSER}
 
 
 def _stage(item) -> int:
@@ -89,10 +93,17 @@ def _stage(item) -> int:
     return 2 if names & GRADED else 1 if names & COPY else 0
 
 
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
 def pytest_collection_modifyitems(config, items):
-    """Tests, stably reordered by _stage (within a stage, in their usual order): the background
-    starts after the browser's learner tests and runs while the tests that need none of it do;
-    those that wait for it run last, in the order it makes what they wait for."""
+    """Each test marked by what it waits for (MARKERS); then the tests, stably reordered by _stage
+    (within a stage, in their usual order): the background starts after the browser's learner
+    tests and runs while the tests that need none of it do; those that wait for it run last, in
+    the order it makes what they wait for."""
+    for item in items:
+        names = set(item.fixturenames)
+        for marker, fixtures in MARKERS.items():
+            if names & fixtures:
+                item.add_marker(marker)
     items.sort(key=_stage)
 
 

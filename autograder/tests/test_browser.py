@@ -36,10 +36,10 @@ import pytest
 
 import classroom
 from conftest import grade_reusing
-from tconv.grader import course, formgrader, grading
+from tconv.grader import course, formgrader
 
 sys.path.insert(0, str(course.ROOT / "scripts"))
-import course_env  # noqa: E402  (scripts/course_env.py: what `make lab` runs)
+import course_env  # scripts/course_env.py: what `make lab` runs
 
 CHROMIUM = Path("/usr/bin/chromium")
 # Flags for this machine's closed network (see the machine notes): no background connections.
@@ -288,7 +288,7 @@ def test_a_learner_sees_no_instructor_tool(lab, page):
 
     try:
         dialog.get_by_text("Success").wait_for(timeout=180_000)
-    except PlaywrightTimeout:  # what the dialog says instead (the stall README.md describes)
+    except PlaywrightTimeout:  # what the dialog says instead (the stall in benchmarks/RESULTS.md)
         screenshot(page, "07_validate_no_success")
         pytest.fail(f"Validate gave no success in 180 s; its dialog says: "
                     f"{dialog.inner_text()[:2000]!r}")

@@ -10,7 +10,6 @@ import sys
 import time
 
 import nbformat
-import zmq
 
 from tconv.grader import capping, course
 

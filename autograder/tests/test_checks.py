@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import checks_on_references as checks
-from test_unet import Padded  # the course's block with padded 3x3 convolutions
+from helpers import Padded  # the course's block with a padded first 3x3 convolution
 from tconv import cases, comparing, exercises, judge, mistakes, plots, unet_reference
 from tconv import checks as learner_checks  # the guard as in a learner's notebook
 from tconv.grader import verdicts
@@ -205,7 +205,17 @@ def test_the_registry_declares_every_check_once_and_checks_makes_them_all():
     for exercise in exercises.EXERCISES:
         assert getattr(learner_checks, exercise.check).__name__ == exercise.check
         assert exercise.recheck == (exercise.check in verdicts.RECHECKABLE)
-    assert verdicts.RECHECKABLE == exercises.recheckable() and len(verdicts.RECHECKABLE) >= 13
+
+
+def test_the_re_check_re_checks_exactly_what_graded_cells_call_with_the_registrys_references():
+    """What the re-check re-checks, held against the notebooks, not against the registry's own
+    list: every check a graded cell calls, each with its exercise's reference; chapter 06's
+    optional autograd Function, which no graded cell calls, is not re-checked."""
+    graded = {check for _, _, check, _ in graded_calls()}
+    assert set(verdicts.RECHECKABLE) == graded
+    assert "check_scatter_add_function" not in verdicts.RECHECKABLE
+    for check, reference in verdicts.RECHECKABLE.items():
+        assert reference is exercises.BY_CHECK[check].reference, check
 
 
 def test_the_span_slip_d_times_k_is_named_and_not_mistaken_for_others():

@@ -28,11 +28,12 @@ from packaging.version import Version
 from tconv.grader import course, publish
 
 sys.path.insert(0, str(course.ROOT / "scripts"))
-import course_env  # noqa: E402
+import course_env
 
 CONDA_TO_PIP = {"pytorch-cpu": "torch", "pytorch": "torch", "matplotlib-base": "matplotlib"}
 NOT_PACKAGES = {"python", "pip", "nomkl"}
-NOT_FOR_LEARNERS = {"pytest", "hypothesis", "playwright", "dask", "distributed", "pyseccomp"}
+NOT_FOR_LEARNERS = {"pytest", "hypothesis", "playwright", "ruff", "dask", "distributed",
+                    "pyseccomp"}
 
 
 def pinned(lines) -> dict[str, Version]:

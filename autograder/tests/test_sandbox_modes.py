@@ -12,7 +12,6 @@ from __future__ import annotations
 import json
 import shutil
 import os
-import socket
 import subprocess
 import sys
 import textwrap

@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from torch import nn
 
 import checks_on_references as checks
+from helpers import Padded  # the course's block with a padded first 3x3 convolution
 from tconv import checks as learner_checks  # the guard as in a learner's notebook
 from tconv import (checkerboard_reference, exercises, plots, unet, unet_cases, unet_mistakes,
                    unet_plots, unet_reference)
@@ -392,12 +393,6 @@ class Renamed(nn.Module):
         self.upconv = nn.ConvTranspose2d(in_channels, in_channels // 2, 2, stride=2)
         self.first = nn.Conv2d(in_channels, out_channels, 3)
         self.second = nn.Conv2d(out_channels, out_channels, 3)
-
-
-class Padded(unet_reference.DecoderBlock):
-    def __init__(self, in_channels, out_channels):
-        super().__init__(in_channels, out_channels)
-        self.conv1 = nn.Conv2d(in_channels, out_channels, 3, padding=1)
 
 
 class NoBias(unet_reference.DecoderBlock):

@@ -17,7 +17,6 @@ import nbformat
 import numpy as np
 import pytest
 
-import checks_on_references as checks
 from tconv import exercises
 from tconv.grader import course, verdicts
 

@@ -42,7 +42,6 @@ from pathlib import Path
 
 from . import course, gradebook, intake, report, runner, sandbox, task
 from .records import GRADED, NOT_GRADED, NotGraded, Result
-from .report import EXERCISE_COLUMNS  # noqa: F401 - the exercises.csv contract
 
 def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT, jobs: int = 1,
           limits: sandbox.Limits = sandbox.Limits(), sandbox_mode: str = "on",

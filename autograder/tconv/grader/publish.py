@@ -423,7 +423,7 @@ def record_chapter(released: Path, into: Path, prefix: str, timeout: int = 900) 
         client = NotebookClient(notebook, timeout=timeout, kernel_name="python3",
                                 resources={"metadata": {"path": str(work)}})
         client.execute()
-    except Exception as error:
+    except Exception as error:  # noqa: BLE001 - any failure of the run: named, with its output
         raise PublishError(f"{released.name}: running it with the answers failed, so nothing "
                            f"could be recorded:\n{str(error)[-3000:]}") from None
     finally:
