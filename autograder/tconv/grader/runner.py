@@ -30,6 +30,7 @@ import contextlib
 import functools
 import hashlib
 import json
+import secrets
 import sys
 import time
 from dataclasses import asdict
@@ -171,17 +172,22 @@ class DaskPool:
         self.slots = max(1, sum(client.nthreads().values()))
 
     def submit(self, job: Job, n: int):
-        return self.client.submit(task.grade, job, self.shared, key=f"grade-{n}-{job.student}",
-                                  pure=False)
+        # a key of its own for each try: a retried task never meets its forgotten first try
+        key = f"grade-{n}-{job.student}-{secrets.token_hex(4)}"
+        return self.client.submit(task.grade, job, self.shared, key=key, pure=False)
 
     def wait(self, futures: set, timeout: float) -> set:
         """The futures done, once one is or ``timeout`` seconds have passed."""
         from distributed import wait
+        from distributed.client import FuturesCancelledError
 
         try:
             return set(wait(list(futures), timeout=timeout, return_when="FIRST_COMPLETED").done)
         except TimeoutError:
             return {future for future in futures if future.done()}
+        except FuturesCancelledError:  # e.g. its worker killed: collected as a failed try
+            return {future for future in futures
+                    if future.done() or future.status == "cancelled"}
 
     def give_up(self, future) -> None:
         """Stop waiting for a task past its budget: cancel it and restart the worker running
