@@ -570,6 +570,7 @@ def kernel_manager_class():
         def __init__(self, **kwargs):
             super().__init__(**kwargs)
             self._watch = None
+            self._group = None  # the kernel's process group: every process the sandbox started
             if self.mode != "off":
                 # No network in the sandbox: the kernel's sockets are files in its own folder.
                 self.transport = "ipc"
@@ -596,6 +597,7 @@ def kernel_manager_class():
             info = await super()._async_launch_kernel(command, **kw)
             process = getattr(self.provisioner, "process", None)
             if process is not None:  # started in a session, and so a group, of its own
+                self._group = process.pid
                 marker = Path(self.folder).parent / MEMORY_EXCEEDED  # beside, out of its sight
                 self._watch = sandbox.watch(process.pid,
                                             lambda total: marker.write_text(str(total)))
@@ -605,10 +607,15 @@ def kernel_manager_class():
             self._end_group()
             return await super()._async_cleanup_resources(restart=restart)
 
+        async def shutdown_kernel(self, now: bool = False, restart: bool = False):
+            try:  # (AsyncKernelManager binds this name to the base class's coroutine)
+                return await super().shutdown_kernel(now=now, restart=restart)
+            finally:  # the provisioner may be gone by the time resources are cleaned up
+                self._end_group()
+
         def _end_group(self):
-            process = getattr(self.provisioner, "process", None)
-            if process is not None and self.mode != "off":
-                supervise.end_group(process.pid)
+            if self._group is not None and self.mode != "off":
+                supervise.end_group(self._group)
             if self._watch is not None:
                 self._watch.stop()
 
