@@ -577,3 +577,14 @@ def as_user(uid: int, home: Path, argv: list) -> list[str]:
     script = (f"set -e; {shown}exec setpriv --reuid={uid} --regid={uid} --init-groups "
               f"--inh-caps=-all --bounding-set=-all env -i {run} {command}")
     return ["unshare", "--mount", "--propagation", "private", "sh", "-c", script]
+
+
+def reachable_by_others() -> bool:
+    """Whether an ordinary user can enter every folder above this checkout (root's own HOME
+    aside, which as_user's mount namespace handles)."""
+    for folder in [course.ROOT, *course.ROOT.parents]:
+        if folder == Path("/root") or Path("/root") in folder.parents:
+            continue
+        if not folder.stat().st_mode & 0o001:
+            return False
+    return True

@@ -151,7 +151,8 @@ def background(request, tmp_path_factory) -> Background:
         lanes["copy"].append(("unsandboxed", [sys.executable, classroom.__file__,
                                               scratch / "unsandboxed", "--sandbox-off"], {}, None))
     user = None
-    if "as_a_user" in needed and os.geteuid() == 0:  # `make grade` as an instructor without root
+    if "as_a_user" in needed and os.geteuid() == 0 and classroom.reachable_by_others():
+        # `make grade` as an instructor without root
         # pytest's own folders are root's alone (0700): the user's are beside them
         jobs_user = Path(tempfile.mkdtemp(prefix="tconv-as-user-"))
         jobs_user.chmod(0o755)

@@ -50,7 +50,7 @@ def test_exercises_csv_has_exactly_the_contract_columns(graded_class):
     grades = graded_class.grades
     with open(grades / "exercises.csv", newline="") as file:
         assert next(csv.reader(file)) == ["student_id", "assignment", "notebook", "grade_id",
-                                          "score", "max_score"]
+                                          "score", "max_score", "status"]
 
 
 def test_every_sample_scores_what_the_catalog_states(graded_class, sample_catalog):
