@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tconv.grader import course, packages, sandbox, syscalls
+from tconv.grader import course, packages, sandbox
 
 MODES = [mode for mode in sandbox.MODES if mode != "root" or os.geteuid() == 0]
 ESCAPED = "ESCAPED"
@@ -127,13 +127,6 @@ def test_the_kernels_socket_folder_takes_sockets_and_no_file(mode, tmp_path):
 def test_every_mode_runs_numpy_and_only_its_own_uid_in_root_mode(tmp_path):
     for mode in MODES:
         assert sandbox.try_mode(mode, tmp_path / "probe") is None, mode
-
-
-def test_the_seccomp_filter_denies_what_the_docs_say():
-    rules = syscalls.build()
-    assert rules is not None and syscalls.program().stat().st_size > 100
-    assert {"unshare", "setns", "mount", "ptrace", "bpf", "keyctl", "io_uring_setup",
-            "init_module", "memfd_create", "setsid"} <= set(syscalls.DENIED)
 
 
 # --- the probe, where the machine refuses namespaces ---------------------------------------------

@@ -456,7 +456,7 @@ FIXES = [
      "/etc/apparmor.d/ && sudo systemctl reload apparmor`)"),
     ("loopback: Failed RTM_NEWADDR",
      "Ubuntu 23.10 and later allow user namespaces only to programs with an AppArmor profile: "
-     "an administrator installs bubblewrap's once (see README, 'Grading without root')"),
+     "an administrator installs bubblewrap's once (docs/grading.md, 'Grading without root')"),
     ("Creating new namespace failed: Operation not permitted",
      "this machine or container refuses new namespaces (a seccomp profile such as Docker's "
      "default): in Docker, run with `--security-opt seccomp=unconfined` (or a profile that "
@@ -472,7 +472,7 @@ FIXES = [
      "install bubblewrap (`sudo apt-get install bubblewrap`; `make grade` as root does it)"),
 ]
 NO_SANDBOX = ("Or grade in a virtual machine or container where you are root, or, only for code "
-              "you trust, with SANDBOX=off (README: 'Grading without root').")
+              "you trust, with SANDBOX=off (docs/grading.md, 'Grading without root').")
 
 
 @dataclass(frozen=True)
