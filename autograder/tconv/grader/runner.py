@@ -168,13 +168,15 @@ class DaskPool:
 
     def __init__(self, client, settings: task.Settings):
         self.client = client
-        self.shared = client.scatter(settings, broadcast=True)
+        # sent with each task, not scattered once: scattered data lives on workers, and when the
+        # worker holding it died, every task that needed it was cancelled ("lost dependencies")
+        self.settings = settings
         self.slots = max(1, sum(client.nthreads().values()))
 
     def submit(self, job: Job, n: int):
         # a key of its own for each try: a retried task never meets its forgotten first try
         key = f"grade-{n}-{job.student}-{secrets.token_hex(4)}"
-        return self.client.submit(task.grade, job, self.shared, key=key, pure=False)
+        return self.client.submit(task.grade, job, self.settings, key=key, pure=False)
 
     def wait(self, futures: set, timeout: float) -> set:
         """The futures done, once one is or ``timeout`` seconds have passed."""
