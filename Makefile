@@ -63,9 +63,10 @@ test: ## run every check of the course, ruff first (what CI runs)
 	ruff check .
 	python -m pytest autograder/tests $(PYTEST_ARGS)
 
-# The markers are applied by autograder/tests/conftest.py from the fixtures a test waits for.
-FAST := not batch and not browser and not publish
-test-fast: env ## ruff, then the tests that wait for no grading batch, browser or learners' copy
+# Markers (pyproject.toml): batch, browser, publish from the fixtures a test waits for (conftest.py);
+# slow by hand (kernels, sandboxes, venvs, training).
+FAST := not batch and not browser and not publish and not slow
+test-fast: env ## ruff, then the tests that need no grading batch, browser, learners' copy, kernel or sandbox
 	ruff check .
 	python -m pytest autograder/tests -m "$(FAST)" $(PYTEST_ARGS)
 

@@ -248,6 +248,7 @@ def trained_upsamplers():
     return models
 
 
+@pytest.mark.slow
 def test_the_trained_transposed_upsampler_hides_its_grid_it_does_not_remove_it(trained_upsamplers):
     """The experiment's conclusion, read from the trained layers: the first layer's per-channel
     phase sums stay unequal, the hidden channels carry a grid, and the output is nearly flat
@@ -574,6 +575,7 @@ def _stated_conclusion() -> str:
                 if "Its layers show how" in c.source)
 
 
+@pytest.mark.slow
 def test_the_stated_hidden_grid_and_its_fragility_are_seed_0s(trained_upsamplers):
     model = trained_upsamplers["transposed"]
     found = checkerboard_experiment.hidden_grid(model)
@@ -589,6 +591,7 @@ def test_the_stated_hidden_grid_and_its_fragility_are_seed_0s(trained_upsamplers
         checkerboard_experiment.constant_response(model)) == pytest.approx(found.output)
 
 
+@pytest.mark.slow
 def test_over_seeds_0_to_3_the_median_and_range_are_the_stated_ones(trained_upsamplers):
     """Model and batch seeds 0-3, the transposed upsampler only (the resize one is flat on a map
     of ones by construction: test_random_transposed_convs_make_a_grid_and_bilinear_and_resize_do_not

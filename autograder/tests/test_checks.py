@@ -416,6 +416,7 @@ def test_when_grading_the_courses_pictures_are_not_drawn_and_the_learners_are(mo
     assert capsys.readouterr().out == ""
 
 
+@pytest.mark.slow
 def test_a_graded_kernel_that_draws_nothing_never_imports_matplotlib():
     """Every module of pictures the notebooks import, and a course picture asked for while
     grading: matplotlib stays unimported (it costs a graded kernel 1.1 s of CPU). A wrong answer's

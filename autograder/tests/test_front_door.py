@@ -155,6 +155,7 @@ def test_the_colab_cell_does_nothing_elsewhere(tmp_path):
             assert result.returncode == 0 and result.stdout == "False None\n", result.stderr
 
 
+@pytest.mark.slow
 def test_the_self_paced_notebooks_say_what_they_are_and_run_the_hidden_tests(tmp_path):
     dest = publish.build(tmp_path / "self-paced", "self-paced", None, quiet=True)
     for folder in course.assignments():
@@ -170,6 +171,7 @@ def test_the_self_paced_notebooks_say_what_they_are_and_run_the_hidden_tests(tmp
     assert "## Handing in" not in (dest / "README.md").read_text()
 
 
+@pytest.mark.slow
 def test_a_self_paced_chapter_passes_validate_with_its_hidden_tests(tmp_path):
     """nbgrader's Validate on the worked solution of chapter 01: the unmarked hidden tests run and
     pass, and Validate does not call the test cells changed (their checksums are made again)."""

@@ -181,6 +181,7 @@ def table_notebook(chapter: str, into: Path) -> Path:
 
 
 @pytest.mark.parametrize("chapter", TABLE_CHAPTERS)
+@pytest.mark.slow
 def test_a_lookup_table_of_the_published_cases_scores_nothing_on_hidden_cells(chapter, tmp_path):
     submitted = table_notebook(chapter, tmp_path)
     hidden = _hidden_cells(chapter)
@@ -204,6 +205,7 @@ HONEST = ["perfect", "overwrites_instead_of_adding", "checkerboard_mistakes_a",
 
 
 @pytest.mark.parametrize("chapter", TABLE_CHAPTERS)
+@pytest.mark.slow
 def test_two_secrets_grade_the_same_honest_notebooks_identically(chapter):
     compared = 0
     for student in HONEST:

@@ -47,6 +47,7 @@ def executed(path: Path):
 
 
 @pytest.mark.parametrize("path", SOURCE_NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.slow
 def test_solution_notebook_runs_top_to_bottom_without_error_or_stderr(path):
     notebook, seconds = executed(path)
     for number, cell in enumerate(notebook.cells):
@@ -96,6 +97,7 @@ def _printed(notebook, cell_id) -> str:
                    if output.output_type == "stream")
 
 
+@pytest.mark.slow
 def test_chapter_06_training_reaches_the_numbers_its_prose_states():
     """The IoU target, the ablation without skip connections (IoU and edge accuracy), and the
     numbers the prose quotes, all read from the one execution of the notebook."""
@@ -128,6 +130,7 @@ def test_chapter_06_training_reaches_the_numbers_its_prose_states():
     assert f"about {round(parameters, -2):,} parameters" in _cell(notebook, "cell-34").source
 
 
+@pytest.mark.slow
 def test_chapter_07_experiment_reaches_the_numbers_its_prose_states():
     """The transposed upsampler's checkerboard amplitude, 0.67 at the start and about 0.0005
     after the full run; the resize upsampler's, 0 at every step; the held-out errors 0.0040 and

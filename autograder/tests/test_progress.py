@@ -51,6 +51,7 @@ def _exercise_names() -> set[tuple[str, str]]:
             for row in progress.exercises(nbformat.read(path, as_version=4), path.parent.name)}
 
 
+@pytest.mark.slow
 def test_an_untouched_copy_is_not_written_anywhere(tmp_path):
     shutil.copytree(course.COURSE, tmp_path / "course")
     output = _run(tmp_path / "course")
@@ -60,6 +61,7 @@ def test_an_untouched_copy_is_not_written_anywhere(tmp_path):
     assert f"0 of {len(rows)} exercises pass every check" in output
 
 
+@pytest.mark.slow
 def test_two_chapters_done_and_a_wrong_answer(tmp_path):
     folder = tmp_path / "course"
     shutil.copytree(course.COURSE, folder)

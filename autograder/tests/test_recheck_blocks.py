@@ -15,6 +15,8 @@ from tconv import exercises
 from tconv.grader import course, verdicts
 from tconv.grader.sandbox import Sandbox
 
+pytestmark = pytest.mark.slow  # every test runs the re-check's child in a sandbox
+
 CHAPTER = "06_unet_decoder"
 SOURCE = course.SOLUTIONS / CHAPTER / f"{CHAPTER}.ipynb"
 RELEASED = course.COURSE / CHAPTER / f"{CHAPTER}.ipynb"

@@ -228,6 +228,7 @@ def test_csv_markdown_and_html_renderings_are_inert(tmp_path):
     assert "p > a {color: red}" in page
 
 
+@pytest.mark.slow
 def test_without_capabilities_make_grade_takes_the_next_mode_and_says_so(tmp_path):
     """`make grade` where root's sandbox cannot be made (here: the grader runs with every
     capability dropped, as in an unprivileged container) grades in the next mode that works,

@@ -21,6 +21,8 @@ import pytest
 
 from tconv.grader import course, packages, sandbox
 
+pytestmark = pytest.mark.slow  # every test makes sandboxes
+
 MODES = [mode for mode in sandbox.MODES if mode != "root" or os.geteuid() == 0]
 ESCAPED = "ESCAPED"
 

@@ -466,6 +466,7 @@ def scatter_add_function(grad_x=None, grad_weight=True, forward=None):
     return Function
 
 
+@pytest.mark.slow
 def test_scatter_add_function_check_passes_a_right_answer_and_explains_wrong_ones():
     checks.check_scatter_add_function(scatter_add_function())
     assert "calls PyTorch's conv_transpose2d in the forward pass" in failure(
@@ -537,6 +538,7 @@ def test_the_shipped_padded_block_earns_no_visible_decoder_block_check():
         getattr(checks, call.check)(unet_reference.DecoderBlock, *call.args, **call.kwargs)
 
 
+@pytest.mark.slow
 def test_without_skips_seed_1_collapses_to_background_as_the_chapter_says():
     """Chapter 06's "Over seeds" paragraph (measured by autograder/benchmarks/unet_skip_seeds.py):
     with model and batch seed 1, the network without skip connections predicts background at every
