@@ -364,6 +364,14 @@ def shuffle_by_loops(x, r):
     return out.tolist()
 
 
+def icnr_by_loops(w, s):
+    w = np.asarray(w)
+    out = np.zeros((w.shape[0] * s * s,) + w.shape[1:], dtype=np.float64)
+    for channel in range(out.shape[0]):
+        out[channel] = w[channel // (s * s)]
+    return out
+
+
 CHAPTER = [exercise for exercise in exercises.EXERCISES if exercise.chapter == "07"]
 REFERENCES = {exercise.check: exercise.reference for exercise in CHAPTER}  # check -> reference
 OTHER_WAYS = {  # right answers written otherwise than the reference
@@ -371,6 +379,7 @@ OTHER_WAYS = {  # right answers written otherwise than the reference
     "phase_sums": [phase_sums_by_mask],
     "conv_transpose1d_polyphase": [polyphase_by_scatter],
     "pixel_shuffle": [shuffle_by_loops],
+    "icnr": [icnr_by_loops],
 }
 # The chapter's exercises, from the registry (test_checks.py runs every exercise's reference and
 # every known mistake through its check).
