@@ -571,7 +571,7 @@ def test_every_test_cell_is_a_sequence_of_replayable_check_calls():
 
 def test_every_exercise_has_a_hidden_test_and_a_visible_one():
     cells = graded_cells()
-    assert sum(c.metadata["nbgrader"]["points"] for c in cells) == 13
+    assert sum(c.metadata["nbgrader"]["points"] for c in cells) == 15
     for name in REFERENCES:
         mine = [c for c in cells if f"checks.{name}(" in c.source]
         assert any("BEGIN HIDDEN TESTS" in c.source for c in mine), name
