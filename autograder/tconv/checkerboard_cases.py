@@ -78,6 +78,7 @@ _NAMES_COUNTS = ("k", "s", "n")
 _NAMES_PHASES = ("w", "s")
 _NAMES_POLYPHASE = ("x", "w", "stride")
 _NAMES_SHUFFLE = ("x", "r")
+_NAMES_ICNR = ("w", "s")
 
 EXAMPLE_COUNTS = (3, 2, 4)          # a 3-tap kernel, stride 2, 4 inputs: 1 1 2 1 2 1 2 1 1
 AVERAGING_3X3 = np.full((3, 3), 0.25)  # chapter 06's comparison kernel: 1/4 everywhere
@@ -98,6 +99,10 @@ def case_polyphase(x, w, stride, note="") -> Case:
 
 def case_shuffle(x, r, note="") -> Case:
     return Case((np.asarray(x), r), _NAMES_SHUFFLE, note)
+
+
+def case_icnr(w, s, note="") -> Case:
+    return Case((np.asarray(w), s), _NAMES_ICNR, note)
 
 
 def counts_example() -> list[Case]:
@@ -219,6 +224,31 @@ def shuffle_edge() -> list[Case]:
     ]
 
 
+def icnr_example() -> list[Case]:
+    """A numbered kernel: one output channel, then two (where the copies' order shows)."""
+    return [
+        case_icnr(np.arange(9.0).reshape(1, 1, 3, 3), 2, "one 3x3 kernel, s = 2"),
+        case_icnr(np.arange(18.0).reshape(2, 1, 3, 3) - 8.5, 2, "two output channels, s = 2"),
+    ]
+
+
+def icnr_random(count: int, seed: int) -> list[Case]:
+    rng = np.random.default_rng(seed)
+    cases = []
+    for _ in range(count):
+        shape = (int(rng.integers(1, 4)), int(rng.integers(1, 4)), *(2 * [int(rng.choice([1, 3, 5]))]))
+        cases.append(case_icnr(rng.normal(size=shape), int(rng.integers(1, 5)), f"random, seed {seed}"))
+    return cases
+
+
+def icnr_edge() -> list[Case]:
+    return [
+        case_icnr(np.arange(12).reshape(2, 2, 1, 3) % 5, 3, "integers, s = 3, two output channels"),
+        case_icnr(np.arange(8.0).reshape(2, 1, 2, 2) / 4, 1, "s = 1: nothing to copy"),
+        case_icnr(np.float32([[[[0.5]]], [[[-1.5]]]]), 2, "float32, 1x1 kernels"),
+    ]
+
+
 # --- the right shape, explained (for the checks, declared in ``exercises``) -------------------
 
 def counts_formula(case: Case) -> str:
@@ -242,3 +272,10 @@ def shuffle_formula(case: Case) -> str:
     r = case.value("r")
     return (f"(C*r*r / (r*r), H*r, W*r) = ({channels} / {r * r}, {height}*{r}, {width}*{r}) = "
             f"({channels // (r * r)}, {height * r}, {width * r})")
+
+
+def icnr_formula(case: Case) -> str:
+    channels, inputs, k_h, k_w = np.shape(case.value("w"))
+    s = case.value("s")
+    return (f"(C*s*s, C_in, m, m) = ({channels}*{s}*{s}, {inputs}, {k_h}, {k_w}) = "
+            f"({channels * s * s}, {inputs}, {k_h}, {k_w})")

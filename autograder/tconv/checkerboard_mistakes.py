@@ -216,3 +216,29 @@ PIXEL_SHUFFLE = [
         lambda x, r: _shuffle(x, r, "tiled"),
     ),
 ]
+
+
+ICNR = [
+    Mistake(
+        "copies in the order (s*s, C) instead of (C, s*s)",
+        "every output channel's kernel is there s*s times, but the copies of one channel are not "
+        "neighbours: PixelShuffle builds output channel c from channels c*s*s to c*s*s + s*s - 1 "
+        "(exercise 4's formula), so each output channel gets a mix of kernels and a grid. Right "
+        "only when C = 1. Look at the order in which your code makes the copies.",
+        lambda w, s: np.concatenate([np.asarray(w, dtype=float)] * (s * s), axis=0),
+    ),
+    Mistake(
+        "copies divided by s*s",
+        "each phase must hold the kernel itself, not a share of it: after the shuffle every output "
+        "pixel is made by one phase only, so dividing makes the layer s*s times weaker than the "
+        "convolution it should equal. Look at what you multiply or divide the copies by.",
+        lambda w, s: np.repeat(np.asarray(w, dtype=float), s * s, axis=0) / (s * s),
+    ),
+    Mistake(
+        "copies along the input channels",
+        "the s*s copies belong on the first axis (the output channels, which PixelShuffle "
+        "regroups), not on the second: the result must have shape (C*s*s, C_in, m, m). Look at "
+        "the axis your copies are stacked on.",
+        lambda w, s: np.repeat(np.asarray(w, dtype=float), s * s, axis=1),
+    ),
+]

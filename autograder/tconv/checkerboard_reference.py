@@ -29,6 +29,7 @@ __all__ = [
     "conv_transpose1d_polyphase",
     "conv_transpose2d_polyphase",
     "pixel_shuffle",
+    "icnr",
 ]
 
 
@@ -145,6 +146,24 @@ def pixel_shuffle(x, r) -> np.ndarray:
     return out
 
 
+def icnr(w, s) -> np.ndarray:
+    """ICNR (Aitken et al., 2017): the weight of a sub-pixel ``Conv2d`` that, followed by
+    ``nn.PixelShuffle(s)``, starts as the convolution with ``w`` followed by nearest resize by
+    ``s``: every one of output channel ``c``'s ``s*s`` phases gets the same kernel ``w[c]``, so
+    its phase sums are equal and a constant map stays constant.
+
+    ``out[c*s*s + k] = w[c]`` for ``k = 0, ..., s*s - 1`` (PixelShuffle's channel order).
+    w: (C, C_in, m, m); s: int >= 1 -> (C*s*s, C_in, m, m), float64
+    """
+    w = _require_array("w", w, 4, "(C, C_in, m, m)")
+    s = _require_int("s", s, 1)
+    out = np.zeros((w.shape[0] * s * s,) + w.shape[1:])
+    for c in range(w.shape[0]):
+        for k in range(s * s):
+            out[c * s * s + k] = w[c]
+    return out
+
+
 # --- PyTorch twins -------------------------------------------------------------------------
 
 def torch_overlap_counts_1d(k, s, n) -> np.ndarray:
@@ -176,3 +195,12 @@ def torch_pixel_shuffle(x, r) -> np.ndarray:
     import torch
 
     return torch.nn.PixelShuffle(r)(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
+
+
+def torch_icnr(w, s) -> np.ndarray:
+    """The ICNR weight as the layer sees it: the sub-pixel weight whose ``nn.PixelShuffle(s)``
+    of each output channel's ``s*s`` phases gives back ``w``'s convolution, nearest-resized.
+    Built with ``torch.Tensor.repeat_interleave`` over the output channels."""
+    import torch
+
+    return torch.as_tensor(np.asarray(w, dtype=np.float64)).repeat_interleave(s * s, dim=0).numpy()

@@ -228,7 +228,7 @@ def compare_arrays(name, fn, cases, sources, formula, known, picture,
                 outcome.picture = (want[lead], actual[lead], f"{name}: expected vs. yours{label}")
                 outcome.problem = CheckVerdict(
                     name, case.describe(name), "wrong value",
-                    f"wrong value at index {where}{_AXES.get(len(index), '')}: expected "
+                    f"wrong value at index {where}{_axes(case, len(index))}: expected "
                     f"{wanted:.6g}, got {got:.6g} ({count} of {want.size} values differ from "
                     f"{source}).\n"
                     f"{_side_by_side(want[lead], actual[lead], label)}",
@@ -239,6 +239,14 @@ def compare_arrays(name, fn, cases, sources, formula, known, picture,
 
 
 _AXES = {2: " (row, column)", 4: " (batch, channel, row, column)"}
+
+
+def _axes(case, ndim: int) -> str:
+    """What the index's axes are: a 4-D answer made from a kernel ``w`` (chapter 07's ICNR) is a
+    weight, (output channel, input channel, row, column); other 4-D answers are maps."""
+    if ndim == 4 and "w" in case.names:
+        return " (output channel, input channel, row, column)"
+    return _AXES.get(ndim, "")
 
 
 def _side_by_side(expected: np.ndarray, actual: np.ndarray, label: str = "") -> str:

@@ -282,6 +282,15 @@ EXERCISES = (
              doc="Check ``pixel_shuffle(x, r)`` against the reference and ``torch.nn.PixelShuffle``.",
              test_cases=lambda: (checkerboard_cases.shuffle_example() + checkerboard_cases.shuffle_random(30, 2030)
                                  + checkerboard_cases.shuffle_edge())),
+    Exercise("07", "check_icnr", "icnr", checkerboard_reference.icnr,
+             ((REFERENCE, checkerboard_reference.icnr),
+              ("torch's repeat_interleave over the output channels", checkerboard_reference.torch_icnr)),
+             checkerboard_cases.icnr_formula, tuple(checkerboard_mistakes.ICNR),
+             what="output shape",
+             doc="Check ``icnr(w, s)`` (the sub-pixel weight that starts as convolution, then "
+                 "nearest resize) against the reference and PyTorch's ``repeat_interleave``.",
+             test_cases=lambda: (checkerboard_cases.icnr_example() + checkerboard_cases.icnr_random(30, 2032)
+                                 + checkerboard_cases.icnr_edge())),
 )
 
 BY_CHECK = {exercise.check: exercise for exercise in EXERCISES}

@@ -365,6 +365,14 @@ def shuffle_by_loops(x, r):
     return out.tolist()
 
 
+def icnr_by_loops(w, s):
+    w = np.asarray(w)
+    out = np.zeros((w.shape[0] * s * s,) + w.shape[1:], dtype=np.float64)
+    for channel in range(out.shape[0]):
+        out[channel] = w[channel // (s * s)]
+    return out
+
+
 CHAPTER = [exercise for exercise in exercises.EXERCISES if exercise.chapter == "07"]
 REFERENCES = {exercise.check: exercise.reference for exercise in CHAPTER}  # check -> reference
 OTHER_WAYS = {  # right answers written otherwise than the reference
@@ -372,6 +380,7 @@ OTHER_WAYS = {  # right answers written otherwise than the reference
     "phase_sums": [phase_sums_by_mask],
     "conv_transpose1d_polyphase": [polyphase_by_scatter],
     "pixel_shuffle": [shuffle_by_loops],
+    "icnr": [icnr_by_loops],
 }
 # The chapter's exercises, from the registry (test_checks.py runs every exercise's reference and
 # every known mistake through its check).
@@ -563,7 +572,7 @@ def test_every_test_cell_is_a_sequence_of_replayable_check_calls():
 
 def test_every_exercise_has_a_hidden_test_and_a_visible_one():
     cells = graded_cells()
-    assert sum(c.metadata["nbgrader"]["points"] for c in cells) == 13
+    assert sum(c.metadata["nbgrader"]["points"] for c in cells) == 15
     for name in REFERENCES:
         mine = [c for c in cells if f"checks.{name}(" in c.source]
         assert any("BEGIN HIDDEN TESTS" in c.source for c in mine), name
