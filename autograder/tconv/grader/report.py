@@ -207,7 +207,7 @@ def course_totals(rows: list[dict]) -> dict[str, Total]:
 
 
 def total_line(total: Total) -> str:
-    """"5 / 53 (5 / 5 of the chapters handed in)", and the chapters not graded."""
+    """"5 / 55 (5 / 5 of the chapters handed in)", and the chapters not graded."""
     line = f"{total.got:g} / {total.course:g}"
     if total.handed_in != total.course:
         line += f" ({total.got:g} / {total.handed_in:g} of the chapters handed in)"
