@@ -152,3 +152,24 @@ def test_a_task_lost_twice_is_not_graded(settings):
     result, = runner.run(class_of("ada"), settings, pool=ThreadPool(lost), disk_full=lambda: None)
     assert result.status == GRADERS_FAULT and result.cells == []
     assert "failed twice" in result.notes[-1]
+
+
+@pytest.mark.slow
+def test_a_killed_worker_costs_no_later_task_the_batchs_settings(settings):
+    """The batch's settings travel with each task. Scattered once, they lived on one worker: when
+    that worker was killed, every task handed out after it was cancelled ("lost dependencies")
+    and the whole class came out not graded (CI, 2026-12-05)."""
+    import os
+    import signal
+
+    from distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=None,
+                      silence_logs=40) as cluster, Client(cluster) as client:
+        pool = runner.DaskPool(client, settings)
+        pid, = client.run(os.getpid).values()
+        os.kill(pid, signal.SIGKILL)  # its nanny starts another
+        client.wait_for_workers(1, timeout=60)
+        missing = Job("bob", "01_chapter", "01_chapter", None, ("missing",))
+        result = pool.submit(missing, 0).result(timeout=120)
+    assert result.job_student == "bob" and "missing" in result.notes

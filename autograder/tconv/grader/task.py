@@ -35,7 +35,7 @@ MAX_FEEDBACK_BYTES = 8 * MiB     # one feedback page (and cached)
 
 @dataclass(frozen=True)
 class Settings:
-    """The same for every task of a batch, and sent to every worker: plain values only."""
+    """The same for every task of a batch, sent with each task (runner.DaskPool): plain values."""
     template: bytes            # the gradebook with every assignment generated, no student yet
     cell_timeout: int = course.CELL_TIMEOUT
     limits: Limits = Limits()
