@@ -70,7 +70,7 @@ def _graded_run(path: Path, skip: bool) -> nbformat.NotebookNode:
     tag = demonstrations.skip_tag()
     step = demonstrations.SkipDemonstrations(
         sources=list(demonstrations.sources(notebook)) if skip else [], tag=tag)
-    notebook, _ = step.preprocess(notebook, {})
+    notebook, _ = step(notebook, {})  # as nbconvert calls it
     os.environ["NBGRADER_EXECUTION"] = "autograde"
     try:
         NotebookClient(notebook, timeout=300, kernel_name="python3", skip_cells_with_tag=tag,
@@ -117,7 +117,7 @@ def test_only_an_unchanged_demonstration_that_is_not_an_nbgrader_cell_is_skipped
     changed = _cell("print(torch.ones(3))")
     test_cell = _cell("print(torch.ones(2))", nbgrader={"grade": True, "grade_id": "a"})
     notebook = nbformat.v4.new_notebook(cells=[unchanged, changed, test_cell])
-    step.preprocess(notebook, {})
+    step(notebook, {})
     assert unchanged.metadata["tags"] == ["t-123"] and unchanged.outputs[0].text == \
         demonstrations.NOT_RUN
     assert "tags" not in changed.metadata and "tags" not in test_cell.metadata

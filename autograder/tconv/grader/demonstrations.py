@@ -25,7 +25,7 @@ from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
-from traitlets import List, Unicode
+from traitlets import Bool, List, Unicode
 
 TAG = "demo"  # in the instructors' notebooks (solutions/): a demonstration cell
 NOT_RUN = ("[not run when graded: a demonstration, which changes no score; "
@@ -58,6 +58,7 @@ class SkipDemonstrations(Preprocessor):
     """Before Execute: tag the submission's unchanged demonstration cells with ``tag`` (which
     ``Execute.skip_cells_with_tag`` names) and note in their output that they were not run."""
 
+    enabled = Bool(True)  # nbconvert runs a preprocessor only when enabled (its default: False)
     sources = List(Unicode(), help="the instructors' demonstration cells' sources").tag(config=True)
     tag = Unicode("", help="the per-notebook tag Execute skips").tag(config=True)
 
