@@ -133,12 +133,15 @@ def test_a_tag_in_the_students_notebook_skips_nothing():
     assert tags[0] != tags[1] and "skip-execution" not in tags
     assert all(config.SkipDemonstrations.tag == tag for config, tag in zip(configs, tags))
     assert configs[0].SkipDemonstrations.sources == ["print(1)"]
-    notebook = nbformat.v4.new_notebook(cells=[
-        _cell("raise AssertionError('wrong answer')", tags=["skip-execution", "demo"],
-              nbgrader={"grade": True, "grade_id": "a", "points": 1})])
-    NotebookClient(notebook, kernel_name="python3", allow_errors=True,
-                   skip_cells_with_tag=tags[0]).execute()
-    assert notebook.cells[0].outputs[0].output_type == "error"
+    def run(**skip) -> list:
+        notebook = nbformat.v4.new_notebook(cells=[
+            _cell("raise AssertionError('wrong answer')", tags=["skip-execution", "demo"],
+                  nbgrader={"grade": True, "grade_id": "a", "points": 1})])
+        NotebookClient(notebook, kernel_name="python3", allow_errors=True, **skip).execute()
+        return notebook.cells[0].outputs
+
+    assert run(skip_cells_with_tag=tags[0])[0].output_type == "error"
+    assert run() == []  # nbclient's default tag: the failing test cell is not run at all
 
 
 def test_a_graded_kernel_holds_answers_against_the_reference_alone(monkeypatch):
