@@ -715,6 +715,9 @@ def test_the_icnr_upsampler_starts_as_the_resize_models_convolution_then_nearest
             expected = F.interpolate(resize[1](x), scale_factor=2, mode="nearest")
         assert torch.allclose(hidden, expected, atol=1e-6), (hidden - expected).abs().max()
         assert torch.equal(subpixel[3].weight, resize[3].weight)
+        parameters = [sum(p.numel() for p in layer.parameters())
+                      for layer in (subpixel[0], resize[1], models["transposed"][0])]
+        assert parameters == [320, 80, 80]  # "four times the parameters (320 against 80)"
         found = checkerboard_experiment.hidden_grid(subpixel)
         assert (found.spread == 0).all() and np.ptp(found.phase_biases, axis=(1, 2)).max() == 0
         assert found.output == 0 and checkerboard_experiment.checkerboard_amplitude(
