@@ -638,7 +638,7 @@ def test_over_seeds_the_table_of_medians_and_ranges_is_the_stated_one(over_seeds
 
 
 @pytest.mark.slow
-def test_over_seeds_the_grid_is_hidden_and_icnr_changes_the_start_not_the_end(over_seeds):
+def test_over_seeds_the_grid_is_hidden_and_icnr_flat_at_the_start_ends_like_the_transposed(over_seeds):
     """The sentences under the table: the transposed upsampler's hidden grids and flat output in
     every run; the sub-pixel one exactly flat at step 0, a peak within 100 steps, an end inside the
     transposed one's range (below it in three runs, above in seed 0), its phase sums unequal; the
@@ -666,6 +666,7 @@ def test_over_seeds_the_grid_is_hidden_and_icnr_changes_the_start_not_the_end(ov
     assert below == [False, True, True, True], below
     assert ("ended inside the transposed upsampler's range: below it in three runs of four, "
             "above it in one (seed 0, the run above)") in stated
+    assert "training brought back one of the transposed upsampler's size" in stated
     medians = {name: [np.median(trained.final[name].spread) for trained in over_seeds]
                for name in ("subpixel", "transposed")}
     assert min(medians["subpixel"]) > 0.1
