@@ -24,7 +24,7 @@ chapter 07
 - ``checkerboard_cases``: cases, kernels and the formulas the feedback shows.
 - ``checkerboard_mistakes``: the known mistakes.
 - ``checkerboard_plots``: chapter 07's pictures.
-- ``checkerboard_experiment``: two learned upsamplers trained and their checkerboard measured.
+- ``checkerboard_experiment``: three learned upsamplers trained and their checkerboard measured.
 
 shared by every chapter
 - ``exercises``: the registry: every exercise declared once (chapter, learner's name, reference,

@@ -133,8 +133,10 @@ def test_chapter_06_training_reaches_the_numbers_its_prose_states():
 @pytest.mark.slow
 def test_chapter_07_experiment_reaches_the_numbers_its_prose_states():
     """The transposed upsampler's checkerboard amplitude, 0.67 at the start and about 0.0005
-    after the full run; the resize upsampler's, 0 at every step; the held-out errors 0.0040 and
-    0.0025: read from the one execution of the notebook, as chapter 07's prose states them."""
+    after the full run; the resize upsampler's, 0 at every step; the sub-pixel (ICNR) one's, 0 at
+    the start and 0.0014 at the end, its layers' reading agreeing; the held-out errors 0.0040,
+    0.0025 and 0.0024: read from the one execution of the notebook, as chapter 07's prose states
+    them."""
     from tconv import checkerboard_experiment
 
     notebook, _ = executed(course.SOLUTIONS / "07_checkerboard_subpixel" /
@@ -155,9 +157,19 @@ def test_chapter_07_experiment_reaches_the_numbers_its_prose_states():
     *_, most, error = found["resize"]
     assert most < 1e-6
     assert error == pytest.approx(0.0025, abs=0.0003)
+    start, end, most, error = found["subpixel"]
+    assert start == 0 and 0.001 < most and 0 < end < most
+    stated = " ".join(_cell(notebook, "icnr-trained-after").source.split())
+    assert f"ended at {end:.2g}," in stated and f"rose to {most:.2g} by step" in stated
+    read = _printed(notebook, "icnr-trained")
+    assert "grid amplitude of the output: 0 at initialisation" in read
+    assert f"{end:.2g} after training" in read
+    assert f"{error:.4f} for the sub-pixel one" in " ".join(_cell(notebook, "cell-68").source.split())
+    assert error == pytest.approx(0.0024, abs=0.0003)
     stated = _cell(notebook, "cell-68").source
     assert "amplitude of\n0.67" in stated and "about 0.0005" in stated
-    assert "(0.0040 for the transposed\nupsampler, 0.0025 for the resize one)" in stated
+    assert ("(0.0040 for the transposed upsampler, 0.0025 for the resize one,\n0.0024 for the "
+            "sub-pixel one)") in stated
 
 
 def test_solutions_are_committed_without_outputs():
