@@ -120,10 +120,16 @@ def test_chapter_06_training_reaches_the_numbers_its_prose_states():
     stated = _cell(notebook, "cell-40").source
     assert f"IoU of **{score:.2f}**" in stated and f"{max(thresholds):.2f} for the best" in stated
     assert f"at least {unet.SKIP_GAIN:g}" in _cell(notebook, "cell-skips-compared-after").source
-    assert (f"IoU {with_skips[0]:.2f} with the skip connections and {without[0]:.2f} without"
-            in _cell(notebook, "cell-skips-compared-after").source)
-    assert (f"{with_skips[1]:.0f}% against {without[1]:.0f}%"
-            in _cell(notebook, "cell-skips-compared-after").source)
+    # The prose's numbers are one machine's: float32 training is not rounded alike on every
+    # processor (seed 0 without skips: 0.72 on one machine, 0.70 on another), as it says.
+    after = _cell(notebook, "cell-skips-compared-after").source
+    stated_iou = re.search(r"IoU (\d\.\d+) with the skip connections and (\d\.\d+) without", after)
+    stated_edges = re.search(r"(\d+)% against (\d+)%", after)
+    assert abs(float(stated_iou.group(1)) - with_skips[0]) <= 0.02
+    assert abs(float(stated_iou.group(2)) - without[0]) <= 0.02
+    assert abs(int(stated_edges.group(1)) - with_skips[1]) <= 2
+    assert abs(int(stated_edges.group(2)) - without[1]) <= 2
+    assert "not rounded alike on every processor" in after
     assert f"stays at {unet.IOU_TARGET} or above" in stated
     parameters = int(re.search(r"([\d,]+) parameters", _printed(notebook, "cell-35")).group(1)
                      .replace(",", ""))
