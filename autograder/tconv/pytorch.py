@@ -1,11 +1,15 @@
 """The same operations computed by PyTorch, in float64, for the checks and the package's tests.
 
 These wrap ``torch.nn.functional`` so that the reference implementations and a learner's answer
-can both be held against what PyTorch computes. torch is imported on first use: it takes a few
+can both be held against what PyTorch computes: the registry (``exercises``) names each exercise's
+twin here, and the learners' copy, which has no reference, asks it for a case it has no recorded
+value for (so a twin takes its reference's parameters, by the same names). torch is imported on first use: it takes a few
 seconds, and chapters that never need it should not pay for it.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 
@@ -109,3 +113,58 @@ def conv1d_matrix(n, w, stride=1) -> np.ndarray:
     kernel = torch.as_tensor(np.asarray(w, dtype=np.float64)).reshape(1, 1, -1)
     units = torch.eye(n, dtype=torch.float64)[:, None, :]  # n signals (n, 1, n)
     return torch.nn.functional.conv1d(units, kernel, stride=stride)[:, 0, :].T.numpy()
+
+
+# --- chapter 06 --------------------------------------------------------------------------------
+
+def center_crop(x, height, width):
+    """The centered ``height x width`` window of every map, cut by ``F.pad`` with negative
+    amounts (which crop); the odd sample of an odd margin stays at the bottom and right.
+    x: (N, C, H, W), a torch tensor or a numpy array -> the same type."""
+    torch = _torch()
+    maps = torch.as_tensor(x)
+    full_height, full_width = maps.shape[-2:]
+    if not (0 < height <= full_height and 0 < width <= full_width):
+        raise ValueError(f"a {height}x{width} window does not fit in {full_height}x{full_width}")
+    rows, columns = full_height - height, full_width - width
+    out = torch.nn.functional.pad(maps, (-(columns // 2), columns // 2 - columns,
+                                         -(rows // 2), rows // 2 - rows))
+    return out if isinstance(x, torch.Tensor) else out.numpy()
+
+
+# --- chapter 07 --------------------------------------------------------------------------------
+
+def overlap_counts_1d(k, s, n) -> np.ndarray:
+    """The counts as ``F.conv_transpose1d`` computes them: ones through a kernel of ones."""
+    torch = _torch()
+    ones = torch.ones(1, 1, n, dtype=torch.float64)
+    return torch.nn.functional.conv_transpose1d(ones, torch.ones(1, 1, k, dtype=torch.float64),
+                                                stride=s)[0, 0].numpy()
+
+
+def phase_sums(w, s) -> np.ndarray:
+    """The phase sums read off ``F.conv_transpose2d`` of a map of ones, away from the borders:
+    the ``s_h x s_w`` block at row ``m_h*s_h``, column ``m_w*s_w`` with ``m = ceil(k / s)``, where
+    every tap of every phase lands on every pixel."""
+    torch = _torch()
+    w = np.asarray(w, dtype=np.float64)
+    s_h, s_w = require_pair("s", s, 1)
+    m_h, m_w = math.ceil(w.shape[0] / s_h), math.ceil(w.shape[1] / s_w)
+    ones = torch.ones(1, 1, 2 * m_h + 1, 2 * m_w + 1, dtype=torch.float64)
+    out = torch.nn.functional.conv_transpose2d(ones, torch.as_tensor(w)[None, None],
+                                               stride=(s_h, s_w))[0, 0].numpy()
+    return out[m_h * s_h:(m_h + 1) * s_h, m_w * s_w:(m_w + 1) * s_w]
+
+
+def pixel_shuffle(x, r) -> np.ndarray:
+    """``torch.nn.PixelShuffle(r)`` on a float64 copy of ``x`` (C*r*r, H, W)."""
+    torch = _torch()
+    return torch.nn.PixelShuffle(r)(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
+
+
+def icnr(w, s) -> np.ndarray:
+    """The ICNR weight as the layer sees it: the sub-pixel weight whose ``nn.PixelShuffle(s)``
+    of each output channel's ``s*s`` phases gives back ``w``'s convolution, nearest-resized.
+    Built with ``torch.Tensor.repeat_interleave`` over the output channels."""
+    torch = _torch()
+    return torch.as_tensor(np.asarray(w, dtype=np.float64)).repeat_interleave(s * s, dim=0).numpy()

@@ -16,9 +16,11 @@ starts the copy's JupyterLab through binder/start in the same environment.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import shutil
 import subprocess
+import sys
 import textwrap
 import time
 from pathlib import Path
@@ -28,7 +30,7 @@ import numpy as np
 import pytest
 
 from conftest import REPO
-from tconv import lookup
+from tconv import exercises, guard, judge, lookup
 from tconv.grader import course, publish, release, verdicts
 
 
@@ -134,6 +136,54 @@ def test_the_scan_finds_a_near_answer_class_and_passes_the_shipped_padded_block(
     assert "the code of tconv.unet_reference.DecoderBlock" in leaks
     shipped = _tree(tmp_path / "now", {"tconv/unet.py": (publish.PACKAGE / "unet.py").read_text()})
     assert publish.scan(shipped) == []
+
+
+# --- the registry says where the answers are ---------------------------------------------------------
+
+WORKED_OUT = '''\
+import numpy as np
+
+
+def triple(x):
+    """Three times x."""
+    tripled = 3 * np.asarray(x)
+    return tripled + 0
+'''
+
+
+def test_an_answer_module_is_what_the_registry_declares_whatever_its_name(tmp_path, monkeypatch):
+    """A reference in a module named like no other answer module (``worked_out``) is an answer
+    because the registry declares it: the guard watches it, publish replaces it, the scan looks
+    for its code. (Found by file name, it was none of these.)"""
+    path = tmp_path / "worked_out.py"
+    path.write_text(WORKED_OUT)
+    spec = importlib.util.spec_from_file_location("tconv.worked_out", path)
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "tconv.worked_out", module)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(exercises, "EXERCISES", exercises.EXERCISES + (exercises.Exercise(
+        "99", "check_triple", "triple", module.triple, ((exercises.REFERENCE, module.triple),),
+        compare="ints"),))
+
+    with guard.LEARNER.watch() as shortcuts:
+        module.triple(2)
+    assert shortcuts == ["the course's answer tconv.worked_out.triple"]
+    assert "worked_out" in publish.answer_modules()
+    stand_in = publish.stand_in_source("worked_out")
+    assert "3 * np.asarray" not in stand_in
+    assert "_lookup.call('worked_out.triple', {'x': x}, None)" in stand_in
+    leaks = publish.scan(_tree(tmp_path / "copy", {"tconv/worked_out.py": WORKED_OUT}))
+    assert "tconv/worked_out.py: holds the body of tconv.worked_out.triple" in leaks
+
+
+def test_the_mistake_record_lives_where_the_copy_keeps_it():
+    """The graded copy replaces the mistakes modules: their stand-ins import the record's type
+    from ``judge``, which the copy ships, instead of each defining one of their own."""
+    assert judge.Mistake.__module__.split(".")[-1] not in exercises.answer_modules()
+    for name in exercises.mistake_modules():
+        stand_in = publish.stand_in_source(name)
+        assert "class Mistake" not in stand_in, name
+        assert "import Mistake" in stand_in, name
 
 
 def test_publish_refuses_a_course_older_than_solutions(tmp_path, monkeypatch):
@@ -355,40 +405,93 @@ def test_a_known_mistake_is_still_named_in_the_copy(learner_venv, published):
 
 
 def test_a_case_the_copy_has_no_value_for(learner_venv, published):
-    """New cases: checked against PyTorch where it computes the answer; otherwise said to be
-    checked at grading."""
+    """A case the copy has no value for and PyTorch rejects is refused in PyTorch's words; a class
+    built with sizes no notebook uses is checked at grading."""
     result = _python(learner_venv, """
-        import numpy as np, torch
-        from tconv import cases, checks, lookup, reference, unet_cases
+        from tconv import lookup, reference
 
-        def conv_transpose1d(x, w, stride=1):
-            out = np.zeros((len(x) - 1) * stride + len(w))
-            for j in range(len(x)):
-                out[j * stride:j * stride + len(w)] += x[j] * np.asarray(w, dtype=float)
-            return out
-
-        unseen = cases.random_1d(count=6, seed=987654)  # in no notebook
-        checks.check_conv_transpose1d(conv_transpose1d, unseen, picture=False)
-        try:
-            checks.check_conv_transpose1d(lambda x, w, stride=1: conv_transpose1d(x, w, stride) + 1,
-                                          unseen, picture=False)
-        except AssertionError as failure:
-            print("WRONG:", str(failure).splitlines()[1])
         try:
             reference.conv_transpose_output_size(4, 3, stride=2, output_padding=2)
         except ValueError as error:
             print("REFUSED:", error)
+        from tconv.unet_reference import DecoderBlock
         try:
-            checks.check_center_crop(lambda x, h, w: x[:, :, :h, :w], unet_cases.crop_random(3, seed=4321))
+            DecoderBlock(6, 3)  # channels no notebook uses
         except lookup.NotPublished as error:
             print("LATER:", error)
         """, published.parent)
     assert result.returncode == 0, result.stderr
-    assert "✓ conv_transpose1d: 6 cases" in result.stdout
-    assert "WRONG:   wrong value at index 0" in result.stdout
     assert "REFUSED: PyTorch rejects these arguments" in result.stdout
-    assert "LATER: center_crop(" in result.stdout and "checked when your notebook is graded" in \
+    assert "LATER: DecoderBlock(" in result.stdout and "checked when your notebook is graded" in \
         result.stdout
+
+
+# A learner's own cases for every exercise with a PyTorch twin: seeds no notebook uses.
+OWN_CASES = {
+    "check_conv_transpose1d": "cases.random_1d(6, 987654)",
+    "check_conv_output_size": "cases.random_conv_sizes(8, 987654)",
+    "check_conv_transpose_output_size": "cases.random_transpose_sizes(8, 987654)",
+    "check_conv_transpose2d": "cases.random_2d(4, 987654)",
+    "check_conv_transpose2d_nchw": "cases.random_nchw(3, 987654)",
+    "check_conv1d_matrix": "cases.random_matrices(4, 987654)",
+    "check_conv_transpose2d_by_zero_insertion": "cases.random_2d(4, 987654)",
+    "check_center_crop": "unet_cases.crop_random(4, 987654)",
+    "check_overlap_counts_1d": "checkerboard_cases.counts_random(5, 987654)",
+    "check_phase_sums": "checkerboard_cases.phases_random(5, 987654)",
+    "check_conv_transpose1d_polyphase": "checkerboard_cases.polyphase_random(5, 987654)",
+    "check_pixel_shuffle": "checkerboard_cases.shuffle_random(5, 987654)",
+    "check_icnr": "checkerboard_cases.icnr_random(5, 987654)",
+}
+
+OWN_CASES_RUN = """
+import json, sys
+import numpy as np
+from tconv import cases, checkerboard_cases, checks, lookup, unet_cases
+
+def wrong(fn):  # right but at the first value
+    def answer(*args, **kwargs):
+        out = fn(*args, **kwargs)
+        if isinstance(out, int):
+            return out + 1
+        out = out.clone() if hasattr(out, "clone") else np.array(out, dtype=float)
+        out.reshape(-1)[0] += 1
+        return out
+    return answer
+
+for check, chosen, learner, answer in json.loads(sys.argv[1]):
+    namespace = {}
+    exec(answer, namespace)
+    for name, fn in (("right", namespace[learner]), ("wrong", wrong(namespace[learner]))):
+        try:
+            getattr(checks, check)(fn, eval(chosen))
+            print(check, name, "PASSED")
+        except lookup.NotPublished as error:
+            print(check, name, "LATER", error)
+        except AssertionError as failure:
+            print(check, name, "FAILED", json.dumps(str(failure).splitlines()[1]))
+"""
+
+
+def test_a_learners_own_case_gets_a_verdict_from_pytorch_in_every_chapter(learner_venv, published):
+    """Cases no notebook uses, for every exercise the registry gives a PyTorch twin (one in every
+    chapter): the copy has no recorded value for them and asks the twin, so the instructors'
+    answer passes and a wrong one fails with the wrong value, not 'checked when graded'."""
+    twinned = {e.check: e for e in exercises.EXERCISES if e.pytorch_twin is not None}
+    assert set(OWN_CASES) == set(twinned)
+    assert {e.chapter for e in twinned.values()} == {e.chapter for e in exercises.EXERCISES}
+    answers = release.solution_sources()
+    plan = [(check, chosen, twinned[check].learner, answers[f"{twinned[check].learner}_answer"])
+            for check, chosen in OWN_CASES.items()]
+    venv, env = learner_venv
+    result = subprocess.run([str(venv / "bin" / "python"), "-c", OWN_CASES_RUN, json.dumps(plan)],
+                            cwd=published.parent, env=dict(env, MPLBACKEND="Agg"),
+                            capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    lines = result.stdout.splitlines()
+    for check in OWN_CASES:
+        assert f"{check} right PASSED" in lines, (check, result.stdout)
+        failed = [line for line in lines if line.startswith(f"{check} wrong FAILED")]
+        assert failed and "wrong value" in failed[0], (check, result.stdout)
 
 
 # --- the self-paced edition ---------------------------------------------------------------------------

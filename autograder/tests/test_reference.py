@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import inspect
+
 import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tconv import pytorch, reference
+from tconv import exercises, pytorch, reference
 
 FAST = settings(max_examples=200, deadline=None)
 
@@ -119,6 +121,32 @@ def test_pytorch_twins_compute_in_float64_whatever_the_default(float32_default, 
     out = twin()
     assert out.dtype == np.float64
     np.testing.assert_allclose(out, answer(), rtol=0, atol=1e-14)
+
+
+def test_every_pytorch_twin_takes_its_references_parameters():
+    """The learners' copy, which has no reference, calls the exercise's twin in its place, with
+    the reference's arguments by name (``lookup.call``)."""
+    twinned = [e for e in exercises.EXERCISES if e.pytorch_twin is not None]
+    assert {e.chapter for e in twinned} == {e.chapter for e in exercises.EXERCISES}
+    for exercise in twinned:
+        assert (list(inspect.signature(exercise.pytorch_twin).parameters)
+                == list(inspect.signature(exercise.answer()).parameters)), exercise.check
+
+
+def test_the_center_crop_twin_is_the_reference_crop_and_refuses_what_it_refuses():
+    from tconv import unet_cases, unet_reference
+
+    crops = (unet_cases.crop_random(200, 6) + unet_cases.crop_edge_cases()
+             + unet_cases.crop_odd_margins() + unet_cases.crop_even_margins())
+    for case in crops:
+        x = case.input()
+        np.testing.assert_array_equal(pytorch.center_crop(x, case.height, case.width),
+                                      unet_reference.center_crop(x, case.height, case.width))
+        crop = pytorch.center_crop(torch.from_numpy(x), case.height, case.width)
+        assert isinstance(crop, torch.Tensor) and crop.shape[-2:] == (case.height, case.width)
+    for case in unet_cases.crop_too_large():
+        with pytest.raises(ValueError, match="does not fit"):
+            pytorch.center_crop(case.input(), case.height, case.width)
 
 
 # --- chapter 02's sentences, checked against PyTorch -----------------------------------------
