@@ -352,7 +352,8 @@ def answer_modules() -> tuple[str, ...]:
 
 def twin_modules() -> tuple[str, ...]:
     """The modules of PyTorch's twins: shipped in the learners' copy, but still shortcuts."""
-    return tuple(sorted({home_of(e.pytorch_twin) for e in EXERCISES if e.pytorch_twin}))
+    return tuple(sorted({home_of(e.pytorch_twin) for e in EXERCISES if e.pytorch_twin}
+                        | {home_of(twin) for twin in HELPER_TWINS.values()}))
 
 
 def cases_modules() -> tuple[str, ...]:
@@ -360,9 +361,21 @@ def cases_modules() -> tuple[str, ...]:
     return tuple(sorted({e.cases_module for e in EXERCISES if e.cases_module}))
 
 
+# The reference's helpers that the pictures call (not exercises), and PyTorch's twins of them: the
+# learners' copy computes a picture of the learner's own arguments with these.
+HELPER_TWINS = {
+    reference.conv_transpose1d_contributions: pytorch.conv_transpose1d_contributions,
+    reference.conv_transpose2d_contributions: pytorch.conv_transpose2d_contributions,
+    reference.conv_transpose2d_full: pytorch.conv_transpose2d_full,
+}
+
+
 def pytorch_twin(qualified: str) -> Callable | None:
     """PyTorch's twin of the answer ``qualified`` ("reference.conv_transpose1d"), or None: what the
     learners' copy computes a case with when it has no recorded value for it."""
+    for helper, twin in HELPER_TWINS.items():
+        if f"{home_of(helper)}.{helper.__name__}" == qualified:
+            return twin
     for exercise in EXERCISES:
         for answer in [exercise.reference] + [compute for _, compute in exercise.twins[:1]]:
             if (answer is not None and exercise.pytorch_twin is not None

@@ -50,6 +50,14 @@ def conv_transpose_output_size(i, k, stride=1, padding=0, dilation=1, output_pad
     return out.shape[-1]
 
 
+def conv_transpose1d_contributions(x, w, stride=1) -> np.ndarray:
+    """Row ``j``: ``F.conv_transpose1d`` of ``x`` with every entry but ``x[j]`` set to 0 (the
+    copies chapter 01's pictures draw). x (L,), w (K,) -> (L, L_out)."""
+    x = np.asarray(x, dtype=np.float64)
+    return np.stack([conv_transpose1d(np.where(np.arange(len(x)) == j, x, 0.0), w, stride)
+                     for j in range(len(x))])
+
+
 # --- chapter 03 --------------------------------------------------------------------------------
 
 def conv_transpose2d(x, w, stride=1, padding=0) -> np.ndarray:
@@ -60,6 +68,26 @@ def conv_transpose2d(x, w, stride=1, padding=0) -> np.ndarray:
     return torch.nn.functional.conv_transpose2d(
         x_t, w_t, stride=require_pair("stride", stride, 1),
         padding=require_pair("padding", padding, 0))[0, 0].numpy()
+
+
+def conv_transpose2d_full(x, w, stride=1) -> np.ndarray:
+    """``F.conv_transpose2d`` without padding: the output before chapter 03's crop."""
+    return conv_transpose2d(x, w, stride, 0)
+
+
+def conv_transpose2d_contributions(x, w, stride=1) -> np.ndarray:
+    """Entry ``[i, j]``: the uncropped ``F.conv_transpose2d`` of ``x`` with only ``x[i, j]`` kept
+    (the copies chapter 03's pictures draw). x (H, W), w (kH, kW) -> (H, W, H_full, W_full)."""
+    x = np.asarray(x, dtype=np.float64)
+    rows = []
+    for i in range(x.shape[0]):
+        row = []
+        for j in range(x.shape[1]):
+            one = np.zeros_like(x)
+            one[i, j] = x[i, j]
+            row.append(conv_transpose2d_full(one, w, stride))
+        rows.append(np.stack(row))
+    return np.stack(rows)
 
 
 # --- chapter 04 --------------------------------------------------------------------------------

@@ -131,6 +131,18 @@ def test_every_pytorch_twin_takes_its_references_parameters():
     for exercise in twinned:
         assert (list(inspect.signature(exercise.pytorch_twin).parameters)
                 == list(inspect.signature(exercise.answer()).parameters)), exercise.check
+    for helper, twin in exercises.HELPER_TWINS.items():
+        assert (list(inspect.signature(twin).parameters)
+                == list(inspect.signature(helper).parameters)), helper.__name__
+
+
+@pytest.mark.parametrize("helper", sorted(exercises.HELPER_TWINS, key=lambda f: f.__name__),
+                         ids=lambda f: f.__name__)
+def test_the_pictures_helpers_twins_compute_what_the_reference_does(helper):
+    x2, w2 = THIRDS[0, 0], SEVENTHS[0, 0]
+    x, w = (x2[0], w2[0]) if "1d" in helper.__name__ else (x2, w2)
+    np.testing.assert_allclose(exercises.HELPER_TWINS[helper](x, w, 2), helper(x, w, 2),
+                               rtol=0, atol=1e-14)
 
 
 def test_the_center_crop_twin_is_the_reference_crop_and_refuses_what_it_refuses():
