@@ -20,6 +20,7 @@ arguments may name) are read off the declared objects, never off file names.
 from __future__ import annotations
 
 import importlib
+import inspect
 from dataclasses import dataclass
 from typing import Callable
 
@@ -366,8 +367,17 @@ def cases_modules() -> tuple[str, ...]:
 HELPER_TWINS = {
     reference.conv_transpose1d_contributions: pytorch.conv_transpose1d_contributions,
     reference.conv_transpose2d_contributions: pytorch.conv_transpose2d_contributions,
-    reference.conv_transpose2d_full: pytorch.conv_transpose2d_full,
+    reference.conv_transpose2d_full: pytorch.conv_transpose2d,  # padding 0: the uncropped output
 }
+
+
+def accepts(twin: Callable, answer: Callable) -> bool:
+    """Can ``twin`` be called as ``answer`` is, by keyword: it takes each of the answer's
+    parameters, in the same order, and has a default for any other."""
+    mine = list(inspect.signature(twin).parameters.values())
+    theirs = [p.name for p in inspect.signature(answer).parameters.values()]
+    return ([p.name for p in mine[:len(theirs)]] == theirs
+            and all(p.default is not p.empty for p in mine[len(theirs):]))
 
 
 def pytorch_twin(qualified: str) -> Callable | None:

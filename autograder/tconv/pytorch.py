@@ -3,7 +3,7 @@
 These wrap ``torch.nn.functional`` so that the reference implementations and a learner's answer
 can both be held against what PyTorch computes: the registry (``exercises``) names each exercise's
 twin here, and the learners' copy, which has no reference, asks it for a case it has no recorded
-value for (so a twin takes its reference's parameters, by the same names). torch is imported on first use: it takes a few
+value for (so a twin takes its reference's arguments, by the same names: ``exercises.accepts``). torch is imported on first use: it takes a few
 seconds, and chapters that never need it should not pay for it.
 """
 
@@ -70,11 +70,6 @@ def conv_transpose2d(x, w, stride=1, padding=0) -> np.ndarray:
         padding=require_pair("padding", padding, 0))[0, 0].numpy()
 
 
-def conv_transpose2d_full(x, w, stride=1) -> np.ndarray:
-    """``F.conv_transpose2d`` without padding: the output before chapter 03's crop."""
-    return conv_transpose2d(x, w, stride, 0)
-
-
 def conv_transpose2d_contributions(x, w, stride=1) -> np.ndarray:
     """Entry ``[i, j]``: the uncropped ``F.conv_transpose2d`` of ``x`` with only ``x[i, j]`` kept
     (the copies chapter 03's pictures draw). x (H, W), w (kH, kW) -> (H, W, H_full, W_full)."""
@@ -85,7 +80,7 @@ def conv_transpose2d_contributions(x, w, stride=1) -> np.ndarray:
         for j in range(x.shape[1]):
             one = np.zeros_like(x)
             one[i, j] = x[i, j]
-            row.append(conv_transpose2d_full(one, w, stride))
+            row.append(conv_transpose2d(one, w, stride, 0))
         rows.append(np.stack(row))
     return np.stack(rows)
 

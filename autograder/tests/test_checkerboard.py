@@ -662,3 +662,18 @@ def test_the_errors_of_chapter_07s_slips_come_with_a_hint_that_names_them():
             check(answer, case_list, picture=False)
         assert words in str(failure.value), str(failure.value)
         assert "holds integers" not in str(failure.value)
+
+
+def test_a_wrong_icnr_value_is_placed_by_the_weights_axes():
+    """ICNR's answer is a weight: the registry declares its axes (``Exercise.axes``), so the index
+    of a wrong value reads (output channel, input channel, row, column), not a map's
+    (batch, channel, row, column). Without the declaration, the message says the latter."""
+    def one_tap_off(w, s):
+        out = answers.icnr(w, s).copy()
+        out[1, 0, 0, 0] += 1
+        return out
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_icnr(one_tap_off, checkerboard_cases.icnr_example(), picture=False)
+    assert ("wrong value at index (1, 0, 0, 0) (output channel, input channel, row, column)"
+            in str(failure.value))

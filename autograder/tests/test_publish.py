@@ -7,8 +7,10 @@ nothing they depend on changed), then:
 - a fresh virtual environment made from the copy's own requirements.txt by its own
   scripts/course_env.py (torch from this machine's local wheel store), then its binder/postBuild;
 - in that environment, every chapter notebook of the copy runs top to bottom with the answers
-  filled in, every check passing; a known mistake run through a published check is named; a case
-  the copy has no value for is checked against PyTorch, or told it is checked at grading;
+  filled in, every check passing; a known mistake run through a published check is named; in
+  every chapter, a learner's own case (one the copy has no value for) gets a verdict from the
+  exercise's PyTorch twin, the registry's; what has no twin is told it is checked at grading;
+- the answer modules are those the registry declares, whatever their names;
 - the self-paced edition has its worked solutions and the real answer modules.
 The graded build and the learners' environment are session fixtures (conftest.py): test_binder.py
 starts the copy's JupyterLab through binder/start in the same environment.
@@ -175,6 +177,17 @@ def test_an_answer_module_is_what_the_registry_declares_whatever_its_name(tmp_pa
     assert "_lookup.call('worked_out.triple', {'x': x}, None)" in stand_in
     leaks = scanning.scan(_tree(tmp_path / "copy", {"tconv/worked_out.py": WORKED_OUT}))
     assert "tconv/worked_out.py: holds the body of tconv.worked_out.triple" in leaks
+
+
+def test_the_recorder_imports_no_answer_module_and_not_the_registry():
+    """The recorder is imported first in a chapter's kernel and wraps the answer modules in place;
+    the registry, imported after, then holds the wrapped functions and mistakes. Imported before,
+    it would keep the unwrapped ones, and the copy's checks could name no mistake."""
+    loaded = subprocess.run([sys.executable, "-c", "import sys, tconv.grader.publish.recording; "
+                             "print(sorted(m for m in sys.modules if m.startswith('tconv')))"],
+                            capture_output=True, text=True, check=True).stdout
+    assert "tconv.exercises" not in loaded
+    assert not any(f"'tconv.{name}'" in loaded for name in exercises.answer_modules()), loaded
 
 
 def test_the_mistake_record_lives_where_the_copy_keeps_it():

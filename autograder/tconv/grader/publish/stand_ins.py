@@ -48,10 +48,10 @@ def _function(name: str, attribute: str, function, twins: set) -> dict:
     fallback = "None"
     twin = exercises.pytorch_twin(qualname)
     if twin is not None:
-        if list(inspect.signature(twin).parameters) != list(inspect.signature(function).parameters):
-            raise PublishError(f"{qualname}'s PyTorch twin {twin.__module__}.{twin.__name__} takes "
-                               f"other parameters: the learners' copy calls it with the answer's, "
-                               f"by name")
+        if not exercises.accepts(twin, function):
+            raise PublishError(f"{qualname}'s PyTorch twin {twin.__module__}.{twin.__name__} does "
+                               f"not take its parameters: the learners' copy calls it with the "
+                               f"answer's arguments, by name")
         home = exercises.home_of(twin)
         fallback = f"_{home}.{twin.__name__}"
         twins.add(home)
