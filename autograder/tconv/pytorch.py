@@ -3,8 +3,9 @@
 These wrap ``torch.nn.functional`` so that the reference implementations and a learner's answer
 can both be held against what PyTorch computes: the registry (``exercises``) names each exercise's
 twin here, and the learners' copy, which has no reference, asks it for a case it has no recorded
-value for (so a twin takes its reference's arguments, by the same names: ``exercises.accepts``). torch is imported on first use: it takes a few
-seconds, and chapters that never need it should not pay for it.
+value for (so a twin takes its reference's arguments, by the same names: ``exercises.accepts``).
+torch is imported on first use: it takes a few seconds, and chapters that never need it should
+not pay for it.
 """
 
 from __future__ import annotations
