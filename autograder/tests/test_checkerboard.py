@@ -38,7 +38,7 @@ seeds = st.integers(0, 2**32 - 1)
 def test_overlap_counts_are_pytorchs_ones_through_ones(k, s, n):
     counts = answers.overlap_counts_1d(k, s, n)
     assert counts.dtype.kind == "i"
-    np.testing.assert_array_equal(counts, answers.torch_overlap_counts_1d(k, s, n))
+    np.testing.assert_array_equal(counts, pytorch.overlap_counts_1d(k, s, n))
     # away from the borders (inputs on both sides reach), phase p holds ceil((k - p) / s) copies
     inner = counts[k - 1:(n - 1) * s + 1]
     for position, value in enumerate(inner, start=k - 1):
@@ -60,7 +60,7 @@ def test_2d_counts_are_rows_times_columns_as_pytorch_counts(k, s, n):
        seeds)
 def test_phase_sums_are_the_inside_of_pytorchs_output_for_ones(k_h, k_w, s, seed):
     w = rng_from(seed).normal(size=(k_h, k_w))
-    np.testing.assert_allclose(answers.phase_sums(w, s), answers.torch_phase_sums(w, s), atol=1e-12)
+    np.testing.assert_allclose(answers.phase_sums(w, s), pytorch.phase_sums(w, s), atol=1e-12)
 
 
 @FAST
@@ -109,7 +109,7 @@ def test_polyphase_2d_is_the_transposed_convolution(shape, kernel, s, seed):
 @given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 5), st.integers(1, 5), seeds)
 def test_pixel_shuffle_is_pytorchs(r, channels, height, width, seed):
     x = rng_from(seed).normal(size=(channels * r * r, height, width))
-    np.testing.assert_array_equal(answers.pixel_shuffle(x, r), answers.torch_pixel_shuffle(x, r))
+    np.testing.assert_array_equal(answers.pixel_shuffle(x, r), pytorch.pixel_shuffle(x, r))
 
 
 def subpixel(x, w, s):
@@ -518,9 +518,7 @@ def test_calling_the_chapters_reference_earns_nothing():
 
 def test_calling_the_chapters_pytorch_twin_earns_nothing():
     def through_the_twin(x, r):
-        from tconv import checkerboard_reference
-
-        return checkerboard_reference.torch_pixel_shuffle(x, r)
+        return pytorch.pixel_shuffle(x, r)
 
     with pytest.raises(checks.CheckFailed) as failure:
         learner_checks.check_pixel_shuffle(through_the_twin, checkerboard_cases.shuffle_example(),
@@ -780,3 +778,18 @@ def test_the_errors_of_chapter_07s_slips_come_with_a_hint_that_names_them():
             check(answer, case_list, picture=False)
         assert words in str(failure.value), str(failure.value)
         assert "holds integers" not in str(failure.value)
+
+
+def test_a_wrong_icnr_value_is_placed_by_the_weights_axes():
+    """ICNR's answer is a weight: the registry declares its axes (``Exercise.axes``), so the index
+    of a wrong value reads (output channel, input channel, row, column), not a map's
+    (batch, channel, row, column). Without the declaration, the message says the latter."""
+    def one_tap_off(w, s):
+        out = answers.icnr(w, s).copy()
+        out[1, 0, 0, 0] += 1
+        return out
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_icnr(one_tap_off, checkerboard_cases.icnr_example(), picture=False)
+    assert ("wrong value at index (1, 0, 0, 0) (output channel, input channel, row, column)"
+            in str(failure.value))
