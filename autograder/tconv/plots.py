@@ -61,6 +61,7 @@ def course_picture(draw):
     def unless_grading(*args, **kwargs):
         return None if grading() else draw(*args, **kwargs)
 
+    unless_grading.course_picture = True  # how the tests find every course picture
     return unless_grading
 
 

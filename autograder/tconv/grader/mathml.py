@@ -32,7 +32,7 @@ def to_mathml(tex: str, display: str = "inline") -> str:
 def _or_text(tex: str, display: str, shown: str) -> str:
     try:
         return to_mathml(tex, display)
-    except Exception:  # latex2mathml raises many kinds; the reader still gets the LaTeX
+    except Exception:  # noqa: BLE001 - latex2mathml's errors share no base; the LaTeX stays
         return html.escape(shown, quote=False)
 
 
