@@ -93,6 +93,21 @@ def test_the_picture_of_an_answer_says_where_it_is_wrong():
     assert "1 of 5 entries differ, the first at position 2: expected 9, yours 3" in text, text
 
 
+@pytest.mark.parametrize("shape", [(5,), (3, 6), (1, 1, 4, 6)], ids=["row", "grid", "image"])
+def test_the_answers_picture_keeps_its_title_clear_of_the_panels(shape):
+    """The title above expected / yours / difference overlapped the "yours" panel's title on
+    chapter 07's pixel_shuffle failure (3 x 6 grids)."""
+    expected = np.arange(np.prod(shape), dtype=np.float64).reshape(shape)
+    fig = plots.comparison_figure(expected, expected * 2, "pixel_shuffle: expected vs. yours[0]")
+    renderer = fig.canvas.get_renderer()
+    title = fig._suptitle.get_window_extent(renderer)  # no public getter for the Text
+    for ax in fig.axes:
+        for text in [ax.title, *ax.get_xticklabels()]:
+            if text.get_text() and text.get_visible():
+                assert not title.overlaps(text.get_window_extent(renderer)), text.get_text()
+    plots.plt.close(fig)
+
+
 def shown(fig, monkeypatch) -> tuple[dict, dict]:
     import IPython.display
 
