@@ -202,7 +202,8 @@ def comparison_figure(expected, actual, title="expected vs. yours"):
     actual = np.asarray(actual, dtype=np.float64)
     difference = actual - expected
     scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
-    wrong = np.abs(difference) > 1e-5 * scale + 1e-4 * np.abs(expected)
+    # not `>`: a nan in the answer is wrong too (it compares False with everything)
+    wrong = ~(np.abs(difference) <= 1e-5 * scale + 1e-4 * np.abs(expected))
     if expected.ndim == 1 and expected.size <= 24:
         fig, ax = plt.subplots(figsize=(2.5 + 0.7 * expected.size, 2.8))
         draw_row(ax, expected, 2, [SUM] * expected.size, title="expected")
@@ -236,8 +237,10 @@ def comparison_figure(expected, actual, title="expected vs. yours"):
     if wrong.any():
         first = tuple(int(n) for n in np.argwhere(wrong)[0])
         where = f"position {first[0]}" if len(first) == 1 else f"index {first}"
+        def shown(value):  # a learner's answer may hold nan or inf
+            return number_label(value) if np.isfinite(value) else str(value)
         verdict = (f"{int(wrong.sum())} of {wrong.size} entries differ, the first at {where}: "
-                   f"expected {number_label(expected[first])}, yours {number_label(actual[first])}")
+                   f"expected {shown(expected[first])}, yours {shown(actual[first])}")
     else:
         verdict = "every entry matches"
     return described(fig, f"{title}: the expected answer, yours and their difference, shape "
@@ -407,7 +410,7 @@ def scatter_step_2d(x, w, stride=1, step=0):
                           f"the input value x[{i}, {j}] = {number_label(x[i, j])} times the {k_h} "
                           f"by {k_w} kernel, added at row {top}, column {left} of the "
                           f"{touched.shape[0]} by {touched.shape[1]} full output; right, the sum "
-                          f"of the first {step + 1} copies.")
+                          f"of the copies so far, {step + 1} of {x.size}.")
 
 
 @course_picture

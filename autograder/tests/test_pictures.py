@@ -91,6 +91,10 @@ def test_the_picture_of_an_answer_says_where_it_is_wrong():
     text = plots.alt_text(fig)
     plots.plt.close(fig)
     assert "1 of 5 entries differ, the first at position 2: expected 9, yours 3" in text, text
+    fig = plots.comparison_figure(np.ones((2, 20, 20)), np.full((2, 20, 20), np.nan))
+    assert "800 of 800 entries differ, the first at index (0, 0, 0): expected 1, yours nan" in \
+        plots.alt_text(fig)
+    plots.plt.close(fig)
 
 
 @pytest.mark.parametrize("shape", [(5,), (3, 6), (1, 1, 4, 6)], ids=["row", "grid", "image"])
