@@ -10,7 +10,7 @@ import numpy as np
 
 from . import checkerboard_reference as answers
 from . import plots, pytorch
-from .plots import COPY_COLORS, course_picture, draw_grid, light, mcolors, plt
+from .plots import COPY_COLORS, course_picture, described, draw_grid, light, mcolors, plt
 
 
 @functools.cache
@@ -52,7 +52,13 @@ def overlap_counts_2d(pairs, n: int = 4):
         ax.tick_params(labelsize=6)
     fig.suptitle(f"copies of the kernel landing on each output pixel ({n}x{n} input)", fontsize=12)
     fig.tight_layout()
-    return fig
+    cases = "; ".join(
+        f"k={k}, s={s}: " + ", ".join(map(str, sorted(set(np.outer(
+            answers.interior_counts(k, s), answers.interior_counts(k, s)).ravel().tolist()))))
+        for k, s in pairs)
+    return described(fig, f"How many copies of a k by k kernel land on each output pixel of a "
+                          f"stride-s transposed convolution of a {n} by {n} input, one grid per "
+                          f"case, the counts inside the grid: {cases}.")
 
 
 @course_picture
@@ -77,7 +83,13 @@ def phases(w, s: int = 2, n: int = 4):
               title=f"a {n}x{n} map of ones, stride {s}:\ninside, the phase sums, tiled")
     axes[2].tick_params(labelsize=6)
     fig.tight_layout()
-    return fig
+    listed = "; ".join(", ".join(plots.number_label(v) for v in row) for row in sums)
+    even = np.allclose(sums, sums.flat[0])
+    return described(fig, f"A {w.shape[0]} by {w.shape[1]} kernel with each tap coloured by its "
+                          f"phase (row and column mod {s}); its phase sums, {listed}; and its "
+                          f"stride-{s} transposed convolution of a {n} by {n} map of ones, whose "
+                          f"inside repeats the phase sums: "
+                          + ("equal, so it is constant." if even else "unequal, a checkerboard."))
 
 
 @course_picture
@@ -104,7 +116,11 @@ def polyphase_1d(x, w, s: int):
     shown_w = ", ".join(plots.number_label(v) for v in w)
     ax.set_title(f"x = [{shown_x}], w = [{shown_w}], stride {s}: {s} phase(s)", fontsize=11)
     fig.tight_layout()
-    return fig
+    shown_out = ", ".join(plots.number_label(v) for v in out)
+    return described(fig, f"The stride-{s} transposed convolution of x = [{shown_x}] with w = "
+                          f"[{shown_w}] as {s} stride-1 convolutions: phase p convolves x with "
+                          f"w[p::{s}] and fills output positions p, p + {s}, and so on; "
+                          f"interleaved they give [{shown_out}].")
 
 
 @course_picture
@@ -128,7 +144,11 @@ def pixel_shuffle(x, r: int):
               title=f"PixelShuffle({r}): {r * r} maps {height}x{width}\n-> one map "
                     f"{height * r}x{width * r}")
     fig.tight_layout()
-    return fig
+    return described(fig, f"PixelShuffle({r}): {r * r} input channels of {height} by {width}, "
+                          f"each its own colour, and the {height * r} by {width * r} output in "
+                          f"which channel i·{r} + j fills offset (i, j) of every {r} by {r} cell; "
+                          f"its first row is "
+                          f"[{', '.join(plots.number_label(v) for v in out[0, 0])}].")
 
 
 @course_picture
@@ -152,7 +172,18 @@ def maps(named: dict, title: str | None = None, centered=False):
     if title:
         fig.suptitle(title, fontsize=12)
     fig.tight_layout()
-    return fig
+    return described(fig, (f"{title}: " if title else "") + "; ".join(
+        f"{name}: " + _map_summary(np.asarray(values, dtype=np.float64))
+        for name, values in named.items()) + ".")
+
+
+def _map_summary(values: np.ndarray) -> str:
+    """A map in a few words: its size and its range (a constant map: its one value)."""
+    size = " by ".join(map(str, values.shape))
+    low, high = float(values.min()), float(values.max())
+    if high - low < 1e-9 * max(1.0, abs(low), abs(high)):
+        return f"a constant {size} map, every value {low:.3g}"
+    return f"a {size} map, values from {low:.3g} to {high:.3g}"
 
 
 @course_picture
@@ -179,4 +210,8 @@ def experiment(run, names: dict):
     right.set_title("training loss", fontsize=10)
     right.legend(fontsize=9)
     fig.tight_layout()
-    return fig
+    return described(fig, f"Training {len(names)} upsamplers for {run.steps[-1]} steps, log "
+                          f"scales: left, each one's checkerboard amplitude on a map of ones; "
+                          f"right, its training loss. At the end: " + "; ".join(
+                              f"{label}, amplitude {run.amplitude[key][-1]:.2g} and loss "
+                              f"{run.loss[key][-1]:.2g}" for key, label in names.items()) + ".")

@@ -78,7 +78,7 @@ def _message_figure(title: str, message: str):
     ax.text(0.5, 0.62, title, ha="center", va="center", fontsize=12, transform=ax.transAxes)
     ax.text(0.5, 0.3, message, ha="center", va="center", fontsize=11, color="#C44E52",
             transform=ax.transAxes, wrap=True)
-    return fig
+    return plots.described(fig, f"{title}: {message}")
 
 
 @course_picture
@@ -165,7 +165,11 @@ def explorer_figure(input_size=2, kernel_size=3, stride=2, padding=1, dilation=1
                       "uneven overlap, a checkerboard unless the weights even it out"))
     fig.suptitle(f"{settings}\n{formula}\n{verdict}", fontsize=11)
     fig.tight_layout(rect=(0, 0, 1, 1 - 0.75 / height))  # room for the three title lines
-    return fig
+    return plots.described(fig, f"{settings}: {formula}. Left, the input with pixel ({row}, {col}) "
+                                f"chosen; right, the {full} by {full} full output, each pixel "
+                                f"labelled with the number of kernel copies on it, the cells "
+                                f"pixel ({row}, {col}) writes outlined and the kept {size} by "
+                                f"{size} output framed: {verdict}.")
 
 
 def widgets_can_render() -> bool:
@@ -227,6 +231,9 @@ def show_explorer(**start) -> None:
     widget = explorer_widget(**values)
     bundle = widget._repr_mimebundle_()
     # Front ends that cannot show the widget (a static HTML export) show this picture instead.
-    bundle["image/png"] = _png_base64(explorer_figure(**values))
-    bundle["text/plain"] = "The explorer's sliders need a live notebook; this is its first picture."
-    display(bundle, raw=True)
+    first = explorer_figure(**values)
+    alt = plots.alt_text(first)
+    bundle["image/png"] = _png_base64(first)
+    bundle["text/plain"] = ("The explorer's sliders need a live notebook; this is its first "
+                            f"picture: {alt}")
+    display(bundle, raw=True, metadata={"image/png": {"alt": alt}})

@@ -61,12 +61,59 @@ def course_picture(draw):
     def unless_grading(*args, **kwargs):
         return None if grading() else draw(*args, **kwargs)
 
+    unless_grading.course_picture = True  # how the tests find every course picture
     return unless_grading
 
 
+ALT_TEXT = "tconv_alt_text"  # the attribute of a Figure that holds its text alternative
+
+
+def described(fig, text: str):
+    """``fig`` with its text alternative: what a screen reader says in the picture's place (the
+    ``alt`` of its ``<img>``). A sentence or two saying what the picture shows, with the numbers
+    it was drawn from. Every picture shown with ``display`` has one."""
+    text = " ".join(str(text).split())
+    if not text:
+        raise ValueError("a picture's text alternative is empty: say what the picture shows")
+    setattr(fig, ALT_TEXT, text)
+    return fig
+
+
+def alt_text(fig) -> str:
+    """The text alternative given to ``fig`` by ``described`` ("" if none was)."""
+    return getattr(fig, ALT_TEXT, "")
+
+
+def figure_bundle(fig) -> tuple[dict, dict]:
+    """(data, metadata) of a display message showing ``fig`` with its text alternative.
+
+    The PNG is the one IPython's inline backend would make. Its text alternative goes where each
+    renderer reads one: nbconvert's HTML (the feedback page, an exported notebook) writes the
+    ``alt`` of ``metadata["image/png"]``; JupyterLab's PNG renderer reads none, so a learner's
+    kernel also sends ``text/html``, an ``<img>`` with that ``alt``, which JupyterLab prefers
+    (grading leaves it out: the feedback keeps only PNG and text, ``report.make_safe``);
+    ``text/plain`` is the text alternative itself, for a front end that shows no pictures.
+    """
+    import html
+
+    from IPython.core.pylabtools import print_figure
+
+    # a figure no function described (none of the course's): its titles say what they can
+    alt = alt_text(fig) or " ".join("; ".join(
+        title for title in [fig.get_suptitle()] + [ax.get_title() for ax in fig.axes]
+        if title).split()) or "a picture without a description"
+    png = print_figure(fig, "png", bbox_inches="tight", base64=True)
+    data = {"image/png": png, "text/plain": f"[picture: {alt}]"}
+    if not grading():
+        data["text/html"] = (f'<img src="data:image/png;base64,{png}" '
+                             f'alt="{html.escape(alt, quote=True)}">')
+    return data, {"image/png": {"alt": alt}}
+
+
 def display(fig) -> None:
-    """Show a figure under the current cell (in a notebook) and release it; for a course picture
-    that was not drawn (``course_picture``, when grading), one line that says so."""
+    """Show a figure under the current cell (in a notebook), with its text alternative
+    (``figure_bundle``), and release it; for a course picture that was not drawn
+    (``course_picture``, when grading), one line that says so."""
     if fig is None and grading():
         print(NOT_DRAWN)
         return
@@ -76,7 +123,8 @@ def display(fig) -> None:
     from IPython.display import display as ipython_display
 
     try:
-        ipython_display(fig)
+        data, metadata = figure_bundle(fig)
+        ipython_display(data, raw=True, metadata=metadata)
     finally:
         plt.close(fig)
 
@@ -138,7 +186,14 @@ def scatter_steps_1d(x, w, stride=1, upto=None):
     shown_w = ", ".join(number_label(v) for v in np.asarray(w, dtype=np.float64))
     ax.set_title(f"scatter-add with stride {stride}: x = [{shown_x}], w = [{shown_w}]", fontsize=11)
     fig.tight_layout()
-    return fig
+    sums = ", ".join(number_label(v) for v in partial)
+    copies = (f"{len(rows)} copies of w, each scaled by one value of x and shifted {stride} "
+              f"further right than the one before, summed into the length-{width} output [{sums}]"
+              if shown == len(rows) else
+              f"the first {shown} of {len(rows)} scaled and shifted copies of w; the sum so far "
+              f"is [{sums}]")
+    return described(fig, f"Scatter-add of x = [{shown_x}] with w = [{shown_w}], stride "
+                          f"{stride}: {copies}.")
 
 
 def comparison_figure(expected, actual, title="expected vs. yours"):
@@ -147,7 +202,8 @@ def comparison_figure(expected, actual, title="expected vs. yours"):
     actual = np.asarray(actual, dtype=np.float64)
     difference = actual - expected
     scale = max(1.0, float(np.abs(expected).max(initial=0.0)))
-    wrong = np.abs(difference) > 1e-5 * scale + 1e-4 * np.abs(expected)
+    # not `>`: a nan in the answer is wrong too (it compares False with everything)
+    wrong = ~(np.abs(difference) <= 1e-5 * scale + 1e-4 * np.abs(expected))
     if expected.ndim == 1 and expected.size <= 24:
         fig, ax = plt.subplots(figsize=(2.5 + 0.7 * expected.size, 2.8))
         draw_row(ax, expected, 2, [SUM] * expected.size, title="expected")
@@ -175,8 +231,20 @@ def comparison_figure(expected, actual, title="expected vs. yours"):
                 fig.colorbar(image, ax=ax, shrink=0.8)
             ax.set_title(name)
     fig.suptitle(title)
-    fig.tight_layout()
-    return fig
+    # room for the title above the panels' own titles and column numbers: tight_layout alone
+    # leaves it touching them (pixel_shuffle's 3 x 6 grids, seen in chapter 07)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / fig.get_figheight()))
+    if wrong.any():
+        first = tuple(int(n) for n in np.argwhere(wrong)[0])
+        where = f"position {first[0]}" if len(first) == 1 else f"index {first}"
+        def shown(value):  # a learner's answer may hold nan or inf
+            return number_label(value) if np.isfinite(value) else str(value)
+        verdict = (f"{int(wrong.sum())} of {wrong.size} entries differ, the first at {where}: "
+                   f"expected {shown(expected[first])}, yours {shown(actual[first])}")
+    else:
+        verdict = "every entry matches"
+    return described(fig, f"{title}: the expected answer, yours and their difference, shape "
+                          f"{expected.shape}; {verdict}.")
 
 
 # --- chapter 02: output sizes ------------------------------------------------------------------
@@ -207,7 +275,10 @@ def conv_positions_1d(i, k, stride=1, padding=0, dilation=1):
     ax.set_title(f"i={i}, k={k}, stride={stride}, padding={padding}, dilation={dilation}: "
                  f"{size} position{'s' if size != 1 else ''} fit", fontsize=11)
     fig.tight_layout()
-    return fig
+    return described(fig, f"A direct convolution with i={i}, k={k}, stride={stride}, "
+                          f"padding={padding}, dilation={dilation}: the input padded to length "
+                          f"{width}, and one row per output position marking the {k} input samples "
+                          f"its kernel covers; {size} position{'s' if size != 1 else ''} fit.")
 
 
 @course_picture
@@ -239,7 +310,14 @@ def transpose_crop_1d(i, k, stride=1, padding=0, dilation=1, output_padding=0):
     ax.set_title(f"i={i}, k={k}, stride={stride}, padding={padding}, dilation={dilation}, "
                  f"output_padding={output_padding}: full {full}, output {size}", fontsize=11)
     fig.tight_layout()
-    return fig
+    added = max(0, padding + size - full)
+    return described(fig, f"A transposed convolution with i={i}, k={k}, stride={stride}, "
+                          f"padding={padding}, dilation={dilation}, output_padding={output_padding}:"
+                          f" the full scatter-add has {full} samples; the output keeps positions "
+                          f"{padding} to {padding + size - 1} of it, {size} samples, cutting "
+                          f"{padding} at the start and {max(0, full - padding - size)} at the end"
+                          + (f", and {added} zero(s) past its end added by output_padding"
+                             if added else "") + ".")
 
 
 # --- chapter 03: 2D scatter-add and the crop ---------------------------------------------------
@@ -328,7 +406,11 @@ def scatter_step_2d(x, w, stride=1, step=0):
     ])
     fig.suptitle(f"scatter step {step + 1} of {x.size} (stride {stride})", fontsize=12)
     fig.tight_layout(rect=(0, 0, 1, 0.94))
-    return fig
+    return described(fig, f"Step {step + 1} of {x.size} of a 2D scatter-add with stride {stride}: "
+                          f"the input value x[{i}, {j}] = {number_label(x[i, j])} times the {k_h} "
+                          f"by {k_w} kernel, added at row {top}, column {left} of the "
+                          f"{touched.shape[0]} by {touched.shape[1]} full output; right, the sum "
+                          f"of the copies so far, {step + 1} of {x.size}.")
 
 
 @course_picture
@@ -346,7 +428,11 @@ def crop_2d(x, w, stride=1, padding=0):
         (out, dict(colors=SUM, title=f"output {out.shape[0]}×{out.shape[1]}")),
     ])
     fig.tight_layout()
-    return fig
+    return described(fig, f"Padding ({p_h}, {p_w}) as a crop: the {full.shape[0]} by "
+                          f"{full.shape[1]} full scatter-add output with the kept window framed; "
+                          f"cutting {p_h} row(s) at the top and the bottom and {p_w} column(s) at "
+                          f"the left and the right leaves the {out.shape[0]} by {out.shape[1]} "
+                          f"output.")
 
 
 # --- chapter 04: channels and groups -----------------------------------------------------------
@@ -389,7 +475,10 @@ def channel_map(channels_in, channels_out, groups=1):
     ax.set_title(f"C_in={channels_in}, C_out={channels_out}, groups={groups}: weight shape "
                  f"({channels_in}, {per_out}, kH, kW)", fontsize=11)
     fig.tight_layout()
-    return fig
+    return described(fig, f"Which input channel feeds which output channel when C_in={channels_in},"
+                          f" C_out={channels_out}, groups={groups}: each output channel o sums "
+                          f"{per_in} input channel(s) c of its group, each through its own kernel "
+                          f"w[c, o]; the weight's shape is ({channels_in}, {per_out}, kH, kW).")
 
 
 # --- chapter 05: the matrix view and the zero-insertion view -----------------------------------
@@ -404,7 +493,12 @@ def matrix_figure(matrix, title=None, row_name="output", col_name="input"):
     ax.set_xlabel(f"{col_name} position", fontsize=9)
     ax.set_ylabel(f"{row_name} position", fontsize=9)
     fig.tight_layout()
-    return fig
+    rows = "; ".join("[" + ", ".join(number_label(v) for v in row) + "]" for row in matrix)
+    return described(fig, f"{title + ': ' if title else ''}a {matrix.shape[0]} by "
+                          f"{matrix.shape[1]} matrix, one row per {row_name} position and one "
+                          f"column per {col_name} position, its {np.count_nonzero(matrix)} "
+                          f"non-zero entries shaded"
+                          + (f"; rows {rows}." if matrix.size <= 48 else "."))
 
 
 @course_picture
@@ -439,7 +533,13 @@ def zero_insertion_2d(x, w, stride=1, padding=0):
         (result, dict(colors=SUM, title="cross-correlation:\nthe output")),
     ])
     fig.tight_layout()
-    return fig
+    return described(fig, f"A transposed convolution with stride {stride} and padding {padding} "
+                          f"as a direct one: the {x.shape[0]} by {x.shape[1]} input with "
+                          f"{stride_h - 1} zero(s) inserted between its rows and {stride_w - 1} "
+                          f"between its columns, padded by k − 1 − p = ({a_h}, {a_w}) (cropped "
+                          f"where negative); the {w.shape[0]} by {w.shape[1]} kernel flipped on "
+                          f"both axes; their cross-correlation, the {result.shape[0]} by "
+                          f"{result.shape[1]} output.")
 
 
 @course_picture
@@ -447,6 +547,16 @@ def conv1d_matrix_figure(n, w, stride=1, transposed=False):
     """The matrix C of a direct 1-D convolution on length-``n`` inputs (or its transpose C.T),
     one row per output position (per input position for C.T)."""
     matrix = reference.conv1d_matrix(n, w, stride)
-    if transposed:
-        return matrix_figure(matrix.T, f"C.T {matrix.T.shape}:\ncolumn r = kernel\nfrom row r·{stride}")
-    return matrix_figure(matrix, f"C {matrix.shape}: row r = kernel\nfrom column r·{stride}")
+    kernel = ", ".join(number_label(v) for v in np.asarray(w, dtype=np.float64))
+    what = (f"The transpose C.T of the matrix of a direct convolution of a length-{n} input with "
+            f"w = [{kernel}], stride {stride}: column r holds the kernel from row r·{stride}"
+            if transposed else
+            f"The matrix C of a direct convolution of a length-{n} input with w = [{kernel}], "
+            f"stride {stride}: row r holds the kernel from column r·{stride}")
+    shown = matrix.T if transposed else matrix
+    fig = matrix_figure(shown, (f"C.T {shown.shape}:\ncolumn r = kernel\nfrom row r·{stride}"
+                                if transposed else
+                                f"C {shown.shape}: row r = kernel\nfrom column r·{stride}"))
+    rows = "; ".join("[" + ", ".join(number_label(v) for v in row) + "]" for row in shown)
+    return described(fig, f"{what}; {shown.shape[0]} by {shown.shape[1]}"
+                          + (f", rows {rows}." if shown.size <= 48 else "."))

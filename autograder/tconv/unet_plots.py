@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import plots, unet
-from .plots import course_picture, mpatches, plt
+from .plots import course_picture, described, mpatches, plt
 
 KEPT = "#FFE9A8"
 MARGIN = "#D9D9D9"
@@ -35,7 +35,10 @@ def crop_window(height_in: int, width_in: int, height: int, width: int):
     ax.set_title(f"{height_in}x{width_in} -> {height}x{width}: top {top}, bottom {bottom}, "
                  f"left {left}, right {right}", fontsize=11, pad=16)
     fig.tight_layout()
-    return fig
+    return described(fig, f"A centered crop of a {height_in} by {width_in} map to {height} by "
+                          f"{width}: the kept window framed, margins of {top} row(s) at the top, "
+                          f"{bottom} at the bottom, {left} column(s) at the left and {right} at "
+                          f"the right.")
 
 
 @course_picture
@@ -114,7 +117,14 @@ def architecture(rows: list, title: str | None = None):
     if title:
         ax.set_title(title)
     fig.tight_layout()
-    return fig
+    first, last = rows[0], rows[-1]
+    return described(fig, f"{title + ': ' if title else ''}U-Net, {depth} max pool(s) deep: the "
+                          f"{first.size} by {first.size} input with {first.channels} channel(s) "
+                          f"goes down through 3 by 3 convolutions and max pools to "
+                          f"{min(row.size for row in rows)} by {min(row.size for row in rows)}, "
+                          f"and back up through 2 by 2 up-convolutions, each joined to the cropped "
+                          f"map of its level, to the {last.size} by {last.size} output with "
+                          f"{last.channels} channel(s).")
 
 
 @course_picture
@@ -147,7 +157,10 @@ def samples(images, masks, predictions=None, count=6, margin=0):
             ax.set_xticks([])
             ax.set_yticks([])
     fig.tight_layout()
-    return fig
+    border = (f" (outside the orange frame, its {margin}-pixel mirrored border)" if margin else "")
+    predicted = "".join(f", {name} (a probability, dark 0 to bright 1)" for name in predictions)
+    return described(fig, f"{count} examples, one per column; rows: the grey input "
+                          f"image{border}, the true mask (white: object){predicted}.")
 
 
 @course_picture
@@ -166,7 +179,9 @@ def loss_curve(losses, title="training loss"):
     ax.set_title(title)
     ax.legend()
     fig.tight_layout()
-    return fig
+    return described(fig, f"{title}: the binary cross-entropy at each of {len(losses)} steps and "
+                          f"its mean over {window} steps, log scale; that mean goes from "
+                          f"{smooth[0]:.3g} to {smooth[-1]:.3g}.")
 
 
 @course_picture
@@ -194,7 +209,12 @@ def upsampling_comparison(image, size: int = 4):
         shades = np.where(np.isclose(values, 1), "white", "#F4A6A6").astype(object)
         plots.draw_grid(ax, values, shades, fontsize=7, title=name.replace("transposed conv, ", ""))
     fig.tight_layout()
-    return fig
+    flat = "; ".join(f"{name}: " + ("every value 1" if np.allclose(values, 1) else
+                                    f"values from {np.min(values):.2g} to {np.max(values):.2g}")
+                     for name, values in ones.items())
+    return described(fig, f"A {np.shape(image)[0]} by {np.shape(image)[1]} image doubled four "
+                          f"ways ({', '.join(results)}), and below, each way on a {size} by {size} "
+                          f"map of ones, values other than 1 shaded red: {flat}.")
 
 
 @course_picture
@@ -208,4 +228,7 @@ def up_response(response):
     ax.set_xticks([])
     ax.set_yticks([])
     fig.tight_layout()
-    return fig
+    values = np.asarray(response, dtype=np.float64)
+    return described(fig, f"A trained up-convolution's output for a constant input, summed over "
+                          f"its output channels: a {values.shape[0]} by {values.shape[1]} map, "
+                          f"values from {values.min():.3g} to {values.max():.3g}.")

@@ -193,7 +193,8 @@ def test_a_learner_solves_chapter_01_in_jupyterlab(lab, page):
     wait_for_idle_kernel(page)
     screenshot(page, "01_chapter_opened")
 
-    # Run everything: the exercise cell raises NotImplementedError, and execution stops there.
+    # Run everything: the stub's NotImplementedError is shown, each check shows its error
+    # output, and Run All goes on to the end (test_run_all_reaches_the_end_of_untouched_chapter_06).
     run_all_cells(page)
     error = page.locator(".jp-OutputArea-output", has_text="NotImplementedError").first
     error.scroll_into_view_if_needed()
@@ -294,6 +295,49 @@ def test_a_learner_sees_no_instructor_tool(lab, page):
                     f"{dialog.inner_text()[:2000]!r}")
     screenshot(page, "07_validate_success")
     page.keyboard.press("Escape")
+
+
+def test_run_all_reaches_the_end_of_untouched_chapter_06(lab, page):
+    """The released chapter 06, nothing written: Run All runs every code cell, the last one
+    included; a failing check shows its error output (CheckFailed) and the cells after it run
+    too. Every picture drawn has a text alternative (plots.display: an <img alt>)."""
+    url, token, served = lab
+    chapter = "06_unet_decoder"
+    # ?reset: this notebook alone, not chapter 01's tab restored beside it (Run All would run
+    # whichever is active)
+    page.goto(f"{url}/lab/tree/{chapter}/{chapter}.ipynb?reset&token={token}")
+    notebook = page.locator(".jp-NotebookPanel:not(.lm-mod-hidden) .jp-Notebook")
+    notebook.locator(".jp-Cell").first.wait_for()
+    page.locator(".lm-TabBar-tab.lm-mod-current", has_text=f"{chapter}.ipynb").first.wait_for()
+    wait_for_idle_kernel(page)
+    run_all_cells(page)
+    page.keyboard.press("Control+s")
+    failure = notebook.locator(".jp-OutputArea-output", has_text="CheckFailed").first
+    failure.scroll_into_view_if_needed()
+    screenshot(page, "06_chapter_06_failing_check")
+    notebook.locator(".jp-CodeCell").last.scroll_into_view_if_needed()
+    screenshot(page, "06_chapter_06_last_cell")
+    images = notebook.locator(".jp-OutputArea-output img")
+    alts = [images.nth(n).get_attribute("alt") or "" for n in range(images.count())]
+    assert alts and all(len(alt) > 40 for alt in alts), alts
+
+    # What JupyterLab ran, read from the notebook it saved (cells off screen may not be drawn).
+    deadline = time.monotonic() + 30
+    while True:
+        saved = nbformat.read(served / chapter / f"{chapter}.ipynb", as_version=4)
+        code = [cell for cell in saved.cells if cell.cell_type == "code"]
+        if all(cell.execution_count for cell in code) or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    not_run = [n for n, cell in enumerate(code) if not cell.execution_count]
+    assert not not_run, f"code cells {not_run} of {len(code)} did not run"
+    assert code[-1].execution_count == max(cell.execution_count for cell in code)
+    failed = [n for n, cell in enumerate(code)
+              if any(o.output_type == "error" and o.ename == "CheckFailed" for o in cell.outputs)]
+    assert failed and failed[0] < len(code) - 1, failed
+    assert all(cell.execution_count > code[failed[0]].execution_count
+               for cell in code[failed[0] + 1:]), "the cells after a failing check ran after it"
+    assert code[-1].outputs, "the last code cell shows nothing"
 
 
 @pytest.fixture(scope="module")

@@ -161,12 +161,14 @@ def test_the_widget_has_every_slider_and_a_static_fallback(monkeypatch):
 
     bundles, drawn = [], []
     monkeypatch.setattr(explorer, "widgets_can_render", lambda: True)
-    monkeypatch.setattr(IPython.display, "display", lambda data, raw=False: bundles.append(data))
+    monkeypatch.setattr(IPython.display, "display",
+                        lambda data, raw=False, metadata=None: bundles.append((data, metadata)))
     monkeypatch.setattr(explorer.plots, "display", lambda fig: (drawn.append(fig), plt.close(fig)))
     assert explorer.show_explorer(input_size=3) is None  # a cell ending with it shows it once
-    (bundle,) = bundles
+    ((bundle, metadata),) = bundles
     assert "application/vnd.jupyter.widget-view+json" in bundle
     assert bundle["image/png"].startswith("iVBORw0KGgo")  # a PNG, base64: what static HTML shows
+    assert "input 3×3" in metadata["image/png"]["alt"]  # and its text alternative
     assert len(drawn) == 1 and "input 3×3" in drawn[0].get_suptitle()
 
     widget = explorer.explorer_widget(input_size=3)

@@ -155,7 +155,13 @@ def test_the_kernel_knows_it_is_graded_and_draws_only_the_pictures_of_answers(gr
     outputs = classroom.graded_outputs(graded_class.grades, "overwrites_instead_of_adding")
     assert sum("image/png" in output.get("data", {}) for output in outputs) >= 1
     feedback = graded_class.grades / "feedback" / "overwrites_instead_of_adding" / classroom.CH01
-    assert "data:image/png;base64," in (feedback / f"{classroom.CH01}.html").read_text()
+    page = (feedback / f"{classroom.CH01}.html").read_text()
+    assert "data:image/png;base64," in page
+    # each picture with its text alternative, the maths as MathML (test_pictures.py)
+    images = re.findall(r"<img\b[^>]*>", page)
+    assert images and all(re.search(r'\salt="[^"]{40,}"', image) for image in images), \
+        [image[-300:] for image in images]
+    assert "<math" in page and "<script" not in page
 
 
 def test_a_worker_compiles_the_feedbacks_templates_once(monkeypatch):

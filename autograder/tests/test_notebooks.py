@@ -55,7 +55,21 @@ def test_solution_notebook_runs_top_to_bottom_without_error_or_stderr(path):
             assert output.output_type != "error", f"cell {number} raised {output.get('ename')}"
             assert not (output.output_type == "stream" and output.name == "stderr"), (
                 f"cell {number} wrote to stderr (this zeroes a grade cell): {output.text[:300]}")
+            assert_pictures_have_their_alt(output, number)
     print(f"{path.stem}: executed in {seconds:.1f} s")
+
+
+def assert_pictures_have_their_alt(output, number: int) -> None:
+    """A picture's text alternative where nbconvert reads it (the PNG's metadata) and where
+    JupyterLab does (an <img alt> in text/html; the explorer's widget bundle has none)."""
+    data = output.get("data", {})
+    if "image/png" not in data:
+        return
+    alt = output.metadata.get("image/png", {}).get("alt", "")
+    assert len(alt) > 40, f"cell {number}: a picture without its text alternative"
+    if "text/html" in data:
+        assert re.fullmatch(r'<img src="data:image/png;base64,[^"]+" alt="[^"]{40,}">',
+                            data["text/html"]), f"cell {number}: {data['text/html'][-300:]}"
 
 
 RELEASED_NOTEBOOKS = sorted(course.COURSE.glob("*/*.ipynb"))

@@ -251,12 +251,28 @@ class FeedbackExporter(HTMLExporter):
     """nbgrader's feedback exporter (nbconvert's HTML), whose nine templates a worker compiles
     once, not for every notebook: nbgrader makes a new exporter, and so a new Jinja environment,
     for each feedback page. Compiling them was a quarter of the grader's own CPU for a chapter
-    01 notebook (1.0 s of 3.9 s under a profiler, 2026-12-03)."""
+    01 notebook (1.0 s of 3.9 s under a profiler, 2026-12-03). Its maths is MathML
+    (``mathml``): the page keeps no script, so MathJax would leave raw LaTeX."""
 
     def _create_environment(self):
         environment = super()._create_environment()
         environment.bytecode_cache = TEMPLATES
         return environment
+
+    @jinja2.pass_context
+    def markdown2html(self, context, source):
+        """Markdown as nbconvert renders it, with the maths as MathML (``mathml``)."""
+        from nbconvert.filters.markdown_mistune import MarkdownWithMath
+
+        from .mathml import MathMLRenderer
+
+        cell = context.get("cell", {})
+        renderer = MathMLRenderer(
+            escape=False, attachments=cell.get("attachments", {}), embed_images=self.embed_images,
+            path=context.get("resources", {}).get("metadata", {}).get("path", ""),
+            anchor_link_text=self.anchor_link_text,
+            exclude_anchor_links=self.exclude_anchor_links, **self.lexer_options)
+        return MarkdownWithMath(renderer=renderer).render(source)
 
 
 # What in nbgrader's log, when it could not run a notebook to the end, names the cause. The
