@@ -77,6 +77,7 @@ def run(jobs: list[Job], settings: task.Settings, *, workers: int = 1,
         folders = [f for f in (cache.parent if cache else None, settings.scratch) if f]
         disk_full = functools.partial(course.disk_nearly_full, *folders)
     budget = task_budget(settings) if budget is None else budget
+    LAST_RUN.clear()  # this run's timing, its retries included
     if todo:
         made = pool is None
         with (_dask_pool(settings, workers, scheduler, len(todo)) if made
@@ -117,8 +118,9 @@ def _hand_out(pool, jobs: list[Job], budget: float, disk_full):
     waiting = sorted(range(len(jobs)), key=lambda n: -_code_cells(jobs[n]))
     running: dict = {}   # future -> (index, when handed out)
     progress = Progress(len(jobs))
-    LAST_RUN.update(wall=0.0, tasks=0.0, count=0, each=[])
-    started = time.monotonic()
+    for key, empty in (("wall", 0.0), ("tasks", 0.0), ("count", 0), ("each", [])):
+        LAST_RUN.setdefault(key, empty)
+    started = LAST_RUN.setdefault("started", time.monotonic())
     full = None
     while waiting or running:
         while waiting and len(running) < pool.slots and full is None:
