@@ -1,7 +1,8 @@
 """The instructors' machinery. The grading pipeline, read top to bottom:
 
 intake.py    SUBMITTED (a folder or an LMS zip) -> validated ids -> read-only snapshots
-sandbox.py   the per-student jail every piece of learner code runs in
+sandbox.py   the per-student jail every piece of learner code runs in (probe.py: its mode;
+             sandboxed_kernel.py: the notebook's kernel in it)
 task.py      grade one student notebook: snapshot in, data out (scores, notes, feedback)
 capping.py   the notebook's output capped while it arrives (nbgrader's executor, its sockets)
 runner.py    who runs the tasks: a local Dask cluster or SCHEDULER's; the kept results

@@ -25,7 +25,8 @@ from . import course, report, verdicts
 from . import gradebook as gradebook_module
 from . import capping
 from .records import GRADERS_FAULT, NOT_GRADED, STUDENTS_FAULT, CellResult, Job, Result
-from .sandbox import MEMORY_EXCEEDED, Limits, Sandbox, kernel_manager_class, remove_tree
+from .sandbox import Limits, Sandbox, remove_tree
+from .sandboxed_kernel import MEMORY_EXCEEDED, kernel_manager_class
 
 MiB = 1024 ** 2
 
@@ -39,7 +40,7 @@ class Settings:
     template: bytes            # the gradebook with every assignment generated, no student yet
     cell_timeout: int = course.CELL_TIMEOUT
     limits: Limits = Limits()
-    sandbox: str = "root"       # the mode sandbox.probe chose, or "off"
+    sandbox: str = "root"       # the mode probe.probe chose, or "off"
     scratch: str | None = None  # where private folders are made (default: the system's temp)
     # the instructor's secret the hidden tests' cases are drawn from (grading.secret); "": the
     # instructors' notebooks' own seeds, which anyone with the course can know
