@@ -33,7 +33,7 @@ import course_env
 CONDA_TO_PIP = {"pytorch-cpu": "torch", "pytorch": "torch", "matplotlib-base": "matplotlib"}
 NOT_PACKAGES = {"python", "pip", "nomkl"}
 NOT_FOR_LEARNERS = {"pytest", "hypothesis", "playwright", "ruff", "dask", "distributed",
-                    "pyseccomp"}
+                    "pyseccomp", "nh3"}
 
 
 def pinned(lines) -> dict[str, Version]:

@@ -228,6 +228,23 @@ def test_csv_markdown_and_html_renderings_are_inert(tmp_path):
     assert "p > a {color: red}" in page
 
 
+SVG_ANIMATION = ('<svg><a><animate attributeName="href" values="javascript:alert(1)"/>'
+                 '<text y="20">click</text></a><set attributeName="onmouseover" to="alert(2)"/>'
+                 '</svg><div style="position:fixed;inset:0">over the page</div>')
+
+
+def test_feedback_html_keeps_only_what_an_allowlist_names():
+    """What a blocklist of elements and attributes lets through: SVG's animation elements set a
+    link to javascript: (or a handler) through attribute *values*, and a style attribute lays a
+    box over the page. The allowlist keeps no SVG and no style attribute. (The sanitiser this
+    replaced, a blocklist, kept all three.)"""
+    page = report.safe_html(SVG_ANIMATION)
+    tags, handlers = _live_markup(page)
+    assert not tags & {"svg", "animate", "set"} and handlers == []
+    assert "javascript:" not in page and "alert" not in page and "position:fixed" not in page
+    assert "over the page" in page  # the text stays, as text
+
+
 @pytest.mark.slow
 def test_without_capabilities_make_grade_takes_the_next_mode_and_says_so(tmp_path):
     """`make grade` where root's sandbox cannot be made (here: the grader runs with every
