@@ -22,7 +22,7 @@ import numpy as np
 import pytest
 
 from tconv import checks, exercises, guard
-from tconv.grader import course, grading, release, runner, task, verdicts
+from tconv.grader import cells, course, grading, release, runner, task, verdicts
 from tconv.grader.records import Job
 
 TABLE_CHAPTERS = ["01_scatter_add_1d", "07_checkerboard_subpixel"]
@@ -60,7 +60,7 @@ def _recheck(submitted: Path, chapter: str, draw: str | None) -> dict[str, verdi
 
 def _hidden_cells(chapter: str) -> set[str]:
     return {grade_id for grade_id, text in verdicts.test_cells(_paths(chapter)[0])
-            if verdicts.HIDDEN_BLOCK.search(text)}
+            if cells.delimiters().hidden_tests.spans(text)}
 
 
 # --- every hidden cell draws ----------------------------------------------------------------------

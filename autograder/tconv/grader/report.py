@@ -14,6 +14,7 @@ from pathlib import Path
 import nh3
 
 from ..judge import VERDICT_MIMETYPE, CheckVerdict
+from .cells import cell_id, is_locked, is_test
 from .records import GRADED, NOT_GRADED, NotGraded
 
 # exercises.csv: one row per graded cell of every notebook handed in; ``status`` is "graded" or
@@ -43,13 +44,12 @@ def cell_problems(notebook) -> dict[str, Problem]:
     error's type and first line."""
     problems = {}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("grade") or cell.cell_type != "code":
+        if not is_test(cell):
             continue
         outputs = cell.get("outputs", [])
         errors = [o for o in outputs if o.get("output_type") == "error"]
         if errors:
-            problems[meta.get("grade_id", "?")] = problem_of(errors, verdicts_in(outputs))
+            problems[cell_id(cell) or "?"] = problem_of(errors, verdicts_in(outputs))
     return problems
 
 
@@ -256,7 +256,7 @@ def make_safe(notebook) -> None:
     neither the feedback nor the Formgrader renders HTML or script a learner wrote. The checks'
     verdict records (read before, by ``cell_problems``) are left out: they show nothing."""
     for cell in notebook.cells:
-        if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader", {}).get("locked"):
+        if cell.cell_type == "markdown" and not is_locked(cell):
             cell.source = cell.source.replace("<", "&lt;").replace(">", "&gt;")
         if "outputs" in cell:  # a check's verdict record, read by cell_problems: nothing to show
             cell.outputs = [o for o in cell.outputs if VERDICT_MIMETYPE not in o.get("data", {})]

@@ -46,6 +46,7 @@ import numpy as np
 from .. import checks, exercises, guard
 from ..judge import shortcut as shortcut_failure
 from . import blocks, packages
+from .cells import cell_id, delimiters, is_locked, is_solution, is_test
 
 # check -> the reference with the learner function's signature (used only to record the calls):
 # every exercise the registry declares re-checkable.
@@ -91,8 +92,6 @@ class Malformed(ValueError):
 
 # --- 1. record ---------------------------------------------------------------------------------
 
-HIDDEN_BLOCK = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS",
-                          re.S | re.M)
 DRAWN_NOTE = "drawn when graded"  # what a hidden case's note says instead of its seed
 
 
@@ -106,15 +105,6 @@ def drawn_seed(draw: str, written: str) -> int:
     """The seed a hidden test's ``seed=<written>`` becomes when the cases are drawn from ``draw``
     (56 bits: numpy's and PyTorch's generators take it, and so does ``seed + k``)."""
     return int.from_bytes(hashlib.sha256(f"{draw}\0{written}".encode()).digest()[:7], "big")
-
-
-def _hidden_lines(source: str) -> set[int]:
-    """The line numbers (from 1) inside the cell's hidden-test blocks."""
-    lines = set()
-    for block in HIDDEN_BLOCK.finditer(source):
-        first = source.count("\n", 0, block.start()) + 1
-        lines.update(range(first, first + block.group().count("\n") + 1))
-    return lines
 
 
 def _evaluate(node):
@@ -162,7 +152,7 @@ def test_cell_calls(source: str, draw: str | None = None) -> list[CheckCall] | N
     the hidden tests' seeds are drawn from it (``draw_key``); without, they are as written (the
     instructors' own runs)."""
     calls = []
-    hidden_lines = _hidden_lines(source)
+    hidden_lines = delimiters().hidden_tests.line_numbers(source)
     for statement in ast.parse(source).body:
         call = statement.value if isinstance(statement, ast.Expr) else None
         if not (isinstance(call, ast.Call) and isinstance(call.func, ast.Attribute)
@@ -230,9 +220,8 @@ def record(call: CheckCall) -> None:
 
 def test_cells(source: Path) -> list[tuple[str, str]]:
     """(grade_id, source with the hidden tests) of every test cell of an instructors' notebook."""
-    return [(cell.metadata["nbgrader"]["grade_id"], cell.source)
-            for cell in nbformat.read(source, as_version=4).cells
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")]
+    return [(cell_id(cell), cell.source) for cell in nbformat.read(source, as_version=4).cells
+            if is_test(cell)]
 
 
 @functools.lru_cache(maxsize=32)
@@ -291,18 +280,16 @@ def encode(value):
 def learner_cells(submitted: Path, source: Path, released: Path) -> list[str]:
     """The code to run in the child: locked cells as the instructors wrote them, the learner's
     solution cells and any cell they added or changed, and only the imports of the others."""
-    by_id = {c.metadata.get("nbgrader", {}).get("grade_id"): c
-             for c in nbformat.read(source, as_version=4).cells}
+    by_id = {cell_id(c): c for c in nbformat.read(source, as_version=4).cells}
     unchanged = {c.source for c in nbformat.read(released, as_version=4).cells
                  if c.cell_type == "code"}
     cells = []
     for cell in nbformat.read(submitted, as_version=4).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or meta.get("grade"):
+        if cell.cell_type != "code" or is_test(cell):
             continue
-        if meta.get("locked") and meta.get("grade_id") in by_id:
-            cells.append(_imports_only(by_id[meta["grade_id"]].source))
-        elif meta.get("solution") or cell.source not in unchanged:
+        if is_locked(cell) and cell_id(cell) in by_id:
+            cells.append(_imports_only(by_id[cell_id(cell)].source))
+        elif is_solution(cell) or cell.source not in unchanged:
             cells.append(cell.source)
         else:
             cells.append(_imports_only(cell.source))
