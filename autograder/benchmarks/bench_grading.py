@@ -1,20 +1,28 @@
-"""Seconds per notebook: executing the solutions vs. grading a synthetic class, with and without
-the sandbox, JOBS=1 vs. JOBS=2.
+"""Seconds per notebook, per chapter: running a chapter as a learner does against grading it, measured
+side by side in one run; then JOBS=2 against JOBS=1 on one batch.
 
-    python autograder/benchmarks/bench_grading.py [--students N] [--assignments A ...]
+    python autograder/benchmarks/bench_grading.py [--students N] [--repeats R] [--chapters 01 02 ...]
+                                                  [--jobs-students M] [--sandbox on|off]
 
-Execution: nbclient runs each solutions/ notebook once, top to bottom, in a fresh kernel.
-Grading: `tconv.grader.grading` grades N copies of the perfect sample student (default: 20 students,
-chapters 01-02) in one batch: worker start-up, gradebook, sandboxed autograde, the re-check,
-feedback and export included; with the sandbox on and off, with one job and with two.
+Executing: nbclient runs the chapter's solutions notebook top to bottom in a fresh kernel, as Run All
+does (kernel start-up included), R times; the median.
+Grading: `tconv.grader.grading` grades N copies of the perfect sample student's notebooks of those
+chapters in one batch with JOBS=1, R times: each notebook's task on its worker (sandboxed kernel,
+autograde, the re-check, feedback), the median per chapter; and the batch's fixed cost once per
+batch (probe, gradebook, workers' start-up), the wall time not spent in tasks.
+Each repeat executes then grades, so both see the machine in the same state.
+JOBS: M students x chapters 01-02 (20 notebooks by default) graded with JOBS=1 and JOBS=2.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
+import statistics
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 
 import nbformat
@@ -26,60 +34,78 @@ from tconv.grader import course, grading, runner
 def execute_seconds(path: Path) -> float:
     notebook = nbformat.read(path, as_version=4)
     start = time.perf_counter()
-    NotebookClient(notebook, timeout=300, kernel_name="python3",
+    NotebookClient(notebook, timeout=600, kernel_name="python3",
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     return time.perf_counter() - start
 
 
-def grading_seconds(students: int, assignments: list[str], jobs: int,
-                    sandboxed: bool) -> tuple[float, int]:
-    with tempfile.TemporaryDirectory() as scratch:
+def grade_batch(students: int, assignments: list[str], jobs: int, sandbox: str) -> dict:
+    """{"wall": s, "tasks": {assignment: [s, ...]}, "count": n} of one batch of the perfect sample."""
+    with tempfile.TemporaryDirectory(prefix="tconv-bench-") as scratch:
         submitted = Path(scratch) / "submitted"
         for n in range(students):
             for assignment in assignments:
                 shutil.copytree(course.SAMPLE_SUBMISSIONS / "perfect" / assignment,
                                 submitted / f"student{n:02d}" / assignment)
-        notebooks = len(list(submitted.glob("*/*/*.ipynb")))
         start = time.perf_counter()
-        grading.grade(submitted, Path(scratch) / "grades", cell_timeout=120, jobs=jobs,
-                      sandbox_mode="on" if sandboxed else "off")
-        return time.perf_counter() - start, notebooks
+        rows = grading.grade(submitted, Path(scratch) / "grades", jobs=jobs, sandbox_mode=sandbox)
+        wall = time.perf_counter() - start
+    wrong = [row for row in rows if float(row.get("score") or 0) < float(row.get("max_score") or 0)]
+    if wrong:
+        raise SystemExit(f"the perfect sample lost points: {wrong[:3]}")
+    tasks = defaultdict(list)
+    for assignment, seconds in runner.LAST_RUN["each"]:
+        tasks[assignment].append(seconds)
+    return {"wall": wall, "tasks": tasks, "count": runner.LAST_RUN["count"]}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--students", type=int, default=20)
-    parser.add_argument("--assignments", nargs="+", default=course.assignments()[:2])
+    parser.add_argument("--students", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--chapters", nargs="+", default=None, help="e.g. 01 07 (default: all)")
+    parser.add_argument("--jobs-students", type=int, default=10,
+                        help="students x chapters 01-02 for JOBS=1 against JOBS=2 (0: skip)")
+    parser.add_argument("--sandbox", default="on")
     args = parser.parse_args()
+    assignments = [a for a in course.assignments()
+                   if args.chapters is None or a.split("_")[0] in args.chapters]
+    print(f"{time.strftime('%Y-%m-%d %H:%M')}, {os.cpu_count()} cores, load "
+          f"{os.getloadavg()[0]:.2f}; {args.students} students x {len(assignments)} chapters, "
+          f"{args.repeats} repeats, sandbox {args.sandbox}", flush=True)
 
-    print("executing each solutions notebook once:")
-    executed = {}
-    for assignment in args.assignments:
-        for name in course.notebooks(assignment):
-            executed[name] = execute_seconds(course.SOLUTIONS / assignment / f"{name}.ipynb")
-            print(f"  {name:<28} {executed[name]:6.1f} s")
-    mean_executed = sum(executed.values()) / len(executed)
+    executed, graded, fixed = defaultdict(list), defaultdict(list), []
+    for repeat in range(args.repeats):
+        for assignment in assignments:
+            for name in course.notebooks(assignment):
+                executed[assignment].append(
+                    execute_seconds(course.SOLUTIONS / assignment / f"{name}.ipynb"))
+        batch = grade_batch(args.students, assignments, 1, args.sandbox)
+        for assignment, seconds in batch["tasks"].items():
+            graded[assignment] += seconds
+        fixed.append(batch["wall"] - sum(sum(s) for s in batch["tasks"].values()))
+        print(f"  repeat {repeat + 1}: batch of {batch['count']} notebooks, {batch['wall']:.0f} s "
+              f"(load {os.getloadavg()[0]:.2f})", flush=True)
 
-    print(f"execution: {mean_executed:.1f} s per notebook (mean of {len(executed)})")
-    per_notebook = {}
-    for sandboxed in (True, False):
+    print(f"\n{'chapter':<28} {'executing':>10} {'grading':>9} {'ratio':>6}   (s per notebook, "
+          f"medians)")
+    for assignment in assignments:
+        run, grade = statistics.median(executed[assignment]), statistics.median(graded[assignment])
+        print(f"{assignment:<28} {run:>9.1f}s {grade:>8.1f}s {grade / run:>6.2f}")
+    print(f"a batch's fixed cost (probe, gradebook, workers' start-up, not in any task): "
+          f"{statistics.median(fixed):.1f} s (median of {len(fixed)})")
+
+    if args.jobs_students:
+        first = course.assignments()[:2]
+        walls = {}
         for jobs in (1, 2):
-            seconds, notebooks = grading_seconds(args.students, args.assignments, jobs, sandboxed)
-            per_notebook[(sandboxed, jobs)] = seconds / notebooks
-            dask = runner.LAST_RUN
-            overhead = (jobs * dask["wall"] - dask["tasks"]) / dask["count"]
-            print(f"grading, sandbox {'on ' if sandboxed else 'off'}, JOBS={jobs}: "
-                  f"{seconds / notebooks:.1f} s per notebook, {60 * notebooks / seconds:.1f} "
-                  f"notebooks per minute ({args.students} students, {notebooks} notebooks, "
-                  f"{seconds:.0f} s in all); a task takes {dask['tasks'] / dask['count']:.2f} s "
-                  f"on its worker, Dask adds {overhead:.2f} s per task "
-                  f"({overhead / (dask['tasks'] / dask['count']):.1%})", flush=True)
-    for sandboxed in (True, False):
-        one, two = per_notebook[(sandboxed, 1)], per_notebook[(sandboxed, 2)]
-        print(f"sandbox {'on ' if sandboxed else 'off'}: JOBS=1 grades at {one / mean_executed:.2f}x "
-              f"the time of executing; JOBS=2 is {one / two:.2f}x faster than JOBS=1")
-    print(f"the sandbox costs {per_notebook[(True, 1)] / per_notebook[(False, 1)]:.2f}x "
-          f"(JOBS=1)")
+            batch = grade_batch(args.jobs_students, first, jobs, args.sandbox)
+            walls[jobs] = batch["wall"]
+            tasks = sum(sum(s) for s in batch["tasks"].values())
+            print(f"JOBS={jobs}: {batch['count']} notebooks in {batch['wall']:.0f} s "
+                  f"({batch['wall'] / batch['count']:.2f} s a notebook; the tasks' own seconds "
+                  f"{tasks / batch['count']:.2f} each; load {os.getloadavg()[0]:.2f})", flush=True)
+        print(f"JOBS=2 is {walls[1] / walls[2]:.2f}x faster than JOBS=1")
 
 
 if __name__ == "__main__":

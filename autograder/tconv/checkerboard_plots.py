@@ -7,11 +7,9 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-import torch
-import torch.nn.functional as F
 
 from . import checkerboard_reference as answers
-from . import plots
+from . import plots, pytorch
 from .plots import COPY_COLORS, course_picture, draw_grid, light, mcolors, plt
 
 
@@ -67,8 +65,7 @@ def phases(w, s: int = 2, n: int = 4):
     sums = answers.phase_sums(w, s)
     sum_colors = np.array([[_phase_color(a, b, s) for b in range(s)] for a in range(s)],
                           dtype=object)
-    out = F.conv_transpose2d(torch.ones(1, 1, n, n, dtype=torch.float64),
-                             torch.as_tensor(w)[None, None], stride=s)[0, 0].numpy()
+    out = pytorch.conv_transpose2d(np.ones((n, n)), w, stride=s)
     out_colors = np.array([[_phase_color(r % s, c % s, s) for c in range(out.shape[1])]
                            for r in range(out.shape[0])], dtype=object)
     fig, axes = plt.subplots(1, 3, figsize=(3.2 + 0.45 * out.shape[1] + 0.6 * w.shape[1], 4.3),

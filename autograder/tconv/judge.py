@@ -179,6 +179,12 @@ def graded() -> bool:
     return bool(os.environ.get("NBGRADER_EXECUTION"))
 
 
+def grading_kernel() -> bool:
+    """True in a kernel that nbgrader's autograde runs (not Validate, not the re-check, which
+    runs outside any kernel)."""
+    return os.environ.get("NBGRADER_EXECUTION") == "autograde" and _kernel_shell() is not None
+
+
 def _kernel_shell():
     """IPython's shell when running in a Jupyter kernel, else None (nobody reads the record)."""
     try:

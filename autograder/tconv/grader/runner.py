@@ -42,7 +42,8 @@ from . import course, task
 from .records import GRADERS_FAULT, NOT_GRADED, CellResult, Job, Result
 
 # The last run's timing, for the benchmark: seconds from the first task handed to Dask to the last
-# result back ("wall"), the tasks' own seconds added up ("tasks"), and how many ran ("count").
+# result back ("wall"), the tasks' own seconds added up ("tasks"), how many ran ("count"), and
+# each task's (assignment, seconds) ("each").
 LAST_RUN: dict = {}
 
 GRADER_SECONDS = 300  # a task's budget beyond the notebook's and the re-check's own limits
@@ -116,7 +117,7 @@ def _hand_out(pool, jobs: list[Job], budget: float, disk_full):
     waiting = sorted(range(len(jobs)), key=lambda n: -_code_cells(jobs[n]))
     running: dict = {}   # future -> (index, when handed out)
     progress = Progress(len(jobs))
-    LAST_RUN.update(wall=0.0, tasks=0.0, count=0)
+    LAST_RUN.update(wall=0.0, tasks=0.0, count=0, each=[])
     started = time.monotonic()
     full = None
     while waiting or running:
@@ -147,6 +148,7 @@ def _hand_out(pool, jobs: list[Job], budget: float, disk_full):
             LAST_RUN.update(wall=time.monotonic() - started,
                             tasks=LAST_RUN["tasks"] + result.seconds,
                             count=LAST_RUN["count"] + 1)
+            LAST_RUN["each"].append((result.assignment, result.seconds))
             yield n, _Outcome(result)
         now = time.monotonic()
         for future, (n, handed) in list(running.items()):

@@ -21,7 +21,7 @@ import jinja2
 import nbformat
 from nbconvert.exporters import HTMLExporter
 
-from . import course, report, verdicts
+from . import course, demonstrations, report, verdicts
 from . import gradebook as gradebook_module
 from . import capping
 from .records import GRADERS_FAULT, NOT_GRADED, STUDENTS_FAULT, CellResult, Job, Result
@@ -105,6 +105,7 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
     from nbgrader.apps import NbGraderAPI
 
     root = Path(scratch) / "course"
+    source = course.SOLUTIONS / job.assignment / f"{job.notebook}.ipynb"
     submitted = root / "submitted" / job.student / job.assignment / f"{job.notebook}.ipynb"
     submitted.parent.mkdir(parents=True)
     submitted.write_bytes(job.notebook_bytes)
@@ -117,7 +118,8 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
     kernel_folder.mkdir()
     kernel_folder.chmod(0o777)  # the sandbox's uid makes its sockets here
     try:
-        api = NbGraderAPI(config=_config(root, kernel_folder, settings))
+        api = NbGraderAPI(config=_config(root, kernel_folder, settings,
+                                         demonstrations.sources_in(source)))
         outcome = api.autograde(job.assignment, job.student)
         exceeded = (private / MEMORY_EXCEEDED).exists()
     finally:
@@ -141,7 +143,6 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
             job.notebook, job.assignment, job.student).grades}
         executed = nbformat.read(autograded, as_version=4)
         problems = report.cell_problems(executed)
-        source = course.SOLUTIONS / job.assignment / f"{job.notebook}.ipynb"
         released = course.COURSE / job.assignment / f"{job.notebook}.ipynb"
         overturned = {}
         if any((grades[g].score or 0) > 0 for g in verdicts.rechecked_cells(source)
@@ -199,7 +200,7 @@ def _sandbox(folder: Path, settings: Settings) -> Sandbox:
     return Sandbox(folder, settings.limits, mode=settings.sandbox)
 
 
-def _config(root: Path, kernel_folder: Path, settings: Settings):
+def _config(root: Path, kernel_folder: Path, settings: Settings, demos: tuple[str, ...] = ()):
     from traitlets.config import Config
 
     config = course.nbgrader_config(**course.directories(root, root / "gradebook.db"))
@@ -219,8 +220,12 @@ def _config(root: Path, kernel_folder: Path, settings: Settings):
 
     steps = config.Autograde.get("autograde_preprocessors") or \
         Autograde.class_traits()["autograde_preprocessors"].default()
-    private.Autograde.autograde_preprocessors = [
+    private.Autograde.autograde_preprocessors = [demonstrations.SkipDemonstrations] + [
         capping.CappedExecute if step is Execute else step for step in steps]
+    # --- the chapter's demonstrations are not run (demonstrations.py) ----------------------------
+    private.SkipDemonstrations.sources = list(demos)
+    private.SkipDemonstrations.tag = private.Execute.skip_cells_with_tag = \
+        demonstrations.skip_tag()
     private.KernelManager.client_class = "tconv.grader.capping.CappedKernelClient"
     config.merge(private)
     return config
