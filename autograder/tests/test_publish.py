@@ -29,7 +29,7 @@ import pytest
 
 from conftest import REPO
 from tconv import lookup
-from tconv.grader import course, publish, release, verdicts
+from tconv.grader import course, publish, release, recheck
 
 
 
@@ -179,13 +179,13 @@ def _learner_call_keys(source: Path, visible_only: bool) -> set[str]:
     stored: by any answer-module function they fit, and by every known mistake."""
     if visible_only:
         notebook = nbformat.read(source, as_version=4)
-        plan = [(None, verdicts.test_cell_calls(text))
+        plan = [(None, recheck.test_cell_calls(text))
                 for text in publish.visible_test_sources(notebook)]
         for _, calls in plan:
             for call in calls or []:
-                verdicts.record(call)
+                recheck.record(call)
     else:
-        plan = verdicts.plan_for(source)
+        plan = recheck.plan_for(source)
     keys = set()
     for _, calls in plan:
         for call in calls or []:

@@ -19,7 +19,7 @@ import pytest
 
 import classroom
 from classroom import CH01, HONEST
-from tconv.grader import course, intake, report, verdicts
+from tconv.grader import course, intake, report, recheck
 
 
 def _scores(rows) -> dict[str, float]:
@@ -163,7 +163,7 @@ def _live_markup(page: str) -> tuple[set, list]:
 def test_answers_from_the_child_are_data_or_nothing():
     marker = "ANSWERS-x:"
     good = f'{marker}[["array", {{"dtype": "float64", "shape": [2], "data": [1.0, 2.0]}}]]'
-    assert verdicts.answers_from(good.encode(), marker, 1)[0][0] == "array"
+    assert recheck.answers_from(good.encode(), marker, 1)[0][0] == "array"
     import pickle
 
     for bad in [pickle.dumps([("array", 1)]), b"", f"{marker}not json".encode(),
@@ -171,8 +171,8 @@ def test_answers_from_the_child_are_data_or_nothing():
                 f'{marker}[["array", {{"dtype": "float64", "shape": [3], "data": [1]}}]]'.encode(),
                 f'{marker}[["error", "X", "m"], ["none"]]'.encode(),
                 (good + "\n" + good).encode()]:
-        with pytest.raises(verdicts.Malformed):
-            verdicts.answers_from(bad, marker, 1)
+        with pytest.raises(recheck.Malformed):
+            recheck.answers_from(bad, marker, 1)
 
 
 def test_student_ids_links_and_zips_are_checked(tmp_path):

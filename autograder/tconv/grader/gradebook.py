@@ -16,7 +16,7 @@ from pathlib import Path
 
 import nbformat
 
-from . import cells, course, verdicts
+from . import cells, course, recheck
 from .records import Job, Result
 
 class Workspace:
@@ -57,7 +57,7 @@ def prepare(work: Workspace, assignments: list[str]) -> None:
         for notebook in course.notebooks(assignment):
             path = course.SOLUTIONS / assignment / f"{notebook}.ipynb"
             source = nbformat.read(path, as_version=4)
-            rechecked = verdicts.rechecked_cells(path)
+            rechecked = recheck.rechecked_cells(path)
             for cell in source.cells:
                 if cells.cell_id(cell) in rechecked:
                     cell.source = cells.delimiters().hidden_tests.removed(cell.source).rstrip()
