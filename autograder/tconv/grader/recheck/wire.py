@@ -1,8 +1,8 @@
 """The re-check's wire: one declared format (``wire.schema.json``), validated with jsonschema on
 the grader's side both ways: the request before it goes to the child, the answers when they come
-back. What the schema cannot say is checked here too (an array's numbers fill its shape, the
-answers' size is capped, a submodule's name is no attribute of ``nn.Module``). Anything off is
-``Malformed``, with where and what. Values are encoded and decoded by ``codec.py``; ``played``
+back. What the schema cannot say, or not fast enough, is checked here (an answer's array holds
+numbers, as many as its shape says; the answers' size is capped; a submodule's name is no
+attribute of ``nn.Module``). Anything off is ``Malformed``, with where and what. Values are encoded and decoded by ``codec.py``; ``played``
 turns one checked answer back into what the learner's code returned (or raises what it raised).
 """
 
@@ -97,6 +97,8 @@ def numbers_in(answer) -> int:
         shape, data = _shape(answer[1]["shape"]), answer[1]["data"]
         if len(data) != math.prod(shape):
             raise Malformed(f"an answer of shape {shape} holds {len(data)} numbers")
+        if not all(type(v) in (int, float) for v in data):  # not bool, str, list, None
+            raise Malformed("an answer's array holds something other than numbers")
         return len(data)
     if kind == "block":
         return _numbers_in_block(answer[1])
