@@ -11,7 +11,7 @@ from dataclasses import asdict
 
 import pytest
 
-from tconv.grader import capping, course, task
+from tconv.grader import capping, course, demonstrations, task
 from tconv.grader.records import GRADED, GRADERS_FAULT, NOT_GRADED, CellResult, Job
 from tconv.grader.sandbox import Limits
 
@@ -42,7 +42,8 @@ def test_nbgrader_runs_the_kernel_in_its_sandbox_and_caps_its_output(settings, t
     config = task._config(root, kernel_folder, settings)
     default = Autograde.class_traits()["autograde_preprocessors"].default()
     steps = config.Autograde.autograde_preprocessors
-    assert steps == [capping.CappedExecute if step is Execute else step for step in default]
+    assert steps == [demonstrations.SkipDemonstrations] + [
+        capping.CappedExecute if step is Execute else step for step in default]
     assert Execute not in steps and capping.CappedExecute in steps
     assert config.KernelManager.client_class == "tconv.grader.capping.CappedKernelClient"
 
