@@ -24,7 +24,7 @@ from ... import checks
 from .. import packages
 from ..cells import cell_id, is_locked, is_solution, is_test
 from . import blocks, codec, wire
-from .recording import CheckCall, _run_check, needs_torch, plan_for
+from .recording import CheckCall, run_check, needs_torch, plan_for
 
 
 @dataclass(frozen=True)
@@ -70,6 +70,8 @@ def _imports_only(source: str) -> str:
 
 
 def request(submitted: Path, source: Path, released: Path, draw: str | None = None) -> dict:
+    """The message to the child (``wire.request``): the code to run and every recorded call, the
+    hidden cases drawn from ``draw``."""
     calls = []
     for _, planned in plan_for(source, draw):
         for call in planned or []:
@@ -127,7 +129,7 @@ def _replay(call: CheckCall, answers: list):
         def played_back(*args, **kwargs):
             return wire.played(next(queue), call.function)
 
-    return _run_check(call, played_back)
+    return run_check(call, played_back)
 
 
 def run(sandbox, submitted: Path, source: Path, released: Path,

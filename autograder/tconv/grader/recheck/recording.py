@@ -140,7 +140,7 @@ def test_cell_calls(source: str, draw: str | None = None) -> list[CheckCall] | N
     return calls
 
 
-def _run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
+def run_check(call: CheckCall, function, shortcuts=guard.REFERENCES):
     """Run the real check with ``function`` in the learner's place, printing nothing: None if it
     passes, else its verdict record (``checks.CheckVerdict``).
     ``shortcuts``: the guard, by argument (thread-safe); by default the references may run, as
@@ -175,7 +175,7 @@ def record(call: CheckCall) -> None:
             call.calls.append((args, kwargs))
             return RECHECKABLE[call.check](*args, **kwargs)
 
-    failure = _run_check(call, recorder)
+    failure = run_check(call, recorder)
     if failure is not None:
         raise RuntimeError(f"course bug: {call.check} fails on its own reference:\n"
                            f"{failure.message}")
