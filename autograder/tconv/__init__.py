@@ -1,11 +1,12 @@
 """tconv: the course's package. Every module, one line each.
 
 The learners' library (what the notebooks import; ``make publish`` ships it, with the answer
-modules, ``*reference*`` and ``*mistakes*``, replaced by recorded values in the graded edition):
+modules the registry declares, the references' and the mistakes', replaced by recorded values in
+the graded edition):
 
 chapters 01-05
 - ``reference``: the answers, as readable numpy scatter-add code.
-- ``pytorch``: the same operations computed by PyTorch in float64, to hold everything against.
+- ``pytorch``: every exercise's PyTorch twin (all chapters), in float64, to hold answers against.
 - ``cases``: the article's examples, edge cases and seeded random cases.
 - ``mistakes``: common wrong answers, written out, so feedback can name them.
 - ``plots``: the pictures of chapters 01-05 and of the checks' feedback.
@@ -24,14 +25,15 @@ chapter 07
 - ``checkerboard_cases``: cases, kernels and the formulas the feedback shows.
 - ``checkerboard_mistakes``: the known mistakes.
 - ``checkerboard_plots``: chapter 07's pictures.
-- ``checkerboard_experiment``: two learned upsamplers trained and their checkerboard measured.
+- ``checkerboard_experiment``: three learned upsamplers trained and their checkerboard measured.
 
 shared by every chapter
 - ``exercises``: the registry: every exercise declared once (chapter, learner's name, reference,
-  PyTorch twin, formula, mistakes, how its answers come back for the re-check, test cases).
+  PyTorch twin, formula, mistakes, cases module, how its answers come back for the re-check, test
+  cases); the only place that says which modules hold answers.
 - ``checks``: what the notebooks' test cells call: the checks made from the registry, and the
   hand-written ones re-exported.
-- ``judge``: the one way a check calls learner code; the verdict record (``CheckVerdict``).
+- ``judge``: the one way a check calls learner code; the records (``CheckVerdict``, ``Mistake``).
 - ``comparing``: values and shapes compared, the first difference, the named mistake.
 - ``arguments``: argument checks that name the argument and its range (no answer in it).
 - ``guard``: notices an answer calling a ready-made transposed convolution.

@@ -1,12 +1,17 @@
-"""Chapter 07's experiment: two learned 2x upsamplers, trained on the same images, and a measure
+"""Chapter 07's experiment: three learned 2x upsamplers, trained on the same images, and a measure
 of the checkerboard each makes.
 
 - ``transposed``: a 3x3, stride-2 transposed convolution (padding 1, output_padding 1) to
   ``CHANNELS`` maps, ReLU, then a 3x3 convolution back to one map;
 - ``resize``: nearest-neighbour resize by 2 (Odena, Dumoulin and Olah's *resize-convolution*), a
-  3x3 convolution to ``CHANNELS`` maps, ReLU, then the same 3x3 convolution back to one map.
+  3x3 convolution to ``CHANNELS`` maps, ReLU, then the same 3x3 convolution back to one map;
+- ``subpixel``: a 3x3 convolution to ``4 * CHANNELS`` maps and ``nn.PixelShuffle(2)`` (Shi et
+  al.'s sub-pixel layer), initialised with ICNR (Aitken et al., 2017; the package's
+  ``checkerboard_reference.icnr``, exercise 5): at initialisation, the 3x3 convolution of the
+  ``resize`` model applied at the input's resolution, then nearest resize; ReLU, then the same
+  3x3 convolution back to one map.
 
-Both learn to turn a 16x16 image (the 2x2 average of a 32x32 one) back into the 32x32 image, on
+All three learn to turn a 16x16 image (the 2x2 average of a 32x32 one) back into the 32x32 image, on
 smooth random images generated from a seed. The checkerboard is measured on what each makes of a
 map of ones: ``checkerboard_amplitude`` is the energy of the output at the stride-periodic
 frequencies, relative to its mean (0 for a constant output).
@@ -32,7 +37,9 @@ BATCH = 16
 LEARNING_RATE = 3e-3
 EVERY = 25             # measure the checkerboard every EVERY steps
 MARGIN = 4             # pixels left out at each border: zero padding changes them
-NAMES = {"transposed": "3x3 transposed conv, stride 2", "resize": "nearest resize, then 3x3 conv"}
+NAMES = {"transposed": "3x3 transposed conv, stride 2", "resize": "nearest resize, then 3x3 conv",
+         "subpixel": "sub-pixel 3x3 conv, ICNR"}
+SEEDS = range(4)       # the model and batch seeds the chapter reports over (the images stay the same)
 
 
 def smooth_images(count: int, size: int = IMAGE_SIZE, seed: int = 0) -> torch.Tensor:
@@ -54,7 +61,7 @@ def downsample(images: torch.Tensor) -> torch.Tensor:
 
 
 def upsamplers(channels: int = CHANNELS, seed: int = 0) -> dict[str, nn.Module]:
-    """The two models, each initialised from ``torch.manual_seed(seed)``."""
+    """The three models, each initialised from ``torch.manual_seed(seed)``."""
     torch.manual_seed(seed)
     transposed = nn.Sequential(
         nn.ConvTranspose2d(1, channels, 3, stride=2, padding=1, output_padding=1), nn.ReLU(),
@@ -63,7 +70,25 @@ def upsamplers(channels: int = CHANNELS, seed: int = 0) -> dict[str, nn.Module]:
     resize = nn.Sequential(
         nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(1, channels, 3, padding=1),
         nn.ReLU(), nn.Conv2d(channels, 1, 3, padding=1))
-    return {"transposed": transposed, "resize": resize}
+    return {"transposed": transposed, "resize": resize, "subpixel": icnr_subpixel(channels, seed)}
+
+
+def icnr_subpixel(channels: int = CHANNELS, seed: int = 0, s: int = 2) -> nn.Sequential:
+    """``Conv2d(1, channels * s * s, 3)``, ``PixelShuffle(s)``, ReLU, ``Conv2d(channels, 1, 3)``,
+    initialised from ``torch.manual_seed(seed)`` with ICNR: the first layer's weight is
+    ``checkerboard_reference.icnr`` of a ``Conv2d(1, channels, 3)``'s, its bias that layer's bias
+    repeated likewise (a bias per phase, all ``s * s`` of a channel equal). Drawn in the ``resize``
+    model's order, so both start from the same two 3x3 convolutions."""
+    from .checkerboard_reference import icnr
+
+    torch.manual_seed(seed)
+    low = nn.Conv2d(1, channels, 3, padding=1)     # the kernel every phase starts from
+    mix = nn.Conv2d(channels, 1, 3, padding=1)
+    up = nn.Conv2d(1, channels * s * s, 3, padding=1)
+    with torch.no_grad():
+        up.weight.copy_(torch.as_tensor(icnr(low.weight.numpy(), s)))
+        up.bias.copy_(low.bias.repeat_interleave(s * s))
+    return nn.Sequential(up, nn.PixelShuffle(s), nn.ReLU(), mix)
 
 
 def phase_means(y, s: int = 2) -> np.ndarray:
@@ -94,43 +119,61 @@ def constant_response(model: nn.Module, size: int = 16, margin: int = MARGIN) ->
 
 @dataclass
 class HiddenGrid:
-    """What the transposed upsampler's layers make of a map of ones (``hidden_grid``)."""
+    """What an upsampler's layers make of a map of ones (``hidden_grid``)."""
     phase_sums: np.ndarray     # (channels, 2, 2): the first layer's phase sums, per output channel
     spread: np.ndarray         # (channels,): each channel's phase sums, std / |mean|
     hidden: np.ndarray         # (channels,): checkerboard amplitude of each hidden map after ReLU
     #                            (nan for a channel that ReLU zeroes everywhere)
     output: float              # the output's checkerboard amplitude
+    phase_biases: np.ndarray   # (channels, 2, 2): the bias each phase adds (a transposed
+    #                            convolution's is one per channel, the same for its four phases)
 
 
 @torch.no_grad()
 def hidden_grid(model: nn.Sequential, size: int = 16, margin: int = MARGIN) -> HiddenGrid:
-    """Read the transposed upsampler's layers (``upsamplers()["transposed"]``, trained or not):
-    its first layer's per-channel phase sums, the grid each hidden channel carries on a map of
-    ones, and the output's."""
+    """Read the layers of the transposed upsampler (``upsamplers()["transposed"]``) or of the
+    sub-pixel one (``upsamplers()["subpixel"]``), trained or not: the first layer's per-channel
+    phase sums and phase biases, the grid each hidden channel carries on a map of ones, and the
+    output's.
+
+    A sub-pixel layer's phase ``(a, b)`` of hidden channel ``o`` is its convolution's channel
+    ``o*s*s + a*s + b``, whose taps are that phase's taps of the equivalent transposed kernel
+    (flipped): their sum is the phase sum."""
     from .checkerboard_reference import phase_sums
 
-    up, relu, mix = model
-    weight = up.weight.detach().double().numpy()          # (1, channels, 3, 3)
-    sums = np.stack([phase_sums(weight[0, o], up.stride[0]) for o in range(weight.shape[1])])
+    if isinstance(model[1], nn.PixelShuffle):
+        conv, shuffle, relu, _ = model
+        s = shuffle.upscale_factor
+        sums = conv.weight.detach().double().sum(dim=(1, 2, 3)).numpy().reshape(-1, s, s)
+        biases = conv.bias.detach().double().numpy().reshape(-1, s, s)
+        hidden_maps = relu(shuffle(conv(torch.ones(1, 1, size, size))))
+    else:
+        up, relu, _ = model
+        weight = up.weight.detach().double().numpy()          # (1, channels, 3, 3)
+        sums = np.stack([phase_sums(weight[0, o], up.stride[0]) for o in range(weight.shape[1])])
+        biases = np.broadcast_to(up.bias.detach().double().numpy()[:, None, None], sums.shape)
+        hidden_maps = relu(up(torch.ones(1, 1, size, size)))
     flat = sums.reshape(len(sums), -1)
     spread = flat.std(axis=1) / np.abs(flat.mean(axis=1))
-    maps = relu(up(torch.ones(1, 1, size, size)))[0, :, margin:-margin, margin:-margin]
+    maps = hidden_maps[0, :, margin:-margin, margin:-margin]
     hidden = np.array([checkerboard_amplitude(m.numpy()) if m.abs().max() > 0 else np.nan
                        for m in maps])
-    return HiddenGrid(sums, spread, hidden, checkerboard_amplitude(constant_response(model)))
+    return HiddenGrid(sums, spread, hidden, checkerboard_amplitude(constant_response(model)),
+                      np.array(biases))
 
 
 @torch.no_grad()
 def amplitude_without_each_channel(model: nn.Sequential) -> np.ndarray:
-    """The transposed upsampler's output amplitude on a map of ones with hidden channel ``o``
+    """An upsampler's output amplitude on a map of ones with hidden channel ``o``
     left out of its last layer (its weights there set to 0), for each ``o``: how much of the
     output's flatness rests on the channels' grids cancelling."""
     amplitudes = []
-    for channel in range(model[2].in_channels):
-        weight = model[2].weight.clone()
-        model[2].weight[:, channel] = 0
+    mix = model[-1]
+    for channel in range(mix.in_channels):
+        weight = mix.weight.clone()
+        mix.weight[:, channel] = 0
         amplitudes.append(checkerboard_amplitude(constant_response(model)))
-        model[2].weight.copy_(weight)
+        mix.weight.copy_(weight)
     return np.array(amplitudes)
 
 
@@ -170,3 +213,24 @@ def train(models: dict, steps: int = STEPS, seed: int = 0, every: int = EVERY) -
             run.test_error[name] = F.mse_loss(model(downsample(test_images)), test_images).item()
     run.seconds = time.perf_counter() - started
     return run
+
+
+@dataclass
+class Trained:
+    """One seed of the experiment (``train_seed``): the trained models, their run, and the layers
+    of the transposed and sub-pixel ones read at initialisation and after training."""
+    seed: int
+    models: dict
+    run: Run
+    initial: dict      # name -> HiddenGrid before training
+    final: dict        # name -> HiddenGrid after training
+
+
+def train_seed(seed: int, steps: int = STEPS) -> Trained:
+    """Build the three upsamplers from ``seed`` and train them on batches drawn from ``seed``
+    (the images are always the same), reading their layers before and after."""
+    models = upsamplers(seed=seed)
+    layered = ("transposed", "subpixel")
+    initial = {name: hidden_grid(models[name]) for name in layered}
+    run = train(models, steps=steps, seed=seed)
+    return Trained(seed, models, run, initial, {name: hidden_grid(models[name]) for name in layered})

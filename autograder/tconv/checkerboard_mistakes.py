@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from .arguments import require_pair
-from .mistakes import Mistake
+from .judge import Mistake
 
 
 def _counts(k, s, n, *, step=None, length=None, combine="add"):

@@ -157,14 +157,15 @@ def maps(named: dict, title: str | None = None, centered=False):
 
 @course_picture
 def experiment(run, names: dict):
-    """Left: each model's checkerboard amplitude during training (log scale; 0 is drawn at the
-    bottom edge). Right: the training losses."""
+    """Two panels, one line per upsampler: left, its checkerboard amplitude on a map of ones
+    during training (log scale; 0 is drawn at the bottom edge); right, its training loss."""
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 3.8))
     floor = 1e-7
     for number, (key, label) in enumerate(names.items()):
         color = COPY_COLORS[number]
-        left.plot(run.steps, np.maximum(run.amplitude[key], floor), marker="o", ms=3,
-                  color=color, label=label)
+        # each its own marker and size: two upsamplers at 0 on the same steps stay visible
+        left.plot(run.steps, np.maximum(run.amplitude[key], floor), marker="os^D"[number % 4],
+                  ms=(7, 5, 4)[number % 3], color=color, label=label, alpha=0.9)
         right.plot(run.loss[key], color=color, lw=1, label=label)
     left.set_yscale("log")
     left.set_ylim(floor / 2, None)

@@ -1,7 +1,8 @@
 """Chapter 07's answers: overlap counts, kernel phases, the polyphase and sub-pixel views.
 
-The reference implementations of the chapter's graded exercises (numpy, written for clarity),
-the kernels the chapter talks about, and the PyTorch twins the checks hold everything against.
+The reference implementations of the chapter's graded exercises (numpy, written for clarity) and
+the kernels the chapter talks about; the PyTorch twins the checks hold them against are in
+``tconv.pytorch``.
 A learner's answer that calls into this module is a shortcut, like one into ``tconv.reference``.
 
 A stride-``s`` transposed convolution sends input ``x[j]`` times tap ``w[t]`` to output position
@@ -11,8 +12,6 @@ follows from that one line.
 """
 
 from __future__ import annotations
-
-import math
 
 import numpy as np
 
@@ -162,45 +161,3 @@ def icnr(w, s) -> np.ndarray:
         for k in range(s * s):
             out[c * s * s + k] = w[c]
     return out
-
-
-# --- PyTorch twins -------------------------------------------------------------------------
-
-def torch_overlap_counts_1d(k, s, n) -> np.ndarray:
-    """The counts as ``F.conv_transpose1d`` computes them: ones through a kernel of ones."""
-    import torch
-
-    ones = torch.ones(1, 1, n, dtype=torch.float64)
-    return torch.nn.functional.conv_transpose1d(ones, torch.ones(1, 1, k, dtype=torch.float64),
-                                                stride=s)[0, 0].numpy()
-
-
-def torch_phase_sums(w, s) -> np.ndarray:
-    """The phase sums read off ``F.conv_transpose2d`` of a map of ones, away from the borders:
-    the ``s_h x s_w`` block at row ``m_h*s_h``, column ``m_w*s_w`` with ``m = ceil(k / s)``, where
-    every tap of every phase lands on every pixel."""
-    import torch
-
-    w = np.asarray(w, dtype=np.float64)
-    s_h, s_w = _require_pair("s", s, 1)
-    m_h, m_w = math.ceil(w.shape[0] / s_h), math.ceil(w.shape[1] / s_w)
-    ones = torch.ones(1, 1, 2 * m_h + 1, 2 * m_w + 1, dtype=torch.float64)
-    out = torch.nn.functional.conv_transpose2d(ones, torch.as_tensor(w)[None, None],
-                                               stride=(s_h, s_w))[0, 0].numpy()
-    return out[m_h * s_h:(m_h + 1) * s_h, m_w * s_w:(m_w + 1) * s_w]
-
-
-def torch_pixel_shuffle(x, r) -> np.ndarray:
-    """``torch.nn.PixelShuffle(r)`` on a float64 copy of ``x`` (C*r*r, H, W)."""
-    import torch
-
-    return torch.nn.PixelShuffle(r)(torch.as_tensor(np.asarray(x, dtype=np.float64))).numpy()
-
-
-def torch_icnr(w, s) -> np.ndarray:
-    """The ICNR weight as the layer sees it: the sub-pixel weight whose ``nn.PixelShuffle(s)``
-    of each output channel's ``s*s`` phases gives back ``w``'s convolution, nearest-resized.
-    Built with ``torch.Tensor.repeat_interleave`` over the output channels."""
-    import torch
-
-    return torch.as_tensor(np.asarray(w, dtype=np.float64)).repeat_interleave(s * s, dim=0).numpy()

@@ -66,7 +66,7 @@ def _made(exercise: exercises.Exercise):
         def check(fn, cases, picture=True, *, shortcuts: guard.Guard | None = None) -> None:
             __tracebackhide__ = True
             compare_arrays(exercise.learner, fn, cases, exercise.twins, exercise.formula,
-                          exercise.mistakes, picture, exercise.what, shortcuts)
+                          exercise.mistakes, picture, exercise.what, shortcuts, exercise.axes)
     else:
         def check(fn, cases, *, shortcuts: guard.Guard | None = None) -> None:
             __tracebackhide__ = True

@@ -202,8 +202,9 @@ def oracles(sources: tuple) -> tuple:
 
 
 def compare_arrays(name, fn, cases, sources, formula, known, picture,
-                  what="output length", shortcuts=None) -> None:
-    """``formula(case)`` explains the right shape; ``what`` names it ("output length", ...)."""
+                  what="output length", shortcuts=None, axes="") -> None:
+    """``formula(case)`` explains the right shape; ``what`` names it ("output length", ...);
+    ``axes`` says what an answer's axes are (default: ``AXES``, by its number of dimensions)."""
     __tracebackhide__ = True  # the checks' own frames are no help to a learner
     sources = oracles(sources)
     outcomes = []
@@ -238,8 +239,8 @@ def compare_arrays(name, fn, cases, sources, formula, known, picture,
                 outcome.picture = (want[lead], actual[lead], f"{name}: expected vs. yours{label}")
                 outcome.problem = CheckVerdict(
                     name, case.describe(name), "wrong value",
-                    f"wrong value at index {where}{_axes(case, len(index))}: expected "
-                    f"{wanted:.6g}, got {got:.6g} ({count} of {want.size} values differ from "
+                    f"wrong value at index {where}{_named(axes or AXES.get(len(index)))}: "
+                    f"expected {wanted:.6g}, got {got:.6g} ({count} of {want.size} values differ from "
                     f"{source}).\n"
                     f"{_side_by_side(want[lead], actual[lead], label)}",
                     expected=f"{wanted:.6g} at {where}", actual=f"{got:.6g}")
@@ -248,15 +249,11 @@ def compare_arrays(name, fn, cases, sources, formula, known, picture,
              picture)
 
 
-_AXES = {2: " (row, column)", 4: " (batch, channel, row, column)"}
+AXES = {2: "(row, column)", 4: "(batch, channel, row, column)"}
 
 
-def _axes(case, ndim: int) -> str:
-    """What the index's axes are: a 4-D answer made from a kernel ``w`` (chapter 07's ICNR) is a
-    weight, (output channel, input channel, row, column); other 4-D answers are maps."""
-    if ndim == 4 and "w" in case.names:
-        return " (output channel, input channel, row, column)"
-    return _AXES.get(ndim, "")
+def _named(axes: str | None) -> str:
+    return f" {axes}" if axes else ""
 
 
 def _side_by_side(expected: np.ndarray, actual: np.ndarray, label: str = "") -> str:

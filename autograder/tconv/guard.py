@@ -2,7 +2,8 @@
 
 The scatter-add exercises ask learners to write the operation themselves. ``Guard.watch()`` runs
 around one call of a learner's function and lists the shortcuts it took: the course's own answer
-modules (``answer_modules``), PyTorch's built-in transposed convolutions and kin (``builtins``:
+modules (``answer_modules``: by default the modules of the references and of PyTorch's twins that
+the registry, ``exercises``, declares), PyTorch's built-in transposed convolutions and kin (``builtins``:
 functional, module or ``torch.*`` forms), and its gradient machinery (``gradients``:
 ``torch.autograd``, ``torch.nn.grad``). It sees calls however they were imported or renamed,
 because it looks at the code being entered, not at names.
@@ -14,18 +15,34 @@ at the same time in different threads. ``LEARNER`` is what a learner's answer is
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import sys
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 _PACKAGE = Path(__file__).resolve().parent
-# The modules that hold the answers, found by their names (a new chapter's ``<topic>_reference``
-# too), and PyTorch's wrappers: entering one of them from a learner's function is a shortcut.
-ANSWER_MODULES = tuple(sorted(path.stem for path in _PACKAGE.glob("*reference*.py"))) + ("pytorch",)
 BUILTIN_SHORTCUTS = ("conv_transpose", "convolution_backward", "pixel_shuffle")
 _TORCH_GRADIENT_PARTS = (("torch", "autograd"), ("torch", "nn", "grad.py"))
 _GRADIENT_CALLS = {"grad", "backward", "vjp"}
+
+
+def registry_answer_modules() -> tuple[str, ...]:
+    """The modules the registry declares answers and PyTorch twins in (imported when first
+    watched: the registry imports the chapters' modules, which import this one)."""
+    from . import exercises
+
+    return tuple(sorted(set(exercises.reference_modules()) | set(exercises.twin_modules())))
+
+
+@functools.lru_cache(maxsize=None)
+def _files_of(name: str) -> tuple[str, ...]:
+    """The file of ``tconv.<name>`` as its code names it, and resolved; found without importing
+    the module (chapter 06's imports PyTorch)."""
+    spec = importlib.util.find_spec(f"{__package__}.{name}")
+    origin = spec.origin if spec and spec.origin else str(_PACKAGE / f"{name}.py")
+    return tuple({origin, str(Path(origin).resolve())})
 
 
 def _torch_gradient_module(filename: str) -> bool:
@@ -36,9 +53,10 @@ def _torch_gradient_module(filename: str) -> bool:
 
 @dataclass(frozen=True)
 class Guard:
-    """What counts as a shortcut: calls into ``answer_modules`` (of tconv), C functions whose name
-    holds one of ``builtins``, and (``gradients``) PyTorch's gradient machinery."""
-    answer_modules: tuple[str, ...] = ANSWER_MODULES
+    """What counts as a shortcut: calls into ``answer_modules`` (of tconv; None: the registry's
+    references and twins), C functions whose name holds one of ``builtins``, and (``gradients``)
+    PyTorch's gradient machinery."""
+    answer_modules: tuple[str, ...] | None = None
     builtins: tuple[str, ...] = BUILTIN_SHORTCUTS
     gradients: bool = True
 
@@ -55,7 +73,8 @@ class Guard:
         """``with guard.watch() as shortcuts: fn(...)`` leaves a list of what ``fn`` should not
         have used."""
         found: list[str] = []
-        answers = {str(_PACKAGE / f"{name}.py"): name for name in self.answer_modules}
+        names = registry_answer_modules() if self.answer_modules is None else self.answer_modules
+        answers = {path: name for name in names for path in _files_of(name)}
         builtins, gradients = self.builtins, self.gradients
 
         def profile(frame, event, arg):

@@ -21,6 +21,7 @@ import functools
 import json
 import os
 from dataclasses import asdict, dataclass, replace
+from typing import Callable
 
 from . import guard
 
@@ -47,6 +48,17 @@ FINDINGS = {
     "recheck memory": "used more than MEMORY in total when re-run outside the notebook",
     "recheck unreadable": "gave answers the check could not read when re-run",
 }
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A known wrong answer, written out: a short ``name``, an ``explanation`` addressed to the
+    learner, and ``compute``, the wrong code with the exercise's signature. A check whose answers
+    equal a mistake's on every case names it (``comparing``); the lists are in the chapters'
+    ``*mistakes`` modules, and the registry (``exercises``) says which belongs to which exercise."""
+    name: str
+    explanation: str
+    compute: Callable
 
 
 @dataclass(frozen=True)

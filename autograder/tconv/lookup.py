@@ -4,9 +4,10 @@ The learners' copy of the course (``make publish``) ships no reference implement
 exercise. In its place, ``tconv.grader.publish`` records, while the course's own notebooks run, what the
 reference implementations and the known mistakes return for every argument the learners'
 notebooks give them (their visible checks, pictures and examples), and stores it in
-``recorded.npz`` beside this file. The published ``reference``, ``mistakes`` and
-``unet_reference`` modules answer from that table; for arguments not in it they ask PyTorch where
-the answer is a PyTorch operation, and otherwise say that the case is checked at grading time.
+``recorded.npz`` beside this file. The published answer modules (``reference``, ``mistakes``,
+``unet_reference``, ...: those the registry declares) answer from that table; for arguments not in
+it they ask the exercise's PyTorch twin (``tconv.pytorch``), and otherwise say that the case is
+checked at grading time.
 
 This module is shared by both sides: ``tconv.grader.publish`` uses ``key`` and ``encode`` to record,
 the published modules use ``call`` and ``structure`` to look up. It holds no answer.

@@ -2,7 +2,7 @@
 
 When a learner's answer is wrong, the checks run every known mistake of that exercise on the same
 input; if the answer equals what a mistake produces, the feedback names the mistake and says how
-to fix it, instead of only showing where the numbers differ. Each entry is a ``Mistake``: a short
+to fix it, instead of only showing where the numbers differ. Each entry is a ``judge.Mistake``: a short
 name, an explanation addressed to the learner, and a function with the exercise's signature.
 Chapters 01-05 are here; chapter 06's are in ``unet_mistakes``, chapter 07's in
 ``checkerboard_mistakes``; ``exercises`` says which list belongs to which exercise.
@@ -10,20 +10,10 @@ Chapters 01-05 are here; chapter 06's are in ``unet_mistakes``, chapter 07's in
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
-
 import numpy as np
 
 from .arguments import pair
-
-
-@dataclass(frozen=True)
-class Mistake:
-    name: str
-    explanation: str
-    compute: Callable
-
+from .judge import Mistake
 
 # --- chapter 01: conv_transpose1d --------------------------------------------------------------
 

@@ -70,15 +70,16 @@ def run_chapter(path: Path):
     from nbclient import NotebookClient
 
     notebook = nbformat.read(path, as_version=4)
+    # as in Validate: chapters 06 and 07 train briefly, and no picture opens a window (the
+    # kernel's environment only: this process's is left as it is)
+    env = dict(os.environ, NBGRADER_EXECUTION="validate", MPLBACKEND="Agg")
     NotebookClient(notebook, timeout=CELL_TIMEOUT, kernel_name="python3", allow_errors=True,
                    resources={"metadata": {"path": str(path.parent)}}
-                   ).execute(stderr=subprocess.DEVNULL)  # the kernel's own log, not the cells'
+                   ).execute(stderr=subprocess.DEVNULL, env=env)  # the kernel's log, not the cells'
     return notebook
 
 
 def progress(folder: Path, say=print) -> list[Exercise]:
-    # as in Validate: chapters 06 and 07 train briefly, and no picture opens a window
-    os.environ.update(NBGRADER_EXECUTION="validate", MPLBACKEND="Agg")
     rows = []
     for path in sorted(folder.glob("*/*.ipynb")):
         if ".ipynb_checkpoints" in path.parts or path.stem != path.parent.name:

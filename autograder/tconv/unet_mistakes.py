@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .mistakes import Mistake
+from .judge import Mistake
 
 
 # A center_crop mistake takes (x, height, width) with x a numpy (N, C, H, W) array. A DecoderBlock

@@ -38,7 +38,7 @@ seeds = st.integers(0, 2**32 - 1)
 def test_overlap_counts_are_pytorchs_ones_through_ones(k, s, n):
     counts = answers.overlap_counts_1d(k, s, n)
     assert counts.dtype.kind == "i"
-    np.testing.assert_array_equal(counts, answers.torch_overlap_counts_1d(k, s, n))
+    np.testing.assert_array_equal(counts, pytorch.overlap_counts_1d(k, s, n))
     # away from the borders (inputs on both sides reach), phase p holds ceil((k - p) / s) copies
     inner = counts[k - 1:(n - 1) * s + 1]
     for position, value in enumerate(inner, start=k - 1):
@@ -60,7 +60,7 @@ def test_2d_counts_are_rows_times_columns_as_pytorch_counts(k, s, n):
        seeds)
 def test_phase_sums_are_the_inside_of_pytorchs_output_for_ones(k_h, k_w, s, seed):
     w = rng_from(seed).normal(size=(k_h, k_w))
-    np.testing.assert_allclose(answers.phase_sums(w, s), answers.torch_phase_sums(w, s), atol=1e-12)
+    np.testing.assert_allclose(answers.phase_sums(w, s), pytorch.phase_sums(w, s), atol=1e-12)
 
 
 @FAST
@@ -109,7 +109,7 @@ def test_polyphase_2d_is_the_transposed_convolution(shape, kernel, s, seed):
 @given(st.integers(1, 4), st.integers(1, 3), st.integers(1, 5), st.integers(1, 5), seeds)
 def test_pixel_shuffle_is_pytorchs(r, channels, height, width, seed):
     x = rng_from(seed).normal(size=(channels * r * r, height, width))
-    np.testing.assert_array_equal(answers.pixel_shuffle(x, r), answers.torch_pixel_shuffle(x, r))
+    np.testing.assert_array_equal(answers.pixel_shuffle(x, r), pytorch.pixel_shuffle(x, r))
 
 
 def subpixel(x, w, s):
@@ -240,12 +240,23 @@ def test_a_subpixel_layer_with_a_bias_per_phase_makes_a_grid_no_transposed_conv_
 
 
 @pytest.fixture(scope="module")
-def trained_upsamplers():
-    """The chapter's experiment as the notebook runs it: seed 0, every step."""
+def seed_0():
+    """The chapter's experiment as the notebook runs it: seed 0, every step, the three models."""
     torch.set_num_threads(1)
-    models = checkerboard_experiment.upsamplers(seed=0)
-    checkerboard_experiment.train(models, seed=0)
-    return models
+    return checkerboard_experiment.train_seed(0)
+
+
+@pytest.fixture(scope="module")
+def trained_upsamplers(seed_0):
+    return seed_0.models
+
+
+@pytest.fixture(scope="module")
+def over_seeds(seed_0):
+    """The experiment over the chapter's seeds, seed 0 trained once (for all the tests here)."""
+    torch.set_num_threads(1)
+    return [seed_0] + [checkerboard_experiment.train_seed(seed)
+                       for seed in checkerboard_experiment.SEEDS if seed != 0]
 
 
 @pytest.mark.slow
@@ -507,9 +518,7 @@ def test_calling_the_chapters_reference_earns_nothing():
 
 def test_calling_the_chapters_pytorch_twin_earns_nothing():
     def through_the_twin(x, r):
-        from tconv import checkerboard_reference
-
-        return checkerboard_reference.torch_pixel_shuffle(x, r)
+        return pytorch.pixel_shuffle(x, r)
 
     with pytest.raises(checks.CheckFailed) as failure:
         learner_checks.check_pixel_shuffle(through_the_twin, checkerboard_cases.shuffle_example(),
@@ -600,31 +609,136 @@ def test_the_stated_hidden_grid_and_its_fragility_are_seed_0s(trained_upsamplers
         checkerboard_experiment.constant_response(model)) == pytest.approx(found.output)
 
 
+def _cell_source(cell_id: str) -> str:
+    """A cell of the chapter, its lines joined by spaces."""
+    return " ".join(next(c.source for c in nbformat.read(NOTEBOOK, as_version=4).cells
+                         if c.get("id") == cell_id).split())
+
+
+def _span(values) -> str:
+    """'a to b' (2 significant digits), or 'a' when every value is a."""
+    low, high = f"{min(values):.2g}", f"{max(values):.2g}"
+    return low if min(values) == max(values) else f"{low} to {high}"
+
+
 @pytest.mark.slow
-def test_over_seeds_0_to_3_the_median_and_range_are_the_stated_ones(trained_upsamplers):
-    """Model and batch seeds 0-3, the transposed upsampler only (the resize one is flat on a map
-    of ones by construction: test_random_transposed_convs_make_a_grid_and_bilinear_and_resize_do_not
-    and the notebook's run)."""
-    torch.set_num_threads(1)
-    start, end, hidden = [], [], []
-    for seed in range(4):
-        if seed == 0:
-            model = trained_upsamplers["transposed"]
-            start.append(checkerboard_experiment.checkerboard_amplitude(
-                checkerboard_experiment.constant_response(
-                    checkerboard_experiment.upsamplers(seed=0)["transposed"])))
-        else:
-            model = checkerboard_experiment.upsamplers(seed=seed)["transposed"]
-            run = checkerboard_experiment.train({"transposed": model}, seed=seed)
-            start.append(run.amplitude["transposed"][0])
-        found = checkerboard_experiment.hidden_grid(model)
-        end.append(found.output)
-        hidden.append(np.nanmin(found.hidden))
-    stated = " ".join(_stated_conclusion().split())
-    assert (f"had a median of {np.median(end):.2g} and ranged from {min(end):.1g} to "
-            f"{max(end):.2g}") in stated, (end, stated)
-    assert f"started anywhere from {min(start):.2f} to {max(start):.2g}" in stated, start
-    assert min(hidden) > 0.1 and max(end) < 0.006
+def test_over_seeds_the_table_of_medians_and_ranges_is_the_stated_one(over_seeds):
+    """Model and batch seeds 0-3, all three upsamplers: the over-seeds table, row by row."""
+    stated = _cell_source("over-seeds")
+    for name, label in (("transposed", "transposed"), ("resize", "resize"),
+                        ("subpixel", "sub-pixel, ICNR")):
+        start = [trained.run.amplitude[name][0] for trained in over_seeds]
+        end = [trained.run.amplitude[name][-1] for trained in over_seeds]
+        error = [trained.run.test_error[name] for trained in over_seeds]
+        row = (f"| {label} | {_span(start)} | {np.median(end):.2g} ({min(end):.2g} to "
+               f"{max(end):.2g}) | {np.median(error):.4f} ({min(error):.4f} to {max(error):.4f}) |")
+        assert row in stated, (row, stated)
+
+
+@pytest.mark.slow
+def test_over_seeds_the_grid_is_hidden_and_icnr_flat_at_the_start_ends_like_the_transposed(over_seeds):
+    """The sentences under the table: the transposed upsampler's hidden grids and flat output in
+    every run; the sub-pixel one exactly flat at step 0, a peak within 100 steps, an end inside the
+    transposed one's range (below it in three runs, above in seed 0), its phase sums unequal; the
+    resize one at 0 at every step of every run."""
+    stated = _cell_source("over-seeds")
+    transposed = [trained.final["transposed"] for trained in over_seeds]
+    assert min(np.nanmin(found.hidden) for found in transposed) > 0.1
+    assert max(found.output for found in transposed) < 0.006
+    assert "kept grids of amplitude above 0.1 while the output stayed below 0.006" in stated
+    steps = over_seeds[0].run.steps
+    subpixel = [trained.run.amplitude["subpixel"] for trained in over_seeds]
+    assert all(curve[0] == 0 for curve in subpixel)
+    assert all(trained.initial["subpixel"].output == 0 for trained in over_seeds)
+    assert all((trained.initial["subpixel"].spread == 0).all() for trained in over_seeds)
+    assert "was exactly 0 at step 0 in every run" in stated
+    peaks = [max(curve) for curve in subpixel]
+    assert all(steps[int(np.argmax(curve))] <= 100 for curve in subpixel)
+    assert 0.01 <= min(peaks) and max(peaks) <= 0.02, peaks
+    assert "peaked between 0.01 and 0.02 within the first 100 steps" in stated
+    ends = {name: [trained.run.amplitude[name][-1] for trained in over_seeds]
+            for name in checkerboard_experiment.NAMES}
+    assert min(ends["transposed"]) < min(ends["subpixel"]) <= max(ends["subpixel"]) < max(
+        ends["transposed"])
+    below = [icnr < transposed for icnr, transposed in zip(ends["subpixel"], ends["transposed"])]
+    assert below == [False, True, True, True], below
+    assert ("ended inside the transposed upsampler's range: below it in three runs of four, "
+            "above it in one (seed 0, the run above)") in stated
+    assert "training brought back one of the transposed upsampler's size" in stated
+    medians = {name: [np.median(trained.final[name].spread) for trained in over_seeds]
+               for name in ("subpixel", "transposed")}
+    assert min(medians["subpixel"]) > 0.1
+    assert (f"from {min(medians['subpixel']):.2f} to {max(medians['subpixel']):.2f}; the "
+            f"transposed upsampler's from {min(medians['transposed']):.2f} to "
+            f"{max(medians['transposed']):.2g})") in stated, medians
+    assert all(max(trained.run.amplitude["resize"]) == 0 for trained in over_seeds)
+    assert "The resize upsampler's amplitude was 0 in every run" in stated
+
+
+@pytest.mark.slow
+def test_the_stated_icnr_run_is_seed_0s(seed_0):
+    """The paragraph after the sub-pixel upsampler's layers: seed 0's curve, phase sums, hidden
+    grids and the amplitude without one hidden channel."""
+    stated = _cell_source("icnr-trained-after")
+    curve, transposed_end = seed_0.run.amplitude["subpixel"], seed_0.run.amplitude["transposed"][-1]
+    peak = int(np.argmax(curve))
+    assert curve[0] == 0
+    assert f"rose to {curve[peak]:.2g} by step {seed_0.run.steps[peak]}" in stated
+    assert f"ended at {curve[-1]:.2g}, about three times the transposed" in stated
+    assert 2.5 < curve[-1] / transposed_end < 3.5
+    at_start, found = seed_0.initial["subpixel"], seed_0.final["subpixel"]
+    assert (at_start.spread == 0).all() and np.ptp(at_start.phase_biases, axis=(1, 2)).max() == 0
+    assert (np.ptp(found.phase_biases, axis=(1, 2)) > 0).all()
+    assert f"std over mean from {found.spread.min():.1g} to {found.spread.max():.2g}" in stated
+    assert f"grids of amplitude up to {np.nanmax(found.hidden):.2g}" in stated
+    dropped = checkerboard_experiment.amplitude_without_each_channel(seed_0.models["subpixel"])
+    assert f"rises to {dropped.max():.2g}" in stated and dropped.max() > 10 * found.output
+
+
+def test_the_icnr_upsampler_starts_as_the_resize_models_convolution_then_nearest_resize(
+        monkeypatch):
+    """For seeds 0-3, untrained: the sub-pixel layer with ICNR is the resize model's first
+    convolution at the input's resolution, then nearest resize; its phase sums and biases are
+    equal in every channel; a map of ones gives exactly no grid; and its weight comes from the
+    package's ``icnr`` (called, not copied)."""
+    calls = []
+    real = answers.icnr
+    monkeypatch.setattr(answers, "icnr", lambda w, s: calls.append(s) or real(w, s))
+    x = torch.randn(2, 1, 9, 11, generator=torch.Generator().manual_seed(3))
+    for seed in checkerboard_experiment.SEEDS:
+        models = checkerboard_experiment.upsamplers(seed=seed)
+        subpixel, resize = models["subpixel"], models["resize"]
+        assert calls[-1] == 2
+        with torch.no_grad():
+            hidden = subpixel[1](subpixel[0](x))
+            expected = F.interpolate(resize[1](x), scale_factor=2, mode="nearest")
+        assert torch.allclose(hidden, expected, atol=1e-6), (hidden - expected).abs().max()
+        assert torch.equal(subpixel[3].weight, resize[3].weight)
+        parameters = [sum(p.numel() for p in layer.parameters())
+                      for layer in (subpixel[0], resize[1], models["transposed"][0])]
+        assert parameters == [320, 80, 80]  # "four times the parameters (320 against 80)"
+        found = checkerboard_experiment.hidden_grid(subpixel)
+        assert (found.spread == 0).all() and np.ptp(found.phase_biases, axis=(1, 2)).max() == 0
+        assert found.output == 0 and checkerboard_experiment.checkerboard_amplitude(
+            checkerboard_experiment.constant_response(subpixel)) == 0
+        assert checkerboard_experiment.checkerboard_amplitude(
+            checkerboard_experiment.constant_response(models["transposed"])) > 0.1
+    assert len(calls) == len(checkerboard_experiment.SEEDS)
+
+
+def test_a_sub_pixel_layers_phase_sums_and_biases_are_what_pytorch_makes_of_ones():
+    """Random (not ICNR) weights and biases: for each hidden channel, the phase sums plus the
+    phase biases that ``hidden_grid`` reads are the values PyTorch's convolution and pixel
+    shuffle give a map of ones at the four phases, away from the borders."""
+    model = checkerboard_experiment.upsamplers(seed=5)["subpixel"]
+    with torch.no_grad():
+        for parameter in (model[0].weight, model[0].bias):
+            parameter.copy_(torch.randn(parameter.shape, generator=torch.Generator().manual_seed(9)))
+        maps = model[1](model[0](torch.ones(1, 1, 8, 8)))[0].double().numpy()
+    found = checkerboard_experiment.hidden_grid(model)
+    assert np.ptp(found.phase_biases, axis=(1, 2)).min() > 0 and found.spread.min() > 0
+    assert np.allclose(found.phase_sums + found.phase_biases, maps[:, 4:6, 4:6], atol=1e-5)
+    assert np.allclose(maps[:, 4:6, 4:6], maps[:, 6:8, 8:10], atol=1e-5)
 
 
 def test_the_errors_of_chapter_07s_slips_come_with_a_hint_that_names_them():
@@ -664,3 +778,18 @@ def test_the_errors_of_chapter_07s_slips_come_with_a_hint_that_names_them():
             check(answer, case_list, picture=False)
         assert words in str(failure.value), str(failure.value)
         assert "holds integers" not in str(failure.value)
+
+
+def test_a_wrong_icnr_value_is_placed_by_the_weights_axes():
+    """ICNR's answer is a weight: the registry declares its axes (``Exercise.axes``), so the index
+    of a wrong value reads (output channel, input channel, row, column), not a map's
+    (batch, channel, row, column). Without the declaration, the message says the latter."""
+    def one_tap_off(w, s):
+        out = answers.icnr(w, s).copy()
+        out[1, 0, 0, 0] += 1
+        return out
+
+    with pytest.raises(checks.CheckFailed) as failure:
+        checks.check_icnr(one_tap_off, checkerboard_cases.icnr_example(), picture=False)
+    assert ("wrong value at index (1, 0, 0, 0) (output channel, input channel, row, column)"
+            in str(failure.value))

@@ -25,7 +25,8 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from tconv.grader import course, publish
+from tconv.grader import course, front_door
+from tconv.grader.publish import tree
 
 sys.path.insert(0, str(course.ROOT / "scripts"))
 import course_env
@@ -82,7 +83,7 @@ def test_requirements_and_environment_yml_list_the_same_packages():
 def test_binder_lists_the_learners_packages_only():
     assert set(conda_specs(BINDER)) == set(pip_pins()) - NOT_FOR_LEARNERS
     # what `make publish` leaves out of the learners' requirements.txt
-    learners = pinned(publish.learner_requirements().splitlines())
+    learners = pinned(tree.learner_requirements().splitlines())
     assert learners == {name: version for name, version in pip_pins().items()
                         if name not in NOT_FOR_LEARNERS}
 
@@ -261,7 +262,7 @@ def _scratch_course(folder: Path, makefile: Path, package: str) -> Path:
 
 
 @pytest.mark.parametrize("makefile, package", [
-    (course.ROOT / "Makefile", "autograder"), (publish.front_door.MAKEFILE, ".")],
+    (course.ROOT / "Makefile", "autograder"), (front_door.MAKEFILE, ".")],
     ids=["instructors", "learners"])
 def test_make_lab_skips_a_failing_python_and_installs_once(makefile, package, tmp_path):
     folder = _scratch_course(tmp_path / "course", makefile, package)

@@ -22,7 +22,8 @@ import nbformat
 import pytest
 
 from conftest import REPO
-from tconv.grader import course, front_door, publish
+from tconv.grader import course, front_door
+from tconv.grader.publish import scanning, tables, tree
 
 
 def _published_ref(published: Path) -> str:
@@ -60,7 +61,7 @@ def test_the_readme_says_what_to_hand_in_and_how(published):
 
 
 def test_without_repo_there_is_no_colab_and_no_binder(tmp_path):
-    readme = front_door.readme("graded", None, None, publish.chapters())
+    readme = front_door.readme("graded", None, None, tree.chapters())
     assert "badge" not in readme and "colab.research" not in readme and "mybinder" not in readme
     assert "**On Binder, nothing" not in readme and "**On Google Colab" not in readme
     assert "## Handing in" in readme and "*Validate*" in readme
@@ -119,7 +120,7 @@ def test_the_colab_cell_installs_the_course_package_and_the_chapter_runs(publish
 
     # the chapter alone, opened "from GitHub", with the instructors' answers in it
     first = course.assignments()[0]
-    notebook = publish._answered_notebook(published / "course" / first / f"{first}.ipynb")
+    notebook = tables.answered_notebook(published / "course" / first / f"{first}.ipynb")
     opened = tmp_path / "content" / f"{first}.ipynb"
     opened.parent.mkdir()
     nbformat.write(notebook, opened)
@@ -157,10 +158,10 @@ def test_the_colab_cell_does_nothing_elsewhere(tmp_path):
 
 @pytest.mark.slow
 def test_the_self_paced_notebooks_say_what_they_are_and_run_the_hidden_tests(tmp_path):
-    dest = publish.build(tmp_path / "self-paced", "self-paced", None, quiet=True)
+    dest = tree.build(tmp_path / "self-paced", "self-paced", None, quiet=True)
     for folder in course.assignments():
         source = nbformat.read(course.SOLUTIONS / folder / f"{folder}.ipynb", as_version=4)
-        hidden = [line.strip() for cell in source.cells for block in publish.HIDDEN.findall(cell.source)
+        hidden = [line.strip() for cell in source.cells for block in scanning.HIDDEN.findall(cell.source)
                   for line in block.splitlines() if line.strip()]
         for top in ("course", "solutions"):
             notebook = nbformat.read(dest / top / folder / f"{folder}.ipynb", as_version=4)
@@ -175,7 +176,7 @@ def test_the_self_paced_notebooks_say_what_they_are_and_run_the_hidden_tests(tmp
 def test_a_self_paced_chapter_passes_validate_with_its_hidden_tests(tmp_path):
     """nbgrader's Validate on the worked solution of chapter 01: the unmarked hidden tests run and
     pass, and Validate does not call the test cells changed (their checksums are made again)."""
-    dest = publish.build(tmp_path / "self-paced", "self-paced", REPO, quiet=True)
+    dest = tree.build(tmp_path / "self-paced", "self-paced", REPO, quiet=True)
     first = course.assignments()[0]
     worked = dest / "solutions" / first / f"{first}.ipynb"
     result = subprocess.run(["nbgrader", "validate", str(worked)], capture_output=True, text=True,

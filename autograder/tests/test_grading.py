@@ -17,7 +17,7 @@ import pytest
 import classroom
 from classroom import CH01
 from tconv import plots
-from tconv.grader import course, grading, report
+from tconv.grader import course, demonstrations, grading, report
 
 
 class _Text(HTMLParser):
@@ -134,19 +134,23 @@ def test_a_failing_check_shows_its_message_not_the_courses_code(graded_class):
 
 def test_the_kernel_knows_it_is_graded_and_draws_only_the_pictures_of_answers(graded_class):
     """The sandboxed kernel is told that nbgrader grades it (sandboxed_kernel.kernel_environment):
-    chapter 07 trains for grading's 25 steps (each of the class's chapter 07 notebooks runs that short
-    path), and does not draw the course's pictures (a line where each would be, no PNG). A wrong answer's failing check still draws expected / yours / difference, in the graded
-    notebook and in the feedback. matplotlib finds its font list in the sandbox's HOME: nothing
-    on stderr."""
+    chapter 07's demonstrations (its trainings among them) are not run (demonstrations.py: a line in
+    each), and the course's pictures of the cells that run are not drawn (a line where each would
+    be, no PNG). A wrong answer's failing check still draws expected / yours / difference, in the
+    graded notebook and in the feedback. matplotlib finds its font list in the sandbox's HOME:
+    nothing on stderr."""
     chapter = "07_checkerboard_subpixel"
     source = nbformat.read(course.SOLUTIONS / chapter / f"{chapter}.ipynb", as_version=4)
-    pictures = sum(cell.source.count("plots.display(") for cell in source.cells
-                   if cell.cell_type == "code")
+    run = [cell for cell in source.cells
+           if cell.cell_type == "code" and not demonstrations.is_demonstration(cell)]
+    pictures = sum(cell.source.count("plots.display(") for cell in run)
+    demos = len(demonstrations.sources(source))
     outputs = classroom.graded_outputs(graded_class.grades, "perfect", chapter)
     text = classroom.printed(outputs)
-    assert "25 steps for each model" in text  # the notebook's length when graded, not 400
+    assert demos >= 10 and text.count(demonstrations.NOT_RUN) == demos
+    assert "steps for each model" not in text  # the experiment's demonstration did not run
     assert not [output for output in outputs if output.get("name") == "stderr"]
-    assert pictures >= 10 and text.count(plots.NOT_DRAWN) == pictures
+    assert pictures >= 5 and text.count(plots.NOT_DRAWN) == pictures
     assert not any("image/png" in output.get("data", {}) for output in outputs)
     outputs = classroom.graded_outputs(graded_class.grades, "overwrites_instead_of_adding")
     assert sum("image/png" in output.get("data", {}) for output in outputs) >= 1

@@ -120,10 +120,16 @@ def test_chapter_06_training_reaches_the_numbers_its_prose_states():
     stated = _cell(notebook, "cell-40").source
     assert f"IoU of **{score:.2f}**" in stated and f"{max(thresholds):.2f} for the best" in stated
     assert f"at least {unet.SKIP_GAIN:g}" in _cell(notebook, "cell-skips-compared-after").source
-    assert (f"IoU {with_skips[0]:.2f} with the skip connections and {without[0]:.2f} without"
-            in _cell(notebook, "cell-skips-compared-after").source)
-    assert (f"{with_skips[1]:.0f}% against {without[1]:.0f}%"
-            in _cell(notebook, "cell-skips-compared-after").source)
+    # The prose's numbers are one machine's: float32 training is not rounded alike on every
+    # processor (seed 0 without skips: 0.72 on one machine, 0.70 on another), as it says.
+    after = _cell(notebook, "cell-skips-compared-after").source
+    stated_iou = re.search(r"IoU (\d\.\d+) with the skip connections and (\d\.\d+) without", after)
+    stated_edges = re.search(r"(\d+)% against (\d+)%", after)
+    assert abs(float(stated_iou.group(1)) - with_skips[0]) <= 0.02
+    assert abs(float(stated_iou.group(2)) - without[0]) <= 0.02
+    assert abs(int(stated_edges.group(1)) - with_skips[1]) <= 2
+    assert abs(int(stated_edges.group(2)) - without[1]) <= 2
+    assert "not rounded alike on every processor" in after
     assert f"stays at {unet.IOU_TARGET} or above" in stated
     parameters = int(re.search(r"([\d,]+) parameters", _printed(notebook, "cell-35")).group(1)
                      .replace(",", ""))
@@ -133,8 +139,10 @@ def test_chapter_06_training_reaches_the_numbers_its_prose_states():
 @pytest.mark.slow
 def test_chapter_07_experiment_reaches_the_numbers_its_prose_states():
     """The transposed upsampler's checkerboard amplitude, 0.67 at the start and about 0.0005
-    after the full run; the resize upsampler's, 0 at every step; the held-out errors 0.0040 and
-    0.0025: read from the one execution of the notebook, as chapter 07's prose states them."""
+    after the full run; the resize upsampler's, 0 at every step; the sub-pixel (ICNR) one's, 0 at
+    the start and 0.0014 at the end, its layers' reading agreeing; the held-out errors 0.0040,
+    0.0025 and 0.0024: read from the one execution of the notebook, as chapter 07's prose states
+    them."""
     from tconv import checkerboard_experiment
 
     notebook, _ = executed(course.SOLUTIONS / "07_checkerboard_subpixel" /
@@ -155,9 +163,19 @@ def test_chapter_07_experiment_reaches_the_numbers_its_prose_states():
     *_, most, error = found["resize"]
     assert most < 1e-6
     assert error == pytest.approx(0.0025, abs=0.0003)
+    start, end, most, error = found["subpixel"]
+    assert start == 0 and 0.001 < most and 0 < end < most
+    stated = " ".join(_cell(notebook, "icnr-trained-after").source.split())
+    assert f"ended at {end:.2g}," in stated and f"rose to {most:.2g} by step" in stated
+    read = _printed(notebook, "icnr-trained")
+    assert "grid amplitude of the output: 0 at initialisation" in read
+    assert f"{end:.2g} after training" in read
+    assert f"{error:.4f} for the sub-pixel one" in " ".join(_cell(notebook, "cell-68").source.split())
+    assert error == pytest.approx(0.0024, abs=0.0003)
     stated = _cell(notebook, "cell-68").source
     assert "amplitude of\n0.67" in stated and "about 0.0005" in stated
-    assert "(0.0040 for the transposed\nupsampler, 0.0025 for the resize one)" in stated
+    assert ("(0.0040 for the transposed upsampler, 0.0025 for the resize one,\n0.0024 for the "
+            "sub-pixel one)") in stated
 
 
 def test_solutions_are_committed_without_outputs():

@@ -19,7 +19,8 @@ import nbformat
 import pytest
 
 from tconv import progress
-from tconv.grader import course, publish
+from tconv.grader import course
+from tconv.grader.publish import tables
 
 
 def _digest(folder: Path) -> dict[str, str]:
@@ -68,10 +69,10 @@ def test_two_chapters_done_and_a_wrong_answer(tmp_path):
     done = course.assignments()[:2]
     for chapter in done:
         path = folder / chapter / f"{chapter}.ipynb"
-        nbformat.write(publish._answered_notebook(course.COURSE / chapter / f"{chapter}.ipynb"), path)
+        nbformat.write(tables.answered_notebook(course.COURSE / chapter / f"{chapter}.ipynb"), path)
     wrong = course.assignments()[2]  # chapter 03: the right answer, then every value off by one
     path = folder / wrong / f"{wrong}.ipynb"
-    notebook = publish._answered_notebook(course.COURSE / wrong / f"{wrong}.ipynb")
+    notebook = tables.answered_notebook(course.COURSE / wrong / f"{wrong}.ipynb")
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("solution"):
             cell.source += ("\n_right = conv_transpose2d\n\ndef conv_transpose2d(*args, **kwargs):\n"

@@ -8,7 +8,7 @@ import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tconv import pytorch, reference
+from tconv import exercises, pytorch, reference
 
 FAST = settings(max_examples=200, deadline=None)
 
@@ -119,6 +119,44 @@ def test_pytorch_twins_compute_in_float64_whatever_the_default(float32_default, 
     out = twin()
     assert out.dtype == np.float64
     np.testing.assert_allclose(out, answer(), rtol=0, atol=1e-14)
+
+
+def test_every_pytorch_twin_takes_its_references_parameters():
+    """The learners' copy, which has no reference, calls the exercise's twin in its place, with
+    the reference's arguments by name (``lookup.call``)."""
+    twinned = [e for e in exercises.EXERCISES if e.pytorch_twin is not None]
+    assert {e.chapter for e in twinned} == {e.chapter for e in exercises.EXERCISES}
+    for exercise in twinned:
+        assert exercises.accepts(exercise.pytorch_twin, exercise.answer()), exercise.check
+    for helper, twin in exercises.HELPER_TWINS.items():
+        assert exercises.accepts(twin, helper), helper.__name__
+    assert not exercises.accepts(pytorch.conv1d_matrix, reference.conv_transpose1d)  # n, not x
+    assert not exercises.accepts(pytorch.conv_transpose2d, reference.pad_or_crop_2d)  # amount, not w
+
+
+@pytest.mark.parametrize("helper", sorted(exercises.HELPER_TWINS, key=lambda f: f.__name__),
+                         ids=lambda f: f.__name__)
+def test_the_pictures_helpers_twins_compute_what_the_reference_does(helper):
+    x2, w2 = THIRDS[0, 0], SEVENTHS[0, 0]
+    x, w = (x2[0], w2[0]) if "1d" in helper.__name__ else (x2, w2)
+    np.testing.assert_allclose(exercises.HELPER_TWINS[helper](x, w, 2), helper(x, w, 2),
+                               rtol=0, atol=1e-14)
+
+
+def test_the_center_crop_twin_is_the_reference_crop_and_refuses_what_it_refuses():
+    from tconv import unet_cases, unet_reference
+
+    crops = (unet_cases.crop_random(200, 6) + unet_cases.crop_edge_cases()
+             + unet_cases.crop_odd_margins() + unet_cases.crop_even_margins())
+    for case in crops:
+        x = case.input()
+        np.testing.assert_array_equal(pytorch.center_crop(x, case.height, case.width),
+                                      unet_reference.center_crop(x, case.height, case.width))
+        crop = pytorch.center_crop(torch.from_numpy(x), case.height, case.width)
+        assert isinstance(crop, torch.Tensor) and crop.shape[-2:] == (case.height, case.width)
+    for case in unet_cases.crop_too_large():
+        with pytest.raises(ValueError, match="does not fit"):
+            pytorch.center_crop(case.input(), case.height, case.width)
 
 
 # --- chapter 02's sentences, checked against PyTorch -----------------------------------------

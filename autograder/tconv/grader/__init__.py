@@ -14,6 +14,6 @@ gradebook.py the only writer of nbgrader's gradebook and of grades.csv
 
 ``grading.py`` (``make grade``) is the coordinator that calls them. Beside the pipeline, the
 instructors' other commands: ``course.py`` (where the folders are, how nbgrader is run),
-``release.py`` (``make release``), ``publish.py`` (``make publish``), ``formgrader.py``
+``release.py`` (``make release``), ``publish/`` (``make publish``, a module per job), ``formgrader.py``
 (``make formgrader``, ``make export``).
 """

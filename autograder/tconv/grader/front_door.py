@@ -2,7 +2,7 @@
 cell at the top of every chapter, and what the self-paced edition's notebooks say and run.
 
 The texts are templates in ``templates/`` (the Makefile is copied as it is); this module fills
-them in. ``tconv.grader.publish`` decides what goes into the copy; this module, how it greets.
+them in, and ``render`` fills in the Jinja2 templates the rest of ``make publish`` writes from. ``tconv.grader.publish`` decides what goes into the copy; this module, how it greets.
 """
 
 from __future__ import annotations
@@ -12,15 +12,26 @@ import subprocess
 import textwrap
 from pathlib import Path
 
+import jinja2
 import nbformat
 
 from . import course
 from .cells import cell_id, delimiters, is_grade, is_test
 
 TEMPLATES = Path(__file__).with_name("templates")
+_JINJA = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
+                            undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
+                            trim_blocks=True, lstrip_blocks=True)
+_JINJA.filters["pyrepr"] = repr
 MAKEFILE = TEMPLATES / "Makefile"
 REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a tag or branch name, or a commit
 COLAB = "https://colab.research.google.com"
+
+
+def render(template: str, **values) -> str:
+    """The Jinja2 template ``templates/<template>`` filled in with ``values`` (one missing: an
+    error)."""
+    return _JINJA.get_template(template).render(**values)
 
 
 class RefError(ValueError):

@@ -33,10 +33,9 @@ from .wire import MAX_TEXT
 # check -> the reference with the learner function's signature (used only to record the calls):
 # every exercise the registry declares re-checkable.
 RECHECKABLE = exercises.recheckable()
-# What a test cell's arguments may name: numpy and the modules the notebooks' setup cells import.
-# Every chapter's cases module (``cases``, ``<topic>_cases``), found by its name.
-TEST_NAMESPACE = {"np": np, **{path.stem: importlib.import_module(f"tconv.{path.stem}")
-                               for path in sorted(Path(checks.__file__).parent.glob("*cases.py"))}}
+# What a test cell's arguments may name: numpy and the cases modules the registry declares.
+TEST_NAMESPACE = {"np": np, **{name: importlib.import_module(f"tconv.{name}")
+                               for name in exercises.cases_modules()}}
 
 
 @dataclass
