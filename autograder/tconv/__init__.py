@@ -45,7 +45,7 @@ published; its docstring lists its modules):
 - ``grader.release``: ``make release``, solutions/ -> course/ and the sample submissions.
 - ``grader.publish``: ``make publish``, the learners' repository without the answers.
 - ``grader.grading``: ``make grade``, the coordinator of the grading pipeline: ``intake``,
-  ``sandbox``, ``task``, ``runner``, the re-check (``verdicts``, ``child``, ``blocks``), ``records``,
+  ``sandbox``, ``task``, ``runner``, the re-check (``recheck/``), ``records``,
   ``gradebook``, ``report``.
 - ``grader.formgrader``: ``make formgrader`` and ``make export``.
 """

@@ -196,7 +196,7 @@ def oracles(sources: tuple) -> tuple:
     """What a check holds an answer against: the reference first, then PyTorch's twin. In a kernel
     that nbgrader grades, the reference alone: the kernel then imports no PyTorch, and the grader's
     re-check holds every case, visible and hidden, against both outside it
-    (``tconv.grader.verdicts``), where PyTorch is already loaded. In the learner's own notebook and
+    (``tconv.grader.recheck``), where PyTorch is already loaded. In the learner's own notebook and
     in Validate, both."""
     return tuple(sources[:1]) if judge.grading_kernel() else tuple(sources)
 

@@ -41,7 +41,7 @@ FINDINGS = {
     "wrong structure": "wrong structure",
     "no error": "did not raise ValueError",
     "wrong error": "raised the wrong error",
-    # the grader's re-check (tconv/grader/verdicts.py), when the learner's code re-run outside the
+    # the grader's re-check (tconv/grader/recheck/), when the learner's code re-run outside the
     # notebook gives no answers to judge
     "recheck timed out": "did not finish when re-run outside the notebook",
     "recheck no answers": "gave no usable answers when re-run outside the notebook",

@@ -40,6 +40,8 @@ class Exercise:
 
 
 def _role(cell) -> str | None:
+    # nbgrader.utils.is_solution / is_grade read the same keys; importing nbgrader costs a learner's
+    # `make progress` seconds (its package imports its server extensions), so they are read here.
     meta = cell.get("metadata", {}).get("nbgrader", {})
     if cell.cell_type != "code":
         return None

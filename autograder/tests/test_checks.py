@@ -16,7 +16,7 @@ import checks_on_references as checks
 from helpers import Padded  # the course's block with a padded first 3x3 convolution
 from tconv import cases, comparing, exercises, judge, mistakes, plots, unet_reference
 from tconv import checks as learner_checks  # the guard as in a learner's notebook
-from tconv.grader import verdicts
+from tconv.grader import recheck
 
 CASES_1D = cases.seed_example_1d() + cases.random_1d(5, 1) + cases.edge_1d()
 CASES_CONV = cases.conv_size_examples() + cases.random_conv_sizes(50, 1) + cases.edge_conv_sizes()
@@ -204,7 +204,7 @@ def test_the_registry_declares_every_check_once_and_checks_makes_them_all():
     assert made == set(exercises.BY_CHECK)
     for exercise in exercises.EXERCISES:
         assert getattr(learner_checks, exercise.check).__name__ == exercise.check
-        assert exercise.recheck == (exercise.check in verdicts.RECHECKABLE)
+        assert exercise.recheck == (exercise.check in recheck.RECHECKABLE)
 
 
 def test_the_re_check_re_checks_exactly_what_graded_cells_call_with_the_registrys_references():
@@ -212,9 +212,9 @@ def test_the_re_check_re_checks_exactly_what_graded_cells_call_with_the_registry
     list: every check a graded cell calls, each with its exercise's reference; chapter 06's
     optional autograd Function, which no graded cell calls, is not re-checked."""
     graded = {check for _, _, check, _ in graded_calls()}
-    assert set(verdicts.RECHECKABLE) == graded
-    assert "check_scatter_add_function" not in verdicts.RECHECKABLE
-    for check, reference in verdicts.RECHECKABLE.items():
+    assert set(recheck.RECHECKABLE) == graded
+    assert "check_scatter_add_function" not in recheck.RECHECKABLE
+    for check, reference in recheck.RECHECKABLE.items():
         assert reference is exercises.BY_CHECK[check].reference, check
 
 
@@ -696,14 +696,14 @@ def test_the_recheck_returns_the_record_and_names_the_mistake():
     problems are the mistake's name (from the record), and a right answer's pass."""
     from tconv import reference
     from tconv.grader import course
-    from tconv.grader import verdicts
+    from tconv.grader import recheck
 
     source = course.SOLUTIONS / "01_scatter_add_1d" / "01_scatter_add_1d.ipynb"
     mistake = mistakes.CONV_TRANSPOSE1D[1]  # stride ignored
 
     def answers(compute):
         encoded = []
-        for _, calls in verdicts.plan_for(source):
+        for _, calls in recheck.plan_for(source):
             for call in calls or []:
                 for args, kwargs in call.calls:
                     out = np.asarray(compute(*args, **kwargs), dtype=np.float64)
@@ -711,11 +711,11 @@ def test_the_recheck_returns_the_record_and_names_the_mistake():
                                               "data": out.ravel().tolist()}])
         return encoded
 
-    wrong = verdicts.judge(source, answers(mistake.compute), None)
+    wrong = recheck.judge(source, answers(mistake.compute), None)
     seed = [v for v in wrong if v.grade_id == "conv_transpose1d_seed_example"][0]
     assert seed.passed is False and seed.found == (mistake.name,) and seed.note == mistake.name
     assert f"known mistake, {mistake.name}:" in seed.message
-    right = verdicts.judge(source, answers(reference.conv_transpose1d), None)
+    right = recheck.judge(source, answers(reference.conv_transpose1d), None)
     assert all(v.passed for v in right) and all(not v.found for v in right)
 
 
@@ -734,7 +734,7 @@ def test_a_recheck_that_gets_no_answers_is_a_record_counted_by_its_kind(timed_ou
                           memory_exceeded=finding == "recheck memory")
     sandbox = SimpleNamespace(seeing=lambda modules: SimpleNamespace(run=lambda *a, **k: ran))
     chapter = "01_scatter_add_1d"
-    found = verdicts.recheck(sandbox, course.SAMPLE_SUBMISSIONS / "perfect" / chapter / f"{chapter}.ipynb",
+    found = recheck.run(sandbox, course.SAMPLE_SUBMISSIONS / "perfect" / chapter / f"{chapter}.ipynb",
                              course.SOLUTIONS / chapter / f"{chapter}.ipynb",
                              course.COURSE / chapter / f"{chapter}.ipynb", timeout=30)
     assert found and all(v.passed is False and v.found == (judge.FINDINGS[finding],)

@@ -34,7 +34,8 @@ import course_env
 CONDA_TO_PIP = {"pytorch-cpu": "torch", "pytorch": "torch", "matplotlib-base": "matplotlib"}
 NOT_PACKAGES = {"python", "pip", "nomkl"}
 NOT_FOR_LEARNERS = {"pytest", "hypothesis", "playwright", "ruff", "dask", "distributed",
-                    "pyseccomp", "latex2mathml"}
+                    "pyseccomp", "latex2mathml",
+                    "nh3"}
 
 
 def pinned(lines) -> dict[str, Version]:

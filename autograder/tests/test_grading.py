@@ -133,8 +133,8 @@ def test_a_failing_check_shows_its_message_not_the_courses_code(graded_class):
 
 
 def test_the_kernel_knows_it_is_graded_and_draws_only_the_pictures_of_answers(graded_class):
-    """The sandboxed kernel is told that nbgrader grades it (sandbox.kernel_environment): chapter
-    07's demonstrations (its trainings among them) are not run (demonstrations.py: a line in
+    """The sandboxed kernel is told that nbgrader grades it (sandboxed_kernel.kernel_environment):
+    chapter 07's demonstrations (its trainings among them) are not run (demonstrations.py: a line in
     each), and the course's pictures of the cells that run are not drawn (a line where each would
     be, no PNG). A wrong answer's failing check still draws expected / yours / difference, in the
     graded notebook and in the feedback. matplotlib finds its font list in the sandbox's HOME:

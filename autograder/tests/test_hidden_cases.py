@@ -3,7 +3,7 @@
 A lookup table built from everything the learners' copy holds (the cases' generators, the
 registry, even the instructors' notebooks as written) passes the visible checks and fails every
 hidden cell; two secrets grade the same honest notebooks alike; feedback on a hidden case names
-no seed. Run through the re-check's own steps (``verdicts.recheck``: record, child, judge), with
+no seed. Run through the re-check's own steps (``recheck.run``: record, child, judge), with
 the child run as a plain subprocess (the sandbox's isolation is test_sandbox.py's subject).
 """
 
@@ -22,12 +22,12 @@ import numpy as np
 import pytest
 
 from tconv import checks, exercises, guard
-from tconv.grader import course, grading, release, runner, task, verdicts
+from tconv.grader import cells, course, grading, release, runner, task, recheck
 from tconv.grader.records import Job
 
 TABLE_CHAPTERS = ["01_scatter_add_1d", "07_checkerboard_subpixel"]
-DRAW_A = verdicts.draw_key("a secret of the instructor, 1", "ada")
-DRAW_B = verdicts.draw_key("another secret, 2222222222222", "ada")
+DRAW_A = recheck.draw_key("a secret of the instructor, 1", "ada")
+DRAW_B = recheck.draw_key("another secret, 2222222222222", "ada")
 # Hidden cells with nothing to draw: what they check is not a value of a drawn input (that a
 # window too large raises, which layers a block is built of, the output shapes at the paper's
 # fixed sizes).
@@ -41,7 +41,7 @@ def _paths(chapter: str) -> tuple[Path, Path]:
 
 
 def _subprocess_sandbox():
-    """What ``verdicts.recheck`` needs of a Sandbox, without the isolation."""
+    """What ``recheck.run`` needs of a Sandbox, without the isolation."""
     def run(command, input_bytes, timeout):
         done = subprocess.run(command, input=input_bytes, capture_output=True, timeout=timeout)
         return SimpleNamespace(timed_out=False, stdout=done.stdout, returncode=done.returncode,
@@ -51,23 +51,23 @@ def _subprocess_sandbox():
     return sandbox
 
 
-def _recheck(submitted: Path, chapter: str, draw: str | None) -> dict[str, verdicts.Verdict]:
+def _recheck(submitted: Path, chapter: str, draw: str | None) -> dict[str, recheck.Verdict]:
     source, released = _paths(chapter)
-    found = verdicts.recheck(_subprocess_sandbox(), submitted, source, released, timeout=300,
+    found = recheck.run(_subprocess_sandbox(), submitted, source, released, timeout=300,
                              draw=draw)
     return {verdict.grade_id: verdict for verdict in found}
 
 
 def _hidden_cells(chapter: str) -> set[str]:
-    return {grade_id for grade_id, text in verdicts.test_cells(_paths(chapter)[0])
-            if verdicts.HIDDEN_BLOCK.search(text)}
+    return {grade_id for grade_id, text in recheck.test_cells(_paths(chapter)[0])
+            if cells.delimiters().hidden_tests.spans(text)}
 
 
 # --- every hidden cell draws ----------------------------------------------------------------------
 
 def undrawn_hidden_cells(source: Path) -> set[str]:
     """The test cells whose hidden tests run on the same cases whatever the secret."""
-    one, other = verdicts.plan_for(source, DRAW_A), verdicts.plan_for(source, DRAW_B)
+    one, other = recheck.plan_for(source, DRAW_A), recheck.plan_for(source, DRAW_B)
     undrawn = set()
     for (grade_id, first), (_, second) in zip(one, other):
         hidden = [(a, b) for a, b in zip(first or [], second or []) if a.hidden]
@@ -96,7 +96,7 @@ def test_a_hidden_test_on_fixed_cases_only_is_found(tmp_path):
     nbformat.write(notebook, planted)
     assert undrawn_hidden_cells(planted) == {"conv_transpose1d_random_cases"}
     with pytest.raises(RuntimeError, match="give it as seed="):
-        verdicts.test_cell_calls("checks.check_conv_transpose1d(conv_transpose1d, cases.edge_1d())\n"
+        recheck.test_cell_calls("checks.check_conv_transpose1d(conv_transpose1d, cases.edge_1d())\n"
                                  "### BEGIN HIDDEN TESTS\n"
                                  "checks.check_conv_transpose1d(conv_transpose1d, cases.edge_1d())\n"
                                  "### END HIDDEN TESTS", DRAW_A)
@@ -105,13 +105,13 @@ def test_a_hidden_test_on_fixed_cases_only_is_found(tmp_path):
 def test_a_regrade_with_the_same_secret_draws_the_same_cases():
     source = _paths("07_checkerboard_subpixel")[0]
     first = repr([(g, [(c.args, c.kwargs) for c in calls or []])
-                  for g, calls in verdicts.plan_for(source, DRAW_A)])
-    verdicts.plan_for.cache_clear()
+                  for g, calls in recheck.plan_for(source, DRAW_A)])
+    recheck.plan_for.cache_clear()
     again = repr([(g, [(c.args, c.kwargs) for c in calls or []])
-                  for g, calls in verdicts.plan_for(source, DRAW_A)])
+                  for g, calls in recheck.plan_for(source, DRAW_A)])
     assert first == again
     # and another student's (or another secret's) cases are others
-    assert verdicts.draw_key("s" * 32, "ada") != verdicts.draw_key("s" * 32, "bob")
+    assert recheck.draw_key("s" * 32, "ada") != recheck.draw_key("s" * 32, "bob")
 
 
 # --- a lookup table scores nothing on hidden cells ---------------------------------------------------
@@ -146,7 +146,7 @@ def published_inputs(chapter: str) -> dict[str, list[tuple]]:
         if chapter.startswith(exercise.chapter) and exercise.test_cases is not None:
             found.setdefault(exercise.learner, []).extend(
                 case.args for case in exercise.test_cases())
-    for _, calls in verdicts.plan_for(_paths(chapter)[0]):
+    for _, calls in recheck.plan_for(_paths(chapter)[0]):
         for call in calls or []:
             found.setdefault(call.function, []).extend(args for args, _ in call.calls)
     return found
@@ -234,7 +234,7 @@ def test_feedback_on_a_failing_hidden_case_shows_its_input_and_first_wrong_value
     from tconv import reference
 
     encoded = []
-    for _, calls in verdicts.plan_for(source, DRAW_A):
+    for _, calls in recheck.plan_for(source, DRAW_A):
         for call in calls or []:
             for args, _ in call.calls:
                 out = np.asarray(reference.conv_transpose1d(*args), dtype=np.float64)
@@ -242,18 +242,18 @@ def test_feedback_on_a_failing_hidden_case_shows_its_input_and_first_wrong_value
                     out = out + 0.5  # wrong on the long hidden inputs only
                 encoded.append(["array", {"dtype": "float64", "shape": list(out.shape),
                                           "data": out.ravel().tolist()}])
-    found = {v.grade_id: v for v in verdicts.judge(source, encoded, None, DRAW_A)}
+    found = {v.grade_id: v for v in recheck.judge(source, encoded, None, DRAW_A)}
     failed = found["conv_transpose1d_random_cases"]
     assert failed.passed is False
     assert "wrong value at index 0" in failed.message
-    assert verdicts.DRAWN_NOTE in failed.message
+    assert recheck.DRAWN_NOTE in failed.message
     assert not re.search(r"seed \d", failed.message), failed.message
     assert "expected:" not in failed.message and "yours:" not in failed.message
-    drawn = {str(verdicts.drawn_seed(DRAW_A, written)) for written in ("2026", "7", "101")}
+    drawn = {str(recheck.drawn_seed(DRAW_A, written)) for written in ("2026", "7", "101")}
     assert not any(seed in failed.message for seed in drawn)
     # the check itself shows the whole expected output of that case: the re-check's hidden
     # rendering is what keeps it back
-    first_hidden = next(call for _, calls in verdicts.plan_for(source, DRAW_A)
+    first_hidden = next(call for _, calls in recheck.plan_for(source, DRAW_A)
                         for call in calls or [] if call.hidden)
     with pytest.raises(checks.CheckFailed) as raised:
         checks.check_conv_transpose1d(

@@ -33,7 +33,7 @@ import pytest
 
 from conftest import REPO
 from tconv import exercises, guard, judge, lookup
-from tconv.grader import course, publish, release, verdicts
+from tconv.grader import course, publish, release, recheck
 from tconv.grader.publish import choosing, recording, scanning, stand_ins, tables, tree
 
 
@@ -243,13 +243,13 @@ def _learner_call_keys(source: Path, visible_only: bool) -> set[str]:
     stored: by any answer-module function they fit, and by every known mistake."""
     if visible_only:
         notebook = nbformat.read(source, as_version=4)
-        plan = [(None, verdicts.test_cell_calls(text))
+        plan = [(None, recheck.test_cell_calls(text))
                 for text in tables.visible_test_sources(notebook)]
         for _, calls in plan:
             for call in calls or []:
-                verdicts.record(call)
+                recheck.record(call)
     else:
-        plan = verdicts.plan_for(source)
+        plan = recheck.plan_for(source)
     keys = set()
     for _, calls in plan:
         for call in calls or []:

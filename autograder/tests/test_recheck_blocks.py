@@ -1,4 +1,4 @@
-"""Chapter 06's DecoderBlock is re-checked outside the kernel, from data (grader/blocks.py).
+"""Chapter 06's DecoderBlock is re-checked outside the kernel, from data (grader/recheck/blocks.py).
 
 Each test writes one learner DecoderBlock into a copy of chapter 06's notebook and runs the
 re-check as the grader does: the learner's cells in a sandboxed child that cannot import the course
@@ -12,7 +12,7 @@ import nbformat
 import pytest
 
 from tconv import exercises
-from tconv.grader import course, verdicts
+from tconv.grader import course, recheck
 from tconv.grader.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow  # every test runs the re-check's child in a sandbox
@@ -54,17 +54,17 @@ def rechecked(tmp_path, decoder_source: str) -> dict:
     nbformat.write(notebook, submitted)
     folder = tmp_path / "sandbox"
     folder.mkdir()
-    found = verdicts.recheck(Sandbox(folder), submitted, SOURCE, RELEASED, timeout=300)
+    found = recheck.run(Sandbox(folder), submitted, SOURCE, RELEASED, timeout=300)
     return {verdict.grade_id: verdict for verdict in found}
 
 
 def test_every_graded_block_cell_is_rechecked():
-    planned = dict(verdicts.plan_for(SOURCE))
+    planned = dict(recheck.plan_for(SOURCE))
     for grade_id in BLOCK_CELLS:
         assert planned[grade_id], grade_id
         assert all(call.lives and not call.calls for call in planned[grade_id])
-    assert set(BLOCK_CELLS) <= verdicts.rechecked_cells(SOURCE)
-    assert verdicts.needs_torch(SOURCE)
+    assert set(BLOCK_CELLS) <= recheck.rechecked_cells(SOURCE)
+    assert recheck.needs_torch(SOURCE)
 
 
 def test_the_right_block_passes_and_wrong_ones_fail_with_the_kernels_reasons(tmp_path):
@@ -109,10 +109,10 @@ def test_a_malformed_report_is_refused():
                    "outputs": [["shape", [-1]]]}],                                # a bad shape
     ]
     for answer in malformed:
-        with pytest.raises(verdicts.Malformed):
-            verdicts.validate(answer)
+        with pytest.raises(recheck.Malformed):
+            recheck.validate(answer)
     empty = ["block", {"children": [], "state": [], "load": None, "outputs": []}]
-    assert verdicts.validate(empty) == 0
+    assert recheck.validate(empty) == 0
     assert exercises.BY_CHECK["check_decoder_block_paper_sizes"].answers == "block shapes"
 
 

@@ -19,7 +19,7 @@ import pytest
 
 import classroom
 from classroom import CH01, HONEST
-from tconv.grader import course, intake, report, verdicts
+from tconv.grader import course, intake, report, recheck
 
 
 def _scores(rows) -> dict[str, float]:
@@ -163,7 +163,7 @@ def _live_markup(page: str) -> tuple[set, list]:
 def test_answers_from_the_child_are_data_or_nothing():
     marker = "ANSWERS-x:"
     good = f'{marker}[["array", {{"dtype": "float64", "shape": [2], "data": [1.0, 2.0]}}]]'
-    assert verdicts.answers_from(good.encode(), marker, 1)[0][0] == "array"
+    assert recheck.answers_from(good.encode(), marker, 1)[0][0] == "array"
     import pickle
 
     for bad in [pickle.dumps([("array", 1)]), b"", f"{marker}not json".encode(),
@@ -171,8 +171,8 @@ def test_answers_from_the_child_are_data_or_nothing():
                 f'{marker}[["array", {{"dtype": "float64", "shape": [3], "data": [1]}}]]'.encode(),
                 f'{marker}[["error", "X", "m"], ["none"]]'.encode(),
                 (good + "\n" + good).encode()]:
-        with pytest.raises(verdicts.Malformed):
-            verdicts.answers_from(bad, marker, 1)
+        with pytest.raises(recheck.Malformed):
+            recheck.answers_from(bad, marker, 1)
 
 
 def test_student_ids_links_and_zips_are_checked(tmp_path):
@@ -226,6 +226,27 @@ def test_csv_markdown_and_html_renderings_are_inert(tmp_path):
     assert not tags & {"script", "iframe"} and handlers == [] and "javascript" not in page
     assert 'src="data:image/png;base64,AAAA"' in page
     assert "p > a {color: red}" in page
+
+
+SVG_ANIMATION = ('<svg><a><animate attributeName="href" values="javascript:alert(1)"/>'
+                 '<text y="20">click</text></a><set attributeName="onmouseover" to="alert(2)"/>'
+                 '</svg><div style="position:fixed;inset:0">over the page</div>'
+                 '<math><annotation-xml encoding="text/html"><img src=x onerror="alert(3)">'
+                 '</annotation-xml><maction actiontype="statusline"><mi href="javascript:alert(4)">'
+                 'x</mi></maction></math>')
+
+
+def test_feedback_html_keeps_only_what_an_allowlist_names():
+    """What a blocklist of elements and attributes lets through: SVG's animation elements set a
+    link to javascript: (or a handler) through attribute *values*, and a style attribute lays a
+    box over the page. The allowlist keeps no SVG and no style attribute. (The sanitiser this
+    replaced, a blocklist, kept all three.)"""
+    page = report.safe_html(SVG_ANIMATION)
+    tags, handlers = _live_markup(page)
+    assert not tags & {"svg", "animate", "set", "annotation-xml", "maction"} and handlers == []
+    assert "<mi>x</mi>" in page  # MathML's presentation elements are kept, without a link
+    assert "javascript:" not in page and "alert" not in page and "position:fixed" not in page
+    assert "over the page" in page  # the text stays, as text
 
 
 @pytest.mark.slow

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tconv.grader import course, packages, sandbox
+from tconv.grader import course, packages, probe, sandbox
 
 pytestmark = pytest.mark.slow  # every test makes sandboxes
 
@@ -128,7 +128,7 @@ def test_the_kernels_socket_folder_takes_sockets_and_no_file(mode, tmp_path):
 
 def test_every_mode_runs_numpy_and_only_its_own_uid_in_root_mode(tmp_path):
     for mode in MODES:
-        assert sandbox.try_mode(mode, tmp_path / "probe") is None, mode
+        assert probe.try_mode(mode, tmp_path / "probe") is None, mode
 
 
 # --- the probe, where the machine refuses namespaces ---------------------------------------------
@@ -145,9 +145,9 @@ if "--no-landlock" in sys.argv:
     f.add_rule(s.ERRNO(errno.ENOSYS), "landlock_create_ruleset")
 f.load()
 from pathlib import Path
-from tconv.grader import sandbox
+from tconv.grader import probe, sandbox
 try:
-    print(sandbox.probe(Path(sys.argv[1])).line())
+    print(probe.probe(Path(sys.argv[1])).line())
 except sandbox.SandboxUnavailable as error:
     print("REFUSED", error)
 """
@@ -178,12 +178,12 @@ def test_where_nothing_works_the_probe_refuses_with_the_reason_and_the_fix(tmp_p
 
 
 def test_each_message_of_bubblewrap_leads_to_its_own_fix():
-    for needle, fix in sandbox.FIXES:
-        said = sandbox.advice(f"userns: bwrap: {needle} (and more of the tool's words)")
-        assert fix[1:] in said and said.endswith(sandbox.NO_SANDBOX)
-        others = [other for n, other in sandbox.FIXES if other != fix and n not in needle]
+    for needle, fix in probe.FIXES:
+        said = probe.advice(f"userns: bwrap: {needle} (and more of the tool's words)")
+        assert fix[1:] in said and said.endswith(probe.NO_SANDBOX)
+        others = [other for n, other in probe.FIXES if other != fix and n not in needle]
         assert not any(other[1:] in said for other in others), needle
-    assert sandbox.advice("userns: something else") == sandbox.NO_SANDBOX
+    assert probe.advice("userns: something else") == probe.NO_SANDBOX
 
 
 def _landlock_abi() -> int:
@@ -195,7 +195,7 @@ def _landlock_abi() -> int:
 
 def test_the_chosen_mode_and_what_it_does_not_protect_are_one_line():
     for mode in (*sandbox.MODES, "off"):
-        line = sandbox.Probed(mode).line()
+        line = probe.Probed(mode).line()
         assert line.startswith(f"sandbox: {mode} (") and "Not protected:" in line
         assert "\n" not in line and json.dumps(line)
 

@@ -505,7 +505,7 @@ def test_the_shipped_padded_block_earns_no_visible_decoder_block_check():
     chapter 06's visible DecoderBlock checks."""
     import nbformat
 
-    from tconv.grader import course, verdicts
+    from tconv.grader import course, recheck
     from tconv.grader.publish import tables
 
     class Unpadded(unet.PaddedDecoderBlock):
@@ -524,7 +524,7 @@ def test_the_shipped_padded_block_earns_no_visible_decoder_block_check():
     released = nbformat.read(course.COURSE / "06_unet_decoder" / "06_unet_decoder.ipynb",
                              as_version=4)
     visible = [call for source in tables.visible_test_sources(released)
-               for call in verdicts.test_cell_calls(source) or [] if call.function == "DecoderBlock"]
+               for call in recheck.test_cell_calls(source) or [] if call.function == "DecoderBlock"]
     assert {call.check for call in visible} == {
         "check_decoder_block_submodules", "check_decoder_block", "check_decoder_block_paper_sizes"}
     for block in (unet.PaddedDecoderBlock, Unpadded):

@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from tconv import exercises
-from tconv.grader import course, verdicts
+from tconv.grader import course, recheck
 
 
 def _integers(answer):
@@ -51,8 +51,8 @@ def cell_calls(notebook_stem: str) -> tuple[list, list]:
             continue
         shown = cell.source.split("### BEGIN HIDDEN TESTS")[0]
         whole = cell.source.replace("### BEGIN HIDDEN TESTS", "").replace("### END HIDDEN TESTS", "")
-        visible += verdicts.test_cell_calls(shown) or []
-        every += verdicts.test_cell_calls(whole) or []
+        visible += recheck.test_cell_calls(shown) or []
+        every += recheck.test_cell_calls(whole) or []
     return visible, every
 
 
@@ -61,7 +61,7 @@ def rejected(exercise, answer, calls) -> bool:
     for call in calls:
         if call.check != exercise.check:
             continue
-        if verdicts._run_check(call, answer) is not None:
+        if recheck.recording.run_check(call, answer) is not None:
             return True
     return False
 
@@ -101,9 +101,9 @@ def test_the_strictness_test_notices_a_slip_only_hidden_cases_show():
     """The test above fails on an exercise whose visible cases cannot show a slip: chapter 01's
     check run with only its integer-valued example visible and its edge cases hidden."""
     exercise = exercises.BY_CHECK["check_conv_transpose1d"]
-    visible = [verdicts.CheckCall(exercise.check, exercise.learner,
+    visible = [recheck.CheckCall(exercise.check, exercise.learner,
                                   (exercise.test_cases()[:1],), {})]
-    every = visible + [verdicts.CheckCall(exercise.check, exercise.learner,
+    every = visible + [recheck.CheckCall(exercise.check, exercise.learner,
                                           (exercise.test_cases(),), {})]
     integer = _integers(exercise.reference)
     assert rejected(exercise, integer, every) and not rejected(exercise, integer, visible)

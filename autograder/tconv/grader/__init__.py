@@ -1,13 +1,13 @@
 """The instructors' machinery. The grading pipeline, read top to bottom:
 
 intake.py    SUBMITTED (a folder or an LMS zip) -> validated ids -> read-only snapshots
-sandbox.py   the per-student jail every piece of learner code runs in
+sandbox.py   the per-student jail every piece of learner code runs in (probe.py: its mode;
+             sandboxed_kernel.py: the notebook's kernel in it)
 task.py      grade one student notebook: snapshot in, data out (scores, notes, feedback)
 capping.py   the notebook's output capped while it arrives (nbgrader's executor, its sockets)
 runner.py    who runs the tasks: a local Dask cluster or SCHEDULER's; the kept results
-verdicts.py  the re-check: the learner's answers, judged where no learner code ran
-child.py     the re-check's child, run inside the sandbox: the learner's code, answers out
-blocks.py    the re-check of a class (chapter 06's DecoderBlock): its lives, and stand-ins
+recheck/     the re-check: the learner's answers, judged where no learner code ran (record,
+             answer in the sandbox, judge; one declared wire format)
 records.py   the result records a task returns and the coordinator reads
 report.py    exercises.csv, report.md, scores.png, safe feedback HTML
 gradebook.py the only writer of nbgrader's gradebook and of grades.csv

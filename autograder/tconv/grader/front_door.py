@@ -16,6 +16,7 @@ import jinja2
 import nbformat
 
 from . import course
+from .cells import cell_id, delimiters, is_grade, is_test
 
 TEMPLATES = Path(__file__).with_name("templates")
 _JINJA = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=False,
@@ -24,7 +25,6 @@ _JINJA = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescap
 _JINJA.filters["pyrepr"] = repr
 MAKEFILE = TEMPLATES / "Makefile"
 REF_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")  # a tag or branch name, or a commit
-HIDDEN_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) HIDDEN TESTS[^\n]*\n?", re.MULTILINE)
 COLAB = "https://colab.research.google.com"
 
 
@@ -66,7 +66,7 @@ def colab_url(repo: str, ref: str, path: str) -> str:
 
 def unhidden(source: str) -> str:
     """A test cell's code with its hidden tests kept and their markers removed."""
-    return HIDDEN_MARKERS.sub("", source)
+    return delimiters().hidden_tests.unmarked(source)
 
 
 def prepare(notebook, folder: str, edition: str, repo: str | None, ref: str | None):
@@ -80,14 +80,12 @@ def prepare(notebook, folder: str, edition: str, repo: str | None, ref: str | No
         from nbgrader.utils import compute_checksum
 
         source = nbformat.read(course.SOLUTIONS / folder / f"{folder}.ipynb", as_version=4)
-        tests = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in source.cells
-                 if cell.metadata.get("nbgrader", {}).get("grade")}
+        tests = {cell_id(cell): cell.source for cell in source.cells if is_test(cell)}
         for cell in notebook.cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("grade") and meta.get("grade_id") in tests:
-                cell.source = unhidden(tests[meta["grade_id"]]).rstrip("\n")
-                if "checksum" in meta:  # Validate would otherwise call the cell changed
-                    meta["checksum"] = compute_checksum(cell)
+            if is_grade(cell) and cell_id(cell) in tests:
+                cell.source = unhidden(tests[cell_id(cell)]).rstrip("\n")
+                if "checksum" in cell.metadata.nbgrader:  # Validate would otherwise call it changed
+                    cell.metadata.nbgrader["checksum"] = compute_checksum(cell)
         note = (TEMPLATES / "self_paced_note.md").read_text().format(folder=folder)
         notebook.cells.insert(1, nbformat.v4.new_markdown_cell(note.rstrip("\n")))
     return notebook

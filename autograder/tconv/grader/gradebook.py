@@ -10,18 +10,14 @@ from __future__ import annotations
 
 import csv
 import json
-import re
 import shutil
 import warnings
 from pathlib import Path
 
 import nbformat
 
-from . import course, verdicts
+from . import cells, course, recheck
 from .records import Job, Result
-
-HIDDEN_TESTS = re.compile(r"[ \t]*### BEGIN HIDDEN TESTS.*?### END HIDDEN TESTS[ \t]*\n?", re.S)
-
 
 class Workspace:
     """nbgrader's folders for one grading run, all under GRADES/nbgrader/."""
@@ -61,10 +57,10 @@ def prepare(work: Workspace, assignments: list[str]) -> None:
         for notebook in course.notebooks(assignment):
             path = course.SOLUTIONS / assignment / f"{notebook}.ipynb"
             source = nbformat.read(path, as_version=4)
-            rechecked = verdicts.rechecked_cells(path)
+            rechecked = recheck.rechecked_cells(path)
             for cell in source.cells:
-                if cell.metadata.get("nbgrader", {}).get("grade_id") in rechecked:
-                    cell.source = HIDDEN_TESTS.sub("", cell.source).rstrip()
+                if cells.cell_id(cell) in rechecked:
+                    cell.source = cells.delimiters().hidden_tests.removed(cell.source).rstrip()
             target = work.source / assignment / f"{notebook}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(source, target)
@@ -123,10 +119,9 @@ def add_comment(gradebook, source: Path, grade_id: str, notebook: str, assignmen
 
     above = None
     for cell in nbformat.read(source, as_version=4).cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution"):
-            above = meta["grade_id"]
-        if meta.get("grade_id") == grade_id:
+        if cells.is_solution(cell):
+            above = cells.cell_id(cell)
+        if cells.cell_id(cell) == grade_id:
             break
     if above is None:
         return

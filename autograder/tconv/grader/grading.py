@@ -40,7 +40,7 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
-from . import course, gradebook, intake, report, runner, sandbox, task
+from . import course, gradebook, intake, probe, report, runner, sandbox, task
 from .records import GRADED, NOT_GRADED, NotGraded, Result
 
 def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT, jobs: int = 1,
@@ -67,7 +67,7 @@ def grade_batch(submitted: Path, grades: Path, cell_timeout: int = course.CELL_T
         print(f"  {message}", file=sys.stderr)
     # before anything is written: a machine where no sandbox can be made fails at once
     with tempfile.TemporaryDirectory(prefix="tconv-probe-") as folder:
-        chosen = sandbox.probe(Path(folder), sandbox_mode)
+        chosen = probe.probe(Path(folder), sandbox_mode)
     print(chosen.line(), flush=True)
     grades.mkdir(parents=True, exist_ok=True)
     work = gradebook.Workspace(grades)

@@ -36,6 +36,7 @@ from pathlib import Path
 import nbformat
 
 from . import course
+from .cells import cell_id, is_grade, is_solution
 from .records import Job, NotGraded
 
 MAX_ID = 128
@@ -280,18 +281,17 @@ def _snapshot(data: bytes, assignment: str, notebook: str):
 def put_solutions_back(notebook, source: Path) -> list[str]:
     """Move each solution cell that a learner moved below its first test cell back in front of
     it (nbgrader restores what cells hold, not where they are). Returns the moved cells' ids."""
-    order = [c.metadata["nbgrader"] for c in nbformat.read(source, as_version=4).cells
-             if c.metadata.get("nbgrader", {}).get("solution") or
-             c.metadata.get("nbgrader", {}).get("grade")]
+    order = [c for c in nbformat.read(source, as_version=4).cells
+             if is_solution(c) or is_grade(c)]
     first_test = {}
-    for n, meta in enumerate(order):
-        if meta.get("solution"):
-            later = [m["grade_id"] for m in order[n + 1:] if m.get("grade")]
+    for n, cell in enumerate(order):
+        if is_solution(cell):
+            later = [cell_id(c) for c in order[n + 1:] if is_grade(c)]
             if later:
-                first_test[meta["grade_id"]] = later[0]
+                first_test[cell_id(cell)] = later[0]
     moved = []
     for solution, test in first_test.items():
-        ids = [c.metadata.get("nbgrader", {}).get("grade_id") for c in notebook.cells]
+        ids = [cell_id(c) for c in notebook.cells]
         if solution in ids and test in ids and ids.index(solution) > ids.index(test):
             cell = notebook.cells.pop(ids.index(solution))
             notebook.cells.insert(ids.index(test), cell)

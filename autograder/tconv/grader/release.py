@@ -11,7 +11,6 @@ DIR/samples), which is how the tests check that the committed copies are up to d
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 import tempfile
 import tomllib
@@ -20,8 +19,7 @@ from pathlib import Path
 import nbformat
 
 from . import course
-
-SOLUTION_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+from .cells import cell_id, delimiters, is_solution
 
 
 def release_notebooks(into: Path) -> None:
@@ -69,9 +67,8 @@ def solution_sources() -> dict[str, str]:
         for name in course.notebooks(assignment):
             notebook = nbformat.read(course.SOLUTIONS / assignment / f"{name}.ipynb", as_version=4)
             for cell in notebook.cells:
-                meta = cell.metadata.get("nbgrader", {})
-                if meta.get("solution"):
-                    answers[meta["grade_id"]] = SOLUTION_MARKERS.sub("", cell.source)
+                if is_solution(cell):
+                    answers[cell_id(cell)] = delimiters().solution.unmarked(cell.source)
     return answers
 
 
@@ -89,8 +86,8 @@ def build_samples(released: Path, into: Path) -> None:
             for name in course.notebooks(assignment):
                 notebook = nbformat.read(released / assignment / f"{name}.ipynb", as_version=4)
                 for cell in notebook.cells:
-                    grade_id = cell.metadata.get("nbgrader", {}).get("grade_id")
-                    if not cell.metadata.get("nbgrader", {}).get("solution"):
+                    grade_id = cell_id(cell)
+                    if not is_solution(cell):
                         continue
                     if grade_id in spec.get("cells", {}):
                         cell.source = spec["cells"][grade_id].strip("\n")
@@ -111,7 +108,7 @@ def tamper(notebook, actions: list[str]) -> None:
         if verb not in {"empty", "edit", "markdown", "strip", "delete", "move"}:
             raise ValueError(f"samples.toml: unknown tamper action {action!r}")
         found = [n for n, c in enumerate(notebook.cells)
-                 if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id]
+                 if cell_id(c) == grade_id]
         if not found:
             continue
         cell = notebook.cells[found[0]]

@@ -1,6 +1,6 @@
 """The instructor's files, rendered from data, with every learner-derived string treated as data:
 CSV fields cannot start a formula, report.md lines are escaped and kept to one line, and feedback
-HTML carries no script, handler or frame."""
+HTML keeps only what an allowlist names (no script, handler, frame, SVG or style attribute)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,12 @@ import html
 import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 
+import nh3
+
 from ..judge import VERDICT_MIMETYPE, CheckVerdict
+from .cells import cell_id, is_locked, is_test
 from .records import GRADED, NOT_GRADED, NotGraded
 
 # exercises.csv: one row per graded cell of every notebook handed in; ``status`` is "graded" or
@@ -42,13 +44,12 @@ def cell_problems(notebook) -> dict[str, Problem]:
     error's type and first line."""
     problems = {}
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if not meta.get("grade") or cell.cell_type != "code":
+        if not is_test(cell):
             continue
         outputs = cell.get("outputs", [])
         errors = [o for o in outputs if o.get("output_type") == "error"]
         if errors:
-            problems[meta.get("grade_id", "?")] = problem_of(errors, verdicts_in(outputs))
+            problems[cell_id(cell) or "?"] = problem_of(errors, verdicts_in(outputs))
     return problems
 
 
@@ -255,7 +256,7 @@ def make_safe(notebook) -> None:
     neither the feedback nor the Formgrader renders HTML or script a learner wrote. The checks'
     verdict records (read before, by ``cell_problems``) are left out: they show nothing."""
     for cell in notebook.cells:
-        if cell.cell_type == "markdown" and not cell.metadata.get("nbgrader", {}).get("locked"):
+        if cell.cell_type == "markdown" and not is_locked(cell):
             cell.source = cell.source.replace("<", "&lt;").replace(">", "&gt;")
         if "outputs" in cell:  # a check's verdict record, read by cell_problems: nothing to show
             cell.outputs = [o for o in cell.outputs if VERDICT_MIMETYPE not in o.get("data", {})]
@@ -270,71 +271,45 @@ def make_safe(notebook) -> None:
                 data["text/plain"] = f"[an output of type {', '.join(removed)} was removed]"
 
 
-_DROPPED = {"script", "iframe", "frame", "frameset", "object", "embed", "applet", "base", "form",
-            "input", "button", "textarea", "select", "option", "link", "meta", "noscript",
-            "template", "portal", "audio", "video", "source", "track"}
-_VOID = {"area", "br", "col", "hr", "img", "wbr", "meta", "link", "input", "source", "base",
-         "embed", "track", "param"}
+# The feedback page: what nbconvert's HTML of the graded notebook may keep. An allowlist (ammonia,
+# through nh3): any other element or attribute is dropped, a <script> with its content; links
+# only to the web, mail or an anchor; images only as inline PNG or JPEG. The pages' CSS (<style>,
+# from the template; learners' markdown is text by then, ``make_safe``) is kept as written.
+PAGE_TAGS = {"title", "style", "main", "div", "span", "p", "br", "hr", "a", "img", "pre", "code",
+             "em", "strong", "b", "i", "sub", "sup", "blockquote", "h1", "h2", "h3", "h4", "h5",
+             "h6", "ul", "ol", "li", "table", "thead", "tbody", "tr", "th", "td"}
+# The maths of the page, as MathML (grader/mathml.py): MathML Core's presentation elements and
+# their layout attributes; not annotation-xml (it can hold HTML), maction, semantics or any link.
+MATHML_TAGS = {"math", "mrow", "mi", "mn", "mo", "ms", "mtext", "mspace", "msub", "msup",
+               "msubsup", "mfrac", "msqrt", "mroot", "mstyle", "mpadded", "mphantom", "munder",
+               "mover", "munderover", "mtable", "mtr", "mtd", "menclose", "merror"}
+MATHML_ATTRIBUTES = {"display", "mathvariant", "stretchy", "fence", "separator", "form", "lspace",
+                     "rspace", "accent", "accentunder", "movablelimits", "largeop", "symmetric",
+                     "minsize", "maxsize", "linethickness", "displaystyle", "scriptlevel",
+                     "width", "height", "depth", "columnalign", "rowalign", "columnspan",
+                     "rowspan", "notation"}
+PAGE_ATTRIBUTES = {"*": {"class", "id"}, "a": {"href", "name"}, "img": {"src", "alt"},
+                   "th": {"colspan", "rowspan"}, "td": {"colspan", "rowspan"},
+                   "math": MATHML_ATTRIBUTES | {"xmlns"},
+                   **{tag: MATHML_ATTRIBUTES for tag in MATHML_TAGS - {"math"}}}
+IMAGES = re.compile(r"data:image/(png|jpeg);base64,[A-Za-z0-9+/=\s]*\Z")
+PAGE = '<!DOCTYPE html>\n<html>\n<head>\n<meta charset="utf-8">\n</head>\n<body>\n{}\n</body>\n</html>\n'
 
 
-class _Sanitiser(HTMLParser):
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.skipping = 0   # inside a dropped element
-        self.raw = None     # inside <style>: text kept as is
-
-    def handle_starttag(self, tag, attrs):
-        if tag in _DROPPED:
-            if tag not in _VOID:
-                self.skipping += 1
-            return
-        if self.skipping:
-            return
-        kept = []
-        for name, value in attrs:
-            value = value or ""
-            squeezed = re.sub(r"[\s\x00-\x1f]", "", value).lower()
-            if name.startswith("on") or name in ("formaction", "srcdoc", "http-equiv"):
-                continue
-            if (name.endswith("href") or name in ("src", "action", "background", "poster")) and \
-                    (squeezed.startswith(("javascript:", "vbscript:")) or
-                     (squeezed.startswith("data:") and not
-                      squeezed.startswith(("data:image/png", "data:image/jpeg")))):
-                continue
-            if name == "style" and ("expression" in squeezed or "url(" in squeezed):
-                continue
-            kept.append(f' {name}="{html.escape(value, quote=True)}"')
-        self.out.append(f"<{tag}{''.join(kept)}>")
-        if tag == "style":
-            self.raw = tag
-
-    def handle_startendtag(self, tag, attrs):
-        self.handle_starttag(tag, attrs)
-
-    def handle_endtag(self, tag):
-        if tag in _DROPPED:
-            if tag not in _VOID:
-                self.skipping = max(0, self.skipping - 1)
-            return
-        if self.skipping or tag in _VOID:
-            return
-        self.raw = None
-        self.out.append(f"</{tag}>")
-
-    def handle_data(self, data):
-        if self.skipping:
-            return
-        self.out.append(data if self.raw else html.escape(data, quote=False))
-
-    def handle_decl(self, decl):
-        if decl.lower().startswith("doctype"):
-            self.out.append(f"<!{decl}>")
+def _kept_value(tag: str, attribute: str, value: str) -> str | None:
+    """An inline picture only in an image; no data: link (ammonia checks the schemes)."""
+    inline = value.lstrip().lower().startswith("data:")
+    if tag == "img" and attribute == "src":
+        return value if IMAGES.match(value.strip()) else None
+    return None if inline else value
 
 
 def safe_html(text: str) -> str:
-    """``text`` re-written with no script, frame, form, event handler or javascript: link."""
-    parser = _Sanitiser()
-    parser.feed(text)
-    parser.close()
-    return "".join(parser.out)
+    """The page ``text`` with only the elements, attributes and links of an allowlist (above):
+    no script, frame, form, SVG, MathML beyond its presentation elements, event handler, or
+    javascript: or data: link."""
+    body = nh3.clean(text, tags=PAGE_TAGS | MATHML_TAGS, clean_content_tags={"script"},
+                     attributes=PAGE_ATTRIBUTES, url_schemes={"http", "https", "mailto", "data"},
+                     attribute_filter=_kept_value, link_rel="noopener noreferrer nofollow",
+                     strip_comments=True)
+    return PAGE.format(body.strip())

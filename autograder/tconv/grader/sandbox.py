@@ -1,7 +1,7 @@
 """The jail every piece of learner code runs in while a class is graded.
 
-One ``Sandbox`` per student notebook, in one of three modes (``probe`` takes the strongest that
-works here, and says what it does not protect):
+One ``Sandbox`` per student notebook, in one of three modes (``probe.probe`` takes the strongest
+that works here, and says what it does not protect):
 
 - ``root``: bubblewrap's namespaces (mount, PID, network, IPC, UTS) and a random unprivileged uid
   of its own (``setpriv``), when grading runs as root;
@@ -25,6 +25,10 @@ and nothing else.
 ``Sandbox.off()`` gives the same interface with no jail at all: learner code then runs with the
 grader's own rights (``make grade SANDBOX=off``, for trusted code). ``without`` switches single
 defences off, for the tests that show each one matters.
+
+Beside it: ``probe.py`` chooses the mode (and says what to do when none works),
+``sandboxed_kernel.py`` starts a notebook's kernel in a ``Sandbox``, ``supervise.py`` watches and
+ends a sandbox's processes.
 """
 
 from __future__ import annotations
@@ -64,24 +68,6 @@ class Limits:
 
 # The modes, strongest first: ``probe`` takes the first that works here.
 MODES = ("root", "userns", "landlock")
-DESCRIPTION = {
-    "root": "bubblewrap namespaces, run as root: an unprivileged uid of its own per notebook",
-    "userns": "bubblewrap in a user namespace (no root needed): your uid, inside namespaces",
-    "landlock": "Landlock + seccomp + limits (no namespaces available)",
-    "off": "NO SANDBOX: learner code runs with your rights",
-}
-NOT_PROTECTED = {
-    "root": "CPU is shared, not divided; reading the course package and the venv inside "
-            "the kernel (the re-check cannot reach them)",
-    "userns": "as in root mode; and the notebook's processes run under your uid (in their own "
-              "user namespace, which cannot reach your files or processes)",
-    "landlock": "the process list of this machine is visible; HOME and /tmp of a notebook are on "
-                "the host's disk (64 MB a file, no total); its process limit is what your uid runs "
-                "at its start plus 64; Unix sockets at paths outside the sandbox can be "
-                "connected to",
-    "off": "everything: a notebook can read the answers, your files and the other students' "
-           "work, and change any grade: only for code you trust",
-}
 
 
 @dataclass(frozen=True)
@@ -209,7 +195,7 @@ class Sandbox:
         ``packages`` name (the package folders can be listed, not read). RLIMIT_NPROC counts
         every task of the uid here, the grader's own threads too: the limit is what the uid runs
         now plus ``processes``."""
-        rlimits = dict(rlimits, nproc=tasks_of(os.getuid()) + self.limits.processes)
+        rlimits = dict(rlimits, nproc=supervise.tasks_of(os.getuid()) + self.limits.processes)
         home, tmp = self.folder / "home", self.folder / "tmp"
         for path in (home, tmp, home / ".config" / "matplotlib"):
             path.mkdir(parents=True, exist_ok=True)
@@ -274,13 +260,13 @@ class Sandbox:
                                    cwd=self.folder, start_new_session=True)
         watch = self.watch(process.pid)
         try:
-            out, _ = _communicate_capped(process, input_bytes, timeout, output_cap)
+            out, _ = supervise.communicate_capped(process, input_bytes, timeout, output_cap)
             return Ran(process.returncode, out, timed_out=False,
                        memory_exceeded=bool(watch and watch.exceeded))
         except subprocess.TimeoutExpired:
             return Ran(None, b"", timed_out=True)
         finally:
-            _kill_group(process)  # whatever it left running
+            supervise.kill_group(process)  # whatever it left running
             if watch is not None:
                 watch.stop()
 
@@ -291,22 +277,6 @@ DEVICES = ("/dev/null", "/dev/zero", "/dev/full", "/dev/urandom", "/dev/random")
 CONFINE = Path(__file__).with_name("confine.py")
 CONFINE_INSIDE = Path("/run/tconv/confine.py")
 SECCOMP_INSIDE = Path("/run/tconv/seccomp.bpf")
-
-
-def tasks_of(uid: int) -> int:
-    """How many tasks (threads) the user ``uid`` runs now, as RLIMIT_NPROC counts them."""
-    count = 0
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry.name}/status") as status:
-                fields = dict(line.split(":", 1) for line in status if ":" in line)
-        except OSError:
-            continue
-        if int(fields.get("Uid", "-1").split()[0]) == uid:
-            count += int(fields.get("Threads", "1"))
-    return count
 
 
 def _read_except(roots: list[Path], excluded: list[Path], listed: list[Path]) -> list[Path]:
@@ -338,41 +308,6 @@ class Ran:
     memory_exceeded: bool = False
 
 
-def _communicate_capped(process, input_bytes: bytes, timeout: float, cap: int):
-    """communicate() that keeps at most ``cap`` bytes of stdout (the rest is read and dropped)."""
-    import threading
-    import time
-
-    chunks, size = [], 0
-
-    def reader():
-        nonlocal size
-        while True:
-            block = process.stdout.read(65536)
-            if not block:
-                return
-            if size < cap:
-                chunks.append(block[:cap - size])
-            size += len(block)
-
-    thread = threading.Thread(target=reader, daemon=True)
-    thread.start()
-    try:
-        process.stdin.write(input_bytes)
-        process.stdin.close()
-    except BrokenPipeError:
-        pass
-    deadline = time.monotonic() + timeout
-    try:
-        process.wait(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        raise
-    thread.join(timeout=max(0.1, deadline - time.monotonic()))
-    if thread.is_alive():  # something still holds the pipe: it is not waited for
-        _kill_group(process)
-    return b"".join(chunks), None
-
-
 def remove_tree(path: Path) -> None:
     """Remove what a sandbox left in ``path``, whatever its depth (``shutil.rmtree`` recurses, and
     fails past Python's recursion limit) or its modes (a folder made unreadable by its owner)."""
@@ -383,20 +318,6 @@ def remove_tree(path: Path) -> None:
     if os.path.lexists(path):
         subprocess.run(["chmod", "-R", "u+rwx", str(path)], capture_output=True)
         subprocess.run(["rm", "-rf", "--one-file-system", str(path)], capture_output=True)
-
-
-def _kill_group(process) -> None:
-    import signal
-
-    try:
-        os.killpg(process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    try:
-        process.kill()
-        process.wait(timeout=10)
-    except Exception:  # noqa: BLE001 - already gone
-        pass
 
 
 def _parents(path: Path, made: set) -> list[str]:
@@ -440,183 +361,3 @@ def matplotlib_fontlist() -> Path | None:
         except Exception:  # noqa: BLE001 - without it, matplotlib only rebuilds it
             _FONTLIST.append(None)
     return _FONTLIST[0]
-
-
-# What to do, by what bubblewrap said when it could not make the namespaces.
-FIXES = [
-    ("No permissions to create new namespace",
-     "unprivileged user namespaces are switched off on this machine. On Debian or Ubuntu, an "
-     "administrator can switch them on (`sudo sysctl kernel.unprivileged_userns_clone=1`); in a "
-     "Docker container, run it with `--security-opt seccomp=unconfined` (or a profile that "
-     "allows clone/unshare); in Kubernetes, give the pod `hostUsers: false`"),
-    ("setting up uid map: Permission denied",
-     "Ubuntu 23.10 and later allow user namespaces only to programs with an AppArmor profile: "
-     "an administrator installs bubblewrap's once (`sudo apt-get install apparmor-profiles`, "
-     "then `sudo ln -s /usr/share/apparmor/extra-profiles/bwrap-userns-restrict "
-     "/etc/apparmor.d/ && sudo systemctl reload apparmor`)"),
-    ("loopback: Failed RTM_NEWADDR",
-     "Ubuntu 23.10 and later allow user namespaces only to programs with an AppArmor profile: "
-     "an administrator installs bubblewrap's once (docs/grading.md, 'Grading without root')"),
-    ("Creating new namespace failed: Operation not permitted",
-     "this machine or container refuses new namespaces (a seccomp profile such as Docker's "
-     "default): in Docker, run with `--security-opt seccomp=unconfined` (or a profile that "
-     "allows clone/unshare); in Kubernetes, give the pod `hostUsers: false`"),
-    ("max_", "the machine allows no more user namespaces (`/proc/sys/user/max_user_namespaces` "
-             "is 0, or nesting is too deep): an administrator sets "
-             "`sudo sysctl user.max_user_namespaces=15000`; in Kubernetes, `hostUsers: false`"),
-    ("Can't mount proc",
-     "this container hides /proc from new namespaces: run it with `--security-opt "
-     "systempaths=unconfined` (Docker), or `procMount: Unmasked` with `hostUsers: false` "
-     "(Kubernetes)"),
-    ("is not installed",
-     "install bubblewrap (`sudo apt-get install bubblewrap`; `make grade` as root does it)"),
-]
-NO_SANDBOX = ("Or grade in a virtual machine or container where you are root, or, only for code "
-              "you trust, with SANDBOX=off (docs/grading.md, 'Grading without root').")
-
-
-@dataclass(frozen=True)
-class Probed:
-    """The mode ``probe`` chose, and why each stronger one was passed over."""
-    mode: str
-    passed_over: tuple[tuple[str, str], ...] = ()
-
-    def line(self) -> str:
-        """What ``make grade`` prints: the mode, and what it does not protect."""
-        text = f"sandbox: {self.mode} ({DESCRIPTION[self.mode]}). Not protected: " \
-               f"{NOT_PROTECTED[self.mode]}."
-        if self.passed_over:
-            text += " Stronger modes unavailable: " + "; ".join(
-                f"{mode}: {reason}" for mode, reason in self.passed_over) + "."
-        return text
-
-
-def try_mode(mode: str, folder: Path) -> str | None:
-    """None if learner code runs in ``mode`` here, else why not (the tool's own words)."""
-    if mode == "root" and os.geteuid() != 0:
-        return "needs root"
-    if mode == "landlock":
-        problem = syscalls.available()
-        if problem:
-            return f"no seccomp filter could be built ({problem})"
-    folder.mkdir(parents=True, exist_ok=True)
-    sandbox = Sandbox(folder / mode, mode=mode, packages=packages.RECHECK)
-    sandbox.folder.mkdir(exist_ok=True)
-    try:
-        argv = sandbox.command([sys.executable, "-c", "import os, numpy; print(os.getuid())"])
-    except SandboxUnavailable as missing:
-        return str(missing)
-    ran = subprocess.run(argv, capture_output=True, text=True, timeout=120,
-                         env=sandbox.host_environment(), cwd=sandbox.folder)
-    expected = str(sandbox.uid) if mode == "root" else str(os.getuid())
-    if ran.returncode == 0 and ran.stdout.strip() == expected:
-        return None
-    return (ran.stderr.strip().splitlines() or [f"exit code {ran.returncode}, no message"])[-1]
-
-
-def probe(folder: Path, wanted: str = "on") -> Probed:
-    """The strongest mode that works here (``wanted="on"``), or the one asked for; raise
-    SandboxUnavailable with each reason and what to do, when there is none."""
-    if wanted == "off":
-        return Probed("off")
-    candidates = MODES if wanted == "on" else (wanted,)
-    passed_over = []
-    for mode in candidates:
-        reason = try_mode(mode, folder)
-        if reason is None:
-            return Probed(mode, tuple(passed_over))
-        passed_over.append((mode, reason))
-    reasons = "; ".join(f"{mode}: {reason}" for mode, reason in passed_over)
-    raise SandboxUnavailable(
-        f"the sandbox could not be made on this machine ({reasons}). {advice(reasons)}")
-
-
-def advice(reasons: str) -> str:
-    """What to do, for the tools' messages in ``reasons``, then the ways that always exist."""
-    fixes = dict.fromkeys(fix for needle, fix in FIXES if needle in reasons)
-    return "".join(f"{fix[0].upper()}{fix[1:]}. " for fix in fixes) + NO_SANDBOX
-
-
-# --- the notebook's kernel, in the sandbox ----------------------------------------------------
-
-def kernel_environment() -> dict:
-    """What a notebook's kernel is told, besides the sandbox's own variables: that nbgrader is
-    grading it (NBGRADER_EXECUTION, set by nbgrader while it runs the notebook: chapters 06 and
-    07 then train for a few steps, and the course's pictures are not drawn), and the inline
-    backend, so that the picture of a wrong answer reaches the feedback as a PNG."""
-    environment = {"MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    if os.environ.get("NBGRADER_EXECUTION") in ("autograde", "validate"):
-        environment["NBGRADER_EXECUTION"] = os.environ["NBGRADER_EXECUTION"]
-    return environment
-
-
-MEMORY_EXCEEDED = "memory-exceeded"
-
-
-def kernel_manager_class():
-    """A jupyter_client kernel manager whose kernels start inside a Sandbox. Defined on demand so
-    that importing this module does not import jupyter_client."""
-    from jupyter_client.manager import AsyncKernelManager
-    from traitlets import Dict, Unicode
-
-    class SandboxedKernelManager(AsyncKernelManager):
-        """Configured per notebook through traitlets: ``folder`` (private, made by the grader),
-        ``limits`` (Limits fields) and ``mode``. When the memory watch ends the kernel, it
-        writes the file MEMORY_EXCEEDED beside ``folder`` (out of the sandbox's sight)."""
-        folder = Unicode("", config=True)
-        limits = Dict({}, config=True)
-        mode = Unicode("root", config=True)
-
-        def __init__(self, **kwargs):
-            super().__init__(**kwargs)
-            self._watch = None
-            self._group = None  # the kernel's process group: every process the sandbox started
-            if self.mode != "off":
-                # No network in the sandbox: the kernel's sockets are files in its own folder.
-                self.transport = "ipc"
-                self.ip = str(Path(self.folder) / "kernel")
-                self.connection_file = str(Path(self.folder) / "kernel.json")
-
-        def sandbox(self) -> Sandbox:
-            return Sandbox(Path(self.folder), Limits(**self.limits), mode=self.mode)
-
-        async def _async_pre_start_kernel(self, **kw):
-            # Interrupt through the control channel: a signal would reach bwrap, not the kernel.
-            self.kernel_spec.interrupt_mode = "message"
-            return await super()._async_pre_start_kernel(**kw)
-
-        async def _async_launch_kernel(self, kernel_cmd, **kw):
-            sandbox = self.sandbox()
-            if sandbox.enabled:  # written 0600 by this process; only this sandbox sees it
-                os.chmod(self.connection_file, 0o644)
-            command = sandbox.command(list(kernel_cmd), sockets=(Path(self.folder),),
-                                      environment=kernel_environment())
-            kw = dict(kw, cwd=self.folder, stdin=subprocess.DEVNULL,
-                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                      env=sandbox.host_environment(kernel_environment()))
-            info = await super()._async_launch_kernel(command, **kw)
-            process = getattr(self.provisioner, "process", None)
-            if process is not None:  # started in a session, and so a group, of its own
-                self._group = process.pid
-                marker = Path(self.folder).parent / MEMORY_EXCEEDED  # beside, out of its sight
-                self._watch = sandbox.watch(process.pid,
-                                            lambda total: marker.write_text(str(total)))
-            return info
-
-        async def _async_cleanup_resources(self, restart: bool = False):
-            self._end_group()
-            return await super()._async_cleanup_resources(restart=restart)
-
-        async def shutdown_kernel(self, now: bool = False, restart: bool = False):
-            try:  # (AsyncKernelManager binds this name to the base class's coroutine)
-                return await super().shutdown_kernel(now=now, restart=restart)
-            finally:  # the provisioner may be gone by the time resources are cleaned up
-                self._end_group()
-
-        def _end_group(self):
-            if self._group is not None and self.mode != "off":
-                supervise.end_group(self._group)
-            if self._watch is not None:
-                self._watch.stop()
-
-    return SandboxedKernelManager

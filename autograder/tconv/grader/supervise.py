@@ -1,4 +1,5 @@
-"""Memory in total: what all of one sandbox's processes hold, watched from outside and ended.
+"""A sandbox's processes, watched from outside and ended together; memory in total: what all of
+one sandbox's processes hold.
 
 ``RLIMIT_AS`` bounds each process, not the sandbox: six children of 1.5 GB each hold 9 GB under
 a 2 GB limit. Where the grader cannot have a cgroup (no root and no delegated cgroup v2 subtree,
@@ -17,7 +18,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import threading
+import time
 from pathlib import Path
 
 INTERVAL = 0.05
@@ -105,3 +108,62 @@ def end_group(pgid: int) -> None:
         os.killpg(pgid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):
         pass
+
+
+def kill_group(process) -> None:
+    """SIGKILL to the group of ``process`` (started in a session of its own), then to it."""
+    end_group(process.pid)
+    try:
+        process.kill()
+        process.wait(timeout=10)
+    except Exception:  # noqa: BLE001 - already gone
+        pass
+
+
+def tasks_of(uid: int) -> int:
+    """How many tasks (threads) the user ``uid`` runs now, as RLIMIT_NPROC counts them."""
+    count = 0
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry.name}/status") as status:
+                fields = dict(line.split(":", 1) for line in status if ":" in line)
+        except OSError:
+            continue
+        if int(fields.get("Uid", "-1").split()[0]) == uid:
+            count += int(fields.get("Threads", "1"))
+    return count
+
+
+def communicate_capped(process, input_bytes: bytes, timeout: float, cap: int):
+    """communicate() that keeps at most ``cap`` bytes of stdout (the rest is read and dropped)."""
+    chunks, size = [], 0
+
+    def reader():
+        nonlocal size
+        while True:
+            block = process.stdout.read(65536)
+            if not block:
+                return
+            if size < cap:
+                chunks.append(block[:cap - size])
+            size += len(block)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    try:
+        process.stdin.write(input_bytes)
+        process.stdin.close()
+    except BrokenPipeError:
+        pass
+    deadline = time.monotonic() + timeout
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise
+    thread.join(timeout=max(0.1, deadline - time.monotonic()))
+    if thread.is_alive():  # something still holds the pipe: it is not waited for
+        kill_group(process)
+    return b"".join(chunks), None
+

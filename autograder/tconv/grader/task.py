@@ -21,11 +21,12 @@ import jinja2
 import nbformat
 from nbconvert.exporters import HTMLExporter
 
-from . import course, demonstrations, report, verdicts
+from . import course, demonstrations, recheck, report
 from . import gradebook as gradebook_module
 from . import capping
 from .records import GRADERS_FAULT, NOT_GRADED, STUDENTS_FAULT, CellResult, Job, Result
-from .sandbox import MEMORY_EXCEEDED, Limits, Sandbox, kernel_manager_class, remove_tree
+from .sandbox import Limits, Sandbox, remove_tree
+from .sandboxed_kernel import MEMORY_EXCEEDED, kernel_manager_class
 
 MiB = 1024 ** 2
 
@@ -39,7 +40,7 @@ class Settings:
     template: bytes            # the gradebook with every assignment generated, no student yet
     cell_timeout: int = course.CELL_TIMEOUT
     limits: Limits = Limits()
-    sandbox: str = "root"       # the mode sandbox.probe chose, or "off"
+    sandbox: str = "root"       # the mode probe.probe chose, or "off"
     scratch: str | None = None  # where private folders are made (default: the system's temp)
     # the instructor's secret the hidden tests' cases are drawn from (grading.secret); "": the
     # instructors' notebooks' own seeds, which anyone with the course can know
@@ -144,11 +145,11 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
         problems = report.cell_problems(executed)
         released = course.COURSE / job.assignment / f"{job.notebook}.ipynb"
         overturned = {}
-        if any((grades[g].score or 0) > 0 for g in verdicts.rechecked_cells(source)
+        if any((grades[g].score or 0) > 0 for g in recheck.rechecked_cells(source)
                if g in grades):
             sandbox = _sandbox(Path(scratch) / "recheck", settings)
-            draw = verdicts.draw_key(settings.secret, job.student) if settings.secret else None
-            for verdict in verdicts.recheck(sandbox, submitted, source, released,
+            draw = recheck.draw_key(settings.secret, job.student) if settings.secret else None
+            for verdict in recheck.run(sandbox, submitted, source, released,
                                             timeout=max(60, 4 * settings.cell_timeout),
                                             draw=draw):
                 grade = grades.get(verdict.grade_id)

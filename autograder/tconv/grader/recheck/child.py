@@ -1,12 +1,13 @@
 """The re-check child: run a learner's code cells, call their functions, print the answers.
 
-    python child.py < request.json     (inside a Sandbox; see verdicts.py)
+    python -c "$(cat codec.py child.py)" < request.json     (in a Sandbox; see judge.py)
 
 Standalone on purpose: it imports nothing of the course, because inside its sandbox the course
 package (and, for numpy-only exercises, PyTorch) is not there to import. The request on stdin is
-JSON: {"marker": str, "cells": [source, ...], "calls": [[function, args, kwargs], ...]} with
-arrays encoded by ``verdicts.encode``'s rules (decoded below, as this file cannot import it). A
-call with a fourth element is a block's life (``blocks.py``): build the learner's class with args
+JSON, in the form ``wire.schema.json`` declares (the grader validates it before sending; jsonschema
+is not importable here): {"marker": str, "cells": [source, ...], "calls": [[function, args,
+kwargs], ...]}, values in ``codec.py``'s form (its text runs before this file's). A call with a
+fourth element is a block's life (``blocks.py``): build the learner's class with args
 and kwargs, report its submodules and parameters, load the given weights, run it on each input.
 The answer is one line on the original stdout: the marker, then a JSON list with one encoded
 answer per call. Whatever the learner's code prints goes nowhere.
@@ -16,56 +17,13 @@ import json
 import os
 import sys
 
-MAX_ARRAY = 1_000_000   # values in one answer; more is reported as a wrong answer
+try:  # in the package (the tests); in the sandbox, codec.py's text comes before this file's
+    from .codec import decode, encode_answer
+except ImportError:
+    pass
 
 
-def decode(value):
-    import numpy as np
-
-    if isinstance(value, list):
-        return [decode(v) for v in value]
-    if isinstance(value, dict):
-        if "__tuple__" in value:
-            return tuple(decode(v) for v in value["__tuple__"])
-        if "__array__" in value or "__tensor__" in value:
-            spec = value.get("__array__") or value.get("__tensor__")
-            array = np.array(spec["data"], dtype=spec["dtype"]).reshape(spec["shape"])
-            if "__tensor__" in value:
-                import torch
-
-                return torch.from_numpy(array)
-            return array
-        return {k: decode(v) for k, v in value.items()}
-    return value
-
-
-def encode_answer(answer):
-    import numpy as np
-
-    if answer is None:
-        return ["none"]
-    if isinstance(answer, bool):
-        return ["other", "bool", repr(answer)]
-    if isinstance(answer, int) or (type(answer).__module__ == "numpy" and np.ndim(answer) == 0
-                                   and np.issubdtype(np.asarray(answer).dtype, np.integer)):
-        return ["int", int(answer)]
-    if isinstance(answer, float) or (type(answer).__module__ == "numpy" and np.ndim(answer) == 0):
-        return ["float", float(answer)]
-    kind = "array"
-    torch = sys.modules.get("torch")
-    if torch is not None and isinstance(answer, torch.Tensor):
-        kind, answer = "tensor", answer.detach().cpu().numpy()
-    try:
-        array = np.array(answer, dtype=np.float64)
-    except Exception:  # noqa: BLE001 - not numbers: described, not judged as numbers
-        return ["other", type(answer).__name__, repr(answer)[:200]]
-    if array.size > MAX_ARRAY:
-        return ["other", type(answer).__name__, f"an array of {array.size} values"]
-    return [kind, {"dtype": "float64", "shape": list(array.shape),
-                   "data": [float(v) for v in array.ravel().tolist()]}]
-
-
-# What a block's report holds (blocks.py checks a report against these): the submodule settings
+# What a block's report holds (wire.schema.json declares the same limits): the submodule settings
 # the checks read (see unet_checks._decoder_parts), and at most MAX_PARTS submodules and parameters,
 # each name cut to MAX_NAME characters.
 SETTINGS = ("in_channels", "out_channels", "kernel_size", "stride", "padding")
