@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import tempfile
@@ -47,16 +48,24 @@ def grade_batch(students: int, assignments: list[str], jobs: int, sandbox: str) 
             for assignment in assignments:
                 shutil.copytree(course.SAMPLE_SUBMISSIONS / "perfect" / assignment,
                                 submitted / f"student{n:02d}" / assignment)
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), _cpu_seconds()
         rows = grading.grade(submitted, Path(scratch) / "grades", jobs=jobs, sandbox_mode=sandbox)
-        wall = time.perf_counter() - start
+        wall, cpu = time.perf_counter() - start, _cpu_seconds() - cpu
     wrong = [row for row in rows if float(row.get("score") or 0) < float(row.get("max_score") or 0)]
     if wrong:
         raise SystemExit(f"the perfect sample lost points: {wrong[:3]}")
     tasks = defaultdict(list)
     for assignment, seconds in runner.LAST_RUN["each"]:
         tasks[assignment].append(seconds)
-    return {"wall": wall, "tasks": tasks, "count": runner.LAST_RUN["count"]}
+    return {"wall": wall, "tasks": tasks, "count": runner.LAST_RUN["count"], "cpu": cpu}
+
+
+def _cpu_seconds() -> float:
+    """CPU seconds of this process and every process it started that has ended (the workers, and
+    through them the kernels and re-check children, are waited for when the batch ends)."""
+    return sum(getattr(resource.getrusage(who), field)
+               for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)
+               for field in ("ru_utime", "ru_stime"))
 
 
 def main() -> None:
@@ -104,7 +113,9 @@ def main() -> None:
             tasks = sum(sum(s) for s in batch["tasks"].values())
             print(f"JOBS={jobs}: {batch['count']} notebooks in {batch['wall']:.0f} s "
                   f"({batch['wall'] / batch['count']:.2f} s a notebook; the tasks' own seconds "
-                  f"{tasks / batch['count']:.2f} each; load {os.getloadavg()[0]:.2f})", flush=True)
+                  f"{tasks / batch['count']:.2f} each; {batch['cpu']:.0f} CPU seconds, "
+                  f"{batch['cpu'] / batch['wall']:.2f} cores busy on average; load "
+                  f"{os.getloadavg()[0]:.2f})", flush=True)
         print(f"JOBS=2 is {walls[1] / walls[2]:.2f}x faster than JOBS=1")
 
 
