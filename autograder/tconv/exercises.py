@@ -7,7 +7,7 @@ reference, then PyTorch), the formula that explains the right shape, the known m
 cases the tests run it on (visible and hidden alike). From these, ``checks`` makes the
 ``check_*`` functions of chapters 01-05 and 07 (``compare`` "arrays" or "ints") and re-exports
 the ones written by hand (``compare`` "by hand": chapter 06's take tensors and classes, in
-``unet_checks``); ``grader.verdicts`` re-checks exactly the exercises with ``recheck`` True; and
+``unet_checks``); ``grader.recheck`` re-checks exactly the exercises with ``recheck`` True; and
 the tests parametrise over ``EXERCISES``. Adding an exercise means adding its entry here.
 
 It is also the only place that knows where the answers are: ``reference_modules`` (the course's

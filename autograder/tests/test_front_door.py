@@ -22,8 +22,8 @@ import nbformat
 import pytest
 
 from conftest import REPO
-from tconv.grader import course, front_door
-from tconv.grader.publish import scanning, tables, tree
+from tconv.grader import cells, course, front_door
+from tconv.grader.publish import tables, tree
 
 
 def _published_ref(published: Path) -> str:
@@ -161,7 +161,8 @@ def test_the_self_paced_notebooks_say_what_they_are_and_run_the_hidden_tests(tmp
     dest = tree.build(tmp_path / "self-paced", "self-paced", None, quiet=True)
     for folder in course.assignments():
         source = nbformat.read(course.SOLUTIONS / folder / f"{folder}.ipynb", as_version=4)
-        hidden = [line.strip() for cell in source.cells for block in scanning.HIDDEN.findall(cell.source)
+        hidden = [line.strip() for cell in source.cells
+                  for block in cells.delimiters().hidden_tests.contents(cell.source)
                   for line in block.splitlines() if line.strip()]
         for top in ("course", "solutions"):
             notebook = nbformat.read(dest / top / folder / f"{folder}.ipynb", as_version=4)

@@ -113,6 +113,54 @@ def test_the_scan_finds_an_answer_written_in_a_docstring_or_a_comment(tmp_path):
     assert scanning.scan(clean) == []
 
 
+def test_the_scan_follows_renamed_delimiters(tmp_path, monkeypatch):
+    """Shown to fail with the markers written into the scan (``### BEGIN SOLUTION`` and
+    ``### BEGIN HIDDEN TESTS``): a course whose nbgrader configuration renames the delimiters
+    (here ANSWER and SECRET CHECKS) still has its markers, its answers' lines and its hidden
+    tests found in the published tree."""
+    from traitlets.config import Config
+
+    from tconv.grader import cells
+
+    config = Config()
+    config.ClearSolutions.begin_solution_delimeter = "### BEGIN ANSWER"
+    config.ClearSolutions.end_solution_delimeter = "### END ANSWER"
+    config.ClearHiddenTests.begin_test_delimeter = "### BEGIN SECRET CHECKS"
+    config.ClearHiddenTests.end_test_delimeter = "### END SECRET CHECKS"
+    monkeypatch.setattr(course, "nbgrader_config", lambda **_: config)
+    cells.delimiters.cache_clear()
+    answer = "total = 0\nfor value in values:\n    total = total + value * weight\nreturn total"
+    hidden = "check_weighted_sum(weighted_sum, seed=4242)"
+    notebook = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell(
+            f"def weighted_sum(values, weight):\n    ### BEGIN ANSWER\n"
+            f"{textwrap.indent(answer, '    ')}\n    ### END ANSWER",
+            metadata={"nbgrader": {"grade": False, "solution": True, "locked": False,
+                                   "grade_id": "weighted_sum_answer"}}),
+        nbformat.v4.new_code_cell(
+            f"check_weighted_sum(weighted_sum)\n### BEGIN SECRET CHECKS\n{hidden}\n"
+            f"### END SECRET CHECKS",
+            metadata={"nbgrader": {"grade": True, "solution": False, "locked": True,
+                                   "grade_id": "weighted_sum_test", "points": 1}})])
+    solutions, released = tmp_path / "solutions", tmp_path / "course"
+    (solutions / "01_sums").mkdir(parents=True)
+    released.mkdir()
+    nbformat.write(notebook, solutions / "01_sums" / "01_sums.ipynb")
+    monkeypatch.setattr(course, "SOLUTIONS", solutions)
+    monkeypatch.setattr(course, "COURSE", released)
+    try:
+        planted = _tree(tmp_path / "copy", {
+            "tconv/extra.py": f"{answer.replace('return', 'result =')}\n{hidden}\n",
+            "README.md": "Write yours between the ### BEGIN ANSWER and ### END ANSWER lines.\n"})
+        leaks = "\n".join(scanning.scan(planted))
+    finally:
+        cells.delimiters.cache_clear()
+    assert "README.md: holds nbgrader's marker 'BEGIN ANSWER'" in leaks
+    assert "README.md: holds nbgrader's marker 'END ANSWER'" in leaks
+    assert "tconv/extra.py: holds lines of the answer weighted_sum_answer" in leaks
+    assert f"tconv/extra.py: holds the hidden test {hidden!r}" in leaks
+
+
 NEAR_DECODER_BLOCK = '''\
 import torch
 from torch import nn

@@ -17,13 +17,21 @@ from pathlib import Path
 import nbformat
 
 from .. import course, release
+from ..cells import cell_id, delimiters, is_solution
 from . import choosing
 from .choosing import code_cells, module_path
 from .tables import visible_test_sources
 
 
-HIDDEN = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+def markers() -> tuple[str, ...]:
+    """What the scan looks for as nbgrader's markers in any published text: each delimiter of
+    the course's nbgrader configuration (``cells.delimiters()``) without its leading comment
+    signs, so ``# BEGIN SOLUTION`` or a marker in a .py file or a README is found too."""
+    found = []
+    for region in (delimiters().solution, delimiters().hidden_tests):
+        for delimiter in (region.begin, region.end):
+            found.append(delimiter.lstrip("#").strip() or delimiter)
+    return tuple(found)
 
 
 def _normalized_lines(code: str) -> list[str]:
@@ -69,17 +77,13 @@ def published_code(dest: Path) -> dict[str, str]:
     return code
 
 
-SOLUTION_BLOCK = re.compile(r"### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION", re.DOTALL | re.MULTILINE)
-
-
 def solution_blocks() -> dict[str, str]:
     """{grade_id: the code between the markers of its solution cell} (a cell may hold several)."""
     blocks = {}
     for solution in sorted(course.SOLUTIONS.glob("*/*.ipynb")):
         for cell in nbformat.read(solution, as_version=4).cells:
-            meta = cell.metadata.get("nbgrader", {})
-            if meta.get("solution"):
-                blocks[meta["grade_id"]] = "\n".join(SOLUTION_BLOCK.findall(cell.source))
+            if is_solution(cell):
+                blocks[cell_id(cell)] = "\n".join(delimiters().solution.contents(cell.source))
     return blocks
 
 
@@ -90,9 +94,9 @@ def scan(dest: Path) -> list[str]:
     if (dest / "solutions").exists():
         leaks.append("solutions/ is there")
     for name, text in published.items():
-        for marker in MARKERS:
+        for marker in markers():
             if marker in text:
-                leaks.append(f"{name}: holds a '### {marker}' marker")
+                leaks.append(f"{name}: holds nbgrader's marker {marker!r}")
 
     # the answers' function bodies: the answer modules' and the solution cells'
     secret: dict[str, str] = {}
@@ -110,10 +114,12 @@ def scan(dest: Path) -> list[str]:
                     leaks.append(f"{name}: holds the body of {secret[dump]}")
 
     # the answers' code as text: any 3 consecutive lines of what a solution cell holds between
-    # its BEGIN and END SOLUTION markers
+    # its solution delimiters
     flat = {name: "\n".join(_normalized_lines(text)) for name, text in published.items()}
     for grade_id, code in solution_blocks().items():
         lines = _normalized_lines(code)
+        if not lines:  # no region between the delimiters: nothing to look for (an empty window
+            continue   # is in every text)
         size = min(3, len(lines))  # a one-line answer is looked for line by line
         for n in range(len(lines) - size + 1):
             window = "\n".join(lines[n:n + size])
@@ -132,7 +138,7 @@ def scan(dest: Path) -> list[str]:
             visible |= set(_normalized_lines(source))
     for solution in course.SOLUTIONS.glob("*/*.ipynb"):
         for source in code_cells(solution):
-            for block in HIDDEN.findall(source):
+            for block in delimiters().hidden_tests.contents(source):
                 for line in set(_normalized_lines(block)) - visible:
                     for name, text in flat.items():
                         if line in text:

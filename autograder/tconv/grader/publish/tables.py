@@ -16,6 +16,7 @@ import nbformat
 import numpy as np
 
 from .. import course, release
+from ..cells import cell_id, is_solution, is_test
 from . import PublishError, choosing
 
 
@@ -24,15 +25,14 @@ def answered_notebook(released: Path):
     answers = release.solution_sources()
     notebook = nbformat.read(released, as_version=4)
     for cell in notebook.cells:
-        meta = cell.metadata.get("nbgrader", {})
-        if meta.get("solution") and meta.get("grade_id") in answers:
-            cell.source = answers[meta["grade_id"]].strip("\n")
+        if is_solution(cell) and cell_id(cell) in answers:
+            cell.source = answers[cell_id(cell)].strip("\n")
     return notebook
 
 
 def visible_test_sources(notebook) -> list[str]:
-    return [cell.source for cell in notebook.cells
-            if cell.cell_type == "code" and cell.metadata.get("nbgrader", {}).get("grade")]
+    """The sources of the notebook's test cells (nbgrader's graded code cells)."""
+    return [cell.source for cell in notebook.cells if is_test(cell)]
 
 
 def record_chapter(released: Path, into: Path, prefix: str, timeout: int = 900) -> Path:
