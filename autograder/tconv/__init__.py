@@ -7,9 +7,13 @@ the graded edition):
 chapters 01-05
 - ``reference``: the answers, as readable numpy scatter-add code.
 - ``pytorch``: every exercise's PyTorch twin (all chapters), in float64, to hold answers against.
-- ``cases``: the article's examples, edge cases and seeded random cases.
-- ``mistakes``: common wrong answers, written out, so feedback can name them.
+- ``cases``: the article's examples, edge cases and seeded random cases (chapter 04's in
+  ``layer_cases``, handed out as ``cases.<name>``).
+- ``mistakes``: common wrong answers, written out, so feedback can name them (chapter 04's in
+  ``layer_mistakes``).
 - ``plots``: the pictures of chapters 01-05 and of the checks' feedback.
+- ``drawing``: how every picture is drawn and shown: the text alternative, the display, a course
+  picture left undrawn when grading, the labelled boxes (``plots`` re-exports it).
 - ``explorer``: chapter 03's optional slider explorer.
 
 chapter 06
@@ -17,7 +21,8 @@ chapter 06
 - ``unet_cases``: the crop windows and decoder-block inputs the checks use.
 - ``unet_checks``: its checks, written by hand (they take tensors and a class).
 - ``unet_mistakes``: the known mistakes.
-- ``unet``: the U-Net workbench: size tables, data, training, measures, upsampling comparison.
+- ``unet``: the U-Net workbench: size tables, the network, upsampling comparison; its data,
+  training and measures in ``unet_training`` (handed out as ``unet.<name>``).
 - ``unet_plots``: chapter 06's pictures.
 
 chapter 07

@@ -27,7 +27,7 @@ from typing import Callable
 import numpy as np
 
 from . import cases, checkerboard_cases, checkerboard_reference, mistakes, pytorch, reference
-from . import checkerboard_mistakes, unet_mistakes
+from . import checkerboard_mistakes, layer_cases, layer_mistakes, unet_mistakes
 from .arguments import pair
 from .cases import Case
 
@@ -147,22 +147,6 @@ def _shape_formula_2d(case: Case) -> str:
             f"{(size(height, k_h, s_h, 0), size(width, k_w, s_w, 0))}")
 
 
-def _shape_formula_nchw(case: Case) -> str:
-    batch, _, height, width = np.shape(case.value("x"))
-    _, per_group, k_h, k_w = np.shape(case.value("weight"))
-    groups = case.value("groups")
-    s, p = pair(case.value("stride")), pair(case.value("padding"))
-    op, d = pair(case.value("output_padding")), pair(case.value("dilation"))
-    sizes = []
-    for axis, (length, k, name) in enumerate([(height, k_h, "H"), (width, k_w, "W")]):
-        size = reference.conv_transpose_output_size(length, k, s[axis], p[axis], d[axis], op[axis])
-        sizes.append(f"{name}_out = ({name} - 1)*stride - 2*padding + dilation*(k - 1) + "
-                     f"output_padding + 1 = ({length} - 1)*{s[axis]} - 2*{p[axis]} + "
-                     f"{d[axis]}*({k} - 1) + {op[axis]} + 1 = {size}")
-    return (f"(N, C_out, H_out, W_out) with N = {batch}, C_out = weight.shape[1] * groups = "
-            f"{per_group}*{groups} = {per_group * groups},\n  " + ",\n  ".join(sizes))
-
-
 def _shape_formula_matrix(case: Case) -> str:
     n, kernel, stride = case.value("n"), len(case.value("w")), case.value("stride")
     return (f"(m, n) with m = floor((n - K) / stride) + 1 = floor(({n} - {kernel}) / {stride}) + 1 "
@@ -214,7 +198,8 @@ EXERCISES = (
              reference.conv_transpose2d_nchw,
              ((REFERENCE, reference.conv_transpose2d_nchw),
               ("torch.nn.functional.conv_transpose2d", pytorch.conv_transpose2d_nchw)),
-             _shape_formula_nchw, tuple(mistakes.CONV_TRANSPOSE2D_NCHW), what="output shape",
+             layer_cases.shape_formula_nchw, tuple(layer_mistakes.CONV_TRANSPOSE2D_NCHW),
+             what="output shape",
              cases_module="cases",
              doc="Check ``conv_transpose2d_nchw(x, weight, bias, stride, padding, output_padding, "
                  "groups, dilation)`` against the reference and "
