@@ -47,9 +47,14 @@ def test_an_ordinary_user_grades_honest_students_right_and_every_attack_fails(mo
     assert totals[HONEST] == totals["perfect"] == full > 0
     for student in classroom.AS_A_USER:
         right = classroom.attacks(dict.fromkeys(classroom.PATHS, ""))[student][1]
-        # kill(-1) in a PID namespace takes the kernel with it; under Landlock alone it reaches
-        # no process outside, the kernel goes on, and its answer (a right one) is graded
-        right = right or (mode == "landlock" and student == "kills_everything")
+        if mode == "landlock" and student == "kills_everything":
+            # kill(-1) in a PID namespace takes the kernel with it. Under Landlock alone it
+            # reaches only the processes of its own sandbox: when one of them is the kernel's
+            # sandboxed parent, whose death ends the kernel too (its parent-death signal), the
+            # notebook scores 0, else its right answer is graded (both seen on this machine).
+            # Either way nobody outside is touched: the honest classmate's total above.
+            assert totals[student] in (0, full), (mode, student)
+            continue
         assert totals[student] == (full if right else 0), (mode, student)
     assert batch.survivors == [] and batch.markers == []
     texts = [p.read_text() for p in batch.grades.rglob("*.html")]
