@@ -264,7 +264,9 @@ def test_a_learner_sees_no_instructor_tool(lab, page):
     """No Nbgrader menu (Formgrader, Course List, Assignment List), no Create Assignment panel,
     the Formgrader's pages absent from the server; Validate in the notebook's toolbar."""
     url, token, _ = lab
-    page.goto(f"{url}/lab/tree/{CHAPTER}/{CHAPTER}.ipynb?token={token}")
+    # ?reset: chapter 01 alone; with chapter 03's tab restored beside it (the explorer's test),
+    # Validate once ran on chapter 03 under load (a fresh-clone run on 2026-12-06)
+    page.goto(f"{url}/lab/tree/{CHAPTER}/{CHAPTER}.ipynb?reset&token={token}")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for()
     page.get_by_role("menuitem", name="Run", exact=True).wait_for()
     menus = page.locator("#jp-menu-panel .lm-MenuBar-itemLabel").all_inner_texts()
