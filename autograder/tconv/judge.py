@@ -23,7 +23,7 @@ import os
 from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
-from . import guard
+from . import drawing, guard
 
 VERDICT_MIMETYPE = "application/vnd.tconv.verdict+json"
 
@@ -194,7 +194,7 @@ def graded() -> bool:
 def grading_kernel() -> bool:
     """True in a kernel that nbgrader's autograde runs (not Validate, not the re-check, which
     runs outside any kernel)."""
-    return os.environ.get("NBGRADER_EXECUTION") == "autograde" and _kernel_shell() is not None
+    return drawing.grading() and _kernel_shell() is not None
 
 
 def _kernel_shell():
