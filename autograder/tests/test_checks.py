@@ -695,10 +695,11 @@ def test_the_recheck_returns_the_record_and_names_the_mistake():
     """Played back through the re-check, a known mistake's answers give a verdict whose counted
     problems are the mistake's name (from the record), and a right answer's pass."""
     from tconv import reference
-    from tconv.grader import course
     from tconv.grader import recheck
+    from tconv.grader.course_notebooks import CourseNotebooks
 
-    source = course.SOLUTIONS / "01_scatter_add_1d" / "01_scatter_add_1d.ipynb"
+    chapter = "01_scatter_add_1d"
+    source = CourseNotebooks.read([chapter]).solution(chapter, chapter)
     mistake = mistakes.CONV_TRANSPOSE1D[1]  # stride ignored
 
     def answers(compute):
@@ -729,14 +730,16 @@ def test_a_recheck_that_gets_no_answers_is_a_record_counted_by_its_kind(timed_ou
     from types import SimpleNamespace
 
     from tconv.grader import course
+    from tconv.grader.course_notebooks import CourseNotebooks
 
     ran = SimpleNamespace(timed_out=timed_out, stdout=stdout, returncode=0,
                           memory_exceeded=finding == "recheck memory")
     sandbox = SimpleNamespace(seeing=lambda modules: SimpleNamespace(run=lambda *a, **k: ran))
     chapter = "01_scatter_add_1d"
+    notebooks = CourseNotebooks.read([chapter])
     found = recheck.run(sandbox, course.SAMPLE_SUBMISSIONS / "perfect" / chapter / f"{chapter}.ipynb",
-                             course.SOLUTIONS / chapter / f"{chapter}.ipynb",
-                             course.COURSE / chapter / f"{chapter}.ipynb", timeout=30)
+                        notebooks.solution(chapter, chapter), notebooks.released(chapter, chapter),
+                        timeout=30)
     assert found and all(v.passed is False and v.found == (judge.FINDINGS[finding],)
                          for v in found)
     assert "outside the notebook" in found[0].message

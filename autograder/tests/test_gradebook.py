@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 
 from tconv.grader import formgrader, gradebook, grading, report, task
+from tconv.grader.course_notebooks import CourseNotebooks
 from tconv.grader.records import NOT_GRADED, CellResult, NotGraded, Result
 
 CH01, CH02 = "01_scatter_add_1d", "02_output_size"
@@ -23,15 +24,16 @@ def read(path):
 def test_report_formgrader_and_export_agree(tmp_path):
     grades = tmp_path / "grades"
     work = gradebook.Workspace(grades)
-    gradebook.prepare(work, [CH01, CH02])
+    notebooks = CourseNotebooks.read([CH01, CH02])
+    gradebook.prepare(work, notebooks)
     points = task.graded_cells(work.template_db, CH01, CH01)
     full = [CellResult(name, p, p, p) for name, p in points.items()]
     bob = [CellResult(name, 0.0 if name == OVERTURNED else p, p, p, recheck="failed the re-check",
                       comment=task.recheck_comment(name, "edge case x=[] failed") if
                       name == OVERTURNED else "") for name, p in points.items()]
     failed = Result("carl", CH02, CH02, notes=[f"no space left: {NOT_GRADED}"], status="grader")
-    gradebook.record(work, [], [Result("ada", CH01, CH01, cells=full),
-                                Result("bob", CH01, CH01, cells=bob), failed])
+    gradebook.record(work, notebooks, [], [Result("ada", CH01, CH01, cells=full),
+                                           Result("bob", CH01, CH01, cells=bob), failed])
     gradebook.save_not_graded(work, [NotGraded("carl/02", "no space left", "rerun", *failed.key)])
     rows = grading.export(grades)
     report.write_report(rows, {}, {}, grades / "report.md")

@@ -23,6 +23,7 @@ import pytest
 
 from tconv import checks, exercises, guard
 from tconv.grader import cells, course, grading, release, runner, task, recheck
+from tconv.grader.course_notebooks import CourseNotebooks
 from tconv.grader.records import Job
 
 TABLE_CHAPTERS = ["01_scatter_add_1d", "07_checkerboard_subpixel"]
@@ -35,9 +36,10 @@ NOTHING_TO_DRAW = {"center_crop_rejects_larger_window", "decoder_block_submodule
                    "decoder_block_paper_sizes"}
 
 
-def _paths(chapter: str) -> tuple[Path, Path]:
-    return (course.SOLUTIONS / chapter / f"{chapter}.ipynb",
-            course.COURSE / chapter / f"{chapter}.ipynb")
+def _notebooks(chapter: str) -> tuple[nbformat.NotebookNode, nbformat.NotebookNode]:
+    """The chapter's instructors' notebook and its released one, parsed."""
+    notebooks = CourseNotebooks.read([chapter])
+    return notebooks.solution(chapter, chapter), notebooks.released(chapter, chapter)
 
 
 def _subprocess_sandbox():
@@ -52,20 +54,20 @@ def _subprocess_sandbox():
 
 
 def _recheck(submitted: Path, chapter: str, draw: str | None) -> dict[str, recheck.Verdict]:
-    source, released = _paths(chapter)
+    source, released = _notebooks(chapter)
     found = recheck.run(_subprocess_sandbox(), submitted, source, released, timeout=300,
                              draw=draw)
     return {verdict.grade_id: verdict for verdict in found}
 
 
 def _hidden_cells(chapter: str) -> set[str]:
-    return {grade_id for grade_id, text in recheck.test_cells(_paths(chapter)[0])
+    return {grade_id for grade_id, text in recheck.test_cells(_notebooks(chapter)[0])
             if cells.delimiters().hidden_tests.spans(text)}
 
 
 # --- every hidden cell draws ----------------------------------------------------------------------
 
-def undrawn_hidden_cells(source: Path) -> set[str]:
+def undrawn_hidden_cells(source: nbformat.NotebookNode) -> set[str]:
     """The test cells whose hidden tests run on the same cases whatever the secret."""
     one, other = recheck.plan_for(source, DRAW_A), recheck.plan_for(source, DRAW_B)
     undrawn = set()
@@ -79,22 +81,20 @@ def undrawn_hidden_cells(source: Path) -> set[str]:
 def test_every_hidden_cell_that_checks_values_draws_its_cases_from_the_secret():
     undrawn = set()
     for chapter in course.assignments():
-        undrawn |= undrawn_hidden_cells(_paths(chapter)[0])
+        undrawn |= undrawn_hidden_cells(_notebooks(chapter)[0])
     assert undrawn == NOTHING_TO_DRAW
 
 
-def test_a_hidden_test_on_fixed_cases_only_is_found(tmp_path):
+def test_a_hidden_test_on_fixed_cases_only_is_found():
     """The test above notices a hidden block that draws nothing, and the recorder refuses a
     cases function whose seed is left to its default (its cases would be the published ones)."""
-    notebook = nbformat.read(_paths("01_scatter_add_1d")[0], as_version=4)
+    notebook = _notebooks("01_scatter_add_1d")[0]
     cell = next(c for c in notebook.cells
                 if c.metadata.get("nbgrader", {}).get("grade_id") == "conv_transpose1d_random_cases")
     cell.source = re.sub(r"(### BEGIN HIDDEN TESTS\n).*?(### END HIDDEN TESTS)",
                          r"\1checks.check_conv_transpose1d(conv_transpose1d, cases.seed_example_1d())\n\2",
                          cell.source, flags=re.S)
-    planted = tmp_path / "fixed.ipynb"
-    nbformat.write(notebook, planted)
-    assert undrawn_hidden_cells(planted) == {"conv_transpose1d_random_cases"}
+    assert undrawn_hidden_cells(notebook) == {"conv_transpose1d_random_cases"}
     with pytest.raises(RuntimeError, match="give it as seed="):
         recheck.test_cell_calls("checks.check_conv_transpose1d(conv_transpose1d, cases.edge_1d())\n"
                                  "### BEGIN HIDDEN TESTS\n"
@@ -103,10 +103,10 @@ def test_a_hidden_test_on_fixed_cases_only_is_found(tmp_path):
 
 
 def test_a_regrade_with_the_same_secret_draws_the_same_cases():
-    source = _paths("07_checkerboard_subpixel")[0]
+    source = _notebooks("07_checkerboard_subpixel")[0]
     first = repr([(g, [(c.args, c.kwargs) for c in calls or []])
                   for g, calls in recheck.plan_for(source, DRAW_A)])
-    recheck.plan_for.cache_clear()
+    recheck.recording._plan.cache_clear()
     again = repr([(g, [(c.args, c.kwargs) for c in calls or []])
                   for g, calls in recheck.plan_for(source, DRAW_A)])
     assert first == again
@@ -146,7 +146,7 @@ def published_inputs(chapter: str) -> dict[str, list[tuple]]:
         if chapter.startswith(exercise.chapter) and exercise.test_cases is not None:
             found.setdefault(exercise.learner, []).extend(
                 case.args for case in exercise.test_cases())
-    for _, calls in recheck.plan_for(_paths(chapter)[0]):
+    for _, calls in recheck.plan_for(_notebooks(chapter)[0]):
         for call in calls or []:
             found.setdefault(call.function, []).extend(args for args, _ in call.calls)
     return found
@@ -162,7 +162,7 @@ def table_notebook(chapter: str, into: Path) -> Path:
         tables[learner] = {_table_key(args): np.asarray(answer(*args), dtype=np.float64).tolist()
                            for args in inputs}
     answers = release.solution_sources()
-    notebook = nbformat.read(_paths(chapter)[1], as_version=4)
+    notebook = _notebooks(chapter)[1]
     replaced = set()
     for cell in notebook.cells:
         meta = cell.metadata.get("nbgrader", {})
@@ -230,7 +230,7 @@ def test_feedback_on_a_failing_hidden_case_shows_its_input_and_first_wrong_value
     small) and the first wrong value; no seed, drawn or written, and not the whole expected
     output."""
     chapter = "01_scatter_add_1d"
-    source = _paths(chapter)[0]
+    source = _notebooks(chapter)[0]
     from tconv import reference
 
     encoded = []

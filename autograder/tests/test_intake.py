@@ -6,9 +6,11 @@ from __future__ import annotations
 import json
 
 from tconv.grader import course, intake
+from tconv.grader.course_notebooks import CourseNotebooks
 
 CH01 = "01_scatter_add_1d"
 NOTEBOOK = (course.SAMPLE_SUBMISSIONS / "perfect" / CH01 / f"{CH01}.ipynb").read_bytes()
+NOTEBOOKS = CourseNotebooks.read(course.assignments())
 EMAIL, LONG = "ada.lovelace+ml@uni.example.org", "a" * 100
 
 
@@ -23,7 +25,7 @@ def test_email_and_long_ids_are_taken_and_others_refused_with_what_to_do(tmp_pat
     hand_in(tmp_path, "ok", assignment="chapter1")          # not an assignment of the course
     (tmp_path / "stray.ipynb").write_bytes(NOTEBOOK)        # outside any student's folder
     (tmp_path / "readme.txt").write_text("not a submission")
-    found = intake.take_in(tmp_path)
+    found = intake.take_in(tmp_path, NOTEBOOKS)
     assert {job.student for job in found.jobs} == {EMAIL, LONG}
     refused = {item.what: item for item in found.refused}
     assert set(refused) == {"b" * 80, "has space", "-dash", ".hidden", "...", "ok",
@@ -41,7 +43,7 @@ def test_a_notebook_of_100000_cells_is_refused_before_it_is_parsed(tmp_path):
     notebook["cells"] += [{"cell_type": "markdown", "metadata": {}, "source": "x"}] * 100_000
     hand_in(tmp_path, "floods_cells", json.dumps(notebook).encode())
     hand_in(tmp_path, "honest")
-    found = intake.take_in(tmp_path)
+    found = intake.take_in(tmp_path, NOTEBOOKS)
     job = next(job for job in found.jobs if job.student == "floods_cells")
     assert job.notebook_bytes is None and "100,019 cells (at most 2,000" in job.refused
     item, = found.refused

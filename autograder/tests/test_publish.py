@@ -297,7 +297,7 @@ def _learner_call_keys(source: Path, visible_only: bool) -> set[str]:
             for call in calls or []:
                 recheck.record(call)
     else:
-        plan = recheck.plan_for(source)
+        plan = recheck.plan_for(nbformat.read(source, as_version=4))
     keys = set()
     for _, calls in plan:
         for call in calls or []:

@@ -12,14 +12,16 @@ import nbformat
 import pytest
 
 from tconv import exercises
-from tconv.grader import course, recheck
+from tconv.grader import recheck
+from tconv.grader.course_notebooks import CourseNotebooks
 from tconv.grader.sandbox import Sandbox
 
 pytestmark = pytest.mark.slow  # every test runs the re-check's child in a sandbox
 
 CHAPTER = "06_unet_decoder"
-SOURCE = course.SOLUTIONS / CHAPTER / f"{CHAPTER}.ipynb"
-RELEASED = course.COURSE / CHAPTER / f"{CHAPTER}.ipynb"
+NOTEBOOKS = CourseNotebooks.read([CHAPTER])
+SOURCE = NOTEBOOKS.solution(CHAPTER, CHAPTER)
+RELEASED = NOTEBOOKS.released(CHAPTER, CHAPTER)
 BLOCK_CELLS = ("decoder_block_submodules", "decoder_block_matches_reference",
                "decoder_block_paper_sizes")
 
@@ -45,7 +47,7 @@ def block(padding=0, order="[skip, up]") -> str:
 
 def rechecked(tmp_path, decoder_source: str) -> dict:
     """{grade_id: Verdict} for chapter 06 with ``decoder_source`` as the DecoderBlock cell."""
-    notebook = nbformat.read(SOURCE, as_version=4)
+    notebook = NOTEBOOKS.solution(CHAPTER, CHAPTER)
     for cell in notebook.cells:
         if cell.metadata.get("nbgrader", {}).get("grade_id") == "decoder_block_answer":
             cell.source = decoder_source

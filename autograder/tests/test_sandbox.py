@@ -20,6 +20,7 @@ import pytest
 import classroom
 from classroom import CH01, HONEST
 from tconv.grader import course, intake, report, recheck
+from tconv.grader.course_notebooks import CourseNotebooks
 
 
 def _scores(rows) -> dict[str, float]:
@@ -186,7 +187,8 @@ def test_student_ids_links_and_zips_are_checked(tmp_path):
     (folder / "linked" / CH01).mkdir(parents=True)
     (folder / "linked" / CH01 / f"{CH01}.ipynb").symlink_to(
         course.SOLUTIONS / CH01 / f"{CH01}.ipynb")
-    jobs, messages = intake.intake(folder)
+    notebooks = CourseNotebooks.read(course.assignments())
+    jobs, messages = intake.intake(folder, notebooks)
     assert {job.student for job in jobs} == {"ok_1", "linked"}
     assert any("=2+3" in m for m in messages) and any(".hidden" in m for m in messages)
     linked = next(job for job in jobs if job.student == "linked")
@@ -202,7 +204,7 @@ def test_student_ids_links_and_zips_are_checked(tmp_path):
         link = zipfile.ZipInfo(f"eve_444_{CH01}.ipynb")
         link.external_attr = 0o120777 << 16
         zipped.writestr(link, "/etc/passwd")
-    jobs, messages = intake.intake(archive)
+    jobs, messages = intake.intake(archive, notebooks)
     assert {job.student for job in jobs} == {"ada_111", "ada_222", "bob_333"}
     bob = next(job for job in jobs if job.student == "bob_333")
     assert "2 files for this notebook" in " ".join(bob.notes)

@@ -1,6 +1,7 @@
 """The instructors' machinery. The grading pipeline, read top to bottom:
 
-intake.py    SUBMITTED (a folder or an LMS zip) -> validated ids -> read-only snapshots
+intake.py    SUBMITTED (a folder or an LMS zip) -> validated ids -> read-only snapshots; beside
+             it, the instructors' and released notebooks, read once (course_notebooks.py)
 sandbox.py   the per-student jail every piece of learner code runs in (probe.py: its mode;
              sandboxed_kernel.py: the notebook's kernel in it)
 task.py      grade one student notebook: snapshot in, data out (scores, notes, feedback)

@@ -19,9 +19,7 @@ nothing.
 
 from __future__ import annotations
 
-import functools
 import secrets
-from pathlib import Path
 
 import nbformat
 from nbconvert.preprocessors import Preprocessor
@@ -41,12 +39,6 @@ def is_demonstration(cell) -> bool:
 def sources(notebook) -> list[str]:
     """The sources of an instructors' notebook's demonstration cells."""
     return [cell.source for cell in notebook.cells if is_demonstration(cell)]
-
-
-@functools.lru_cache(maxsize=64)
-def sources_in(path: Path) -> tuple[str, ...]:
-    """``sources`` of the instructors' notebook at ``path``, read once per process."""
-    return tuple(sources(nbformat.read(path, as_version=4)))
 
 
 def skip_tag() -> str:

@@ -17,6 +17,7 @@ from pathlib import Path
 import nbformat
 
 from . import cells, course, recheck
+from .course_notebooks import CourseNotebooks
 from .records import Job, Result
 
 class Workspace:
@@ -45,30 +46,30 @@ class Workspace:
         return [f"--CourseDirectory.{name}={value}" for name, value in self.directories(db).items()]
 
 
-def prepare(work: Workspace, assignments: list[str]) -> None:
-    """A fresh workspace with every assignment generated into the template gradebook (copied as
-    the batch's gradebook). The kernel runs the visible tests; hidden tests of re-checked cells
-    run only in the re-check, so no learner code can read them."""
+def prepare(work: Workspace, notebooks: CourseNotebooks) -> None:
+    """A fresh workspace with every assignment of ``notebooks`` generated into the template
+    gradebook (copied as the batch's gradebook). The kernel runs the visible tests; hidden tests
+    of re-checked cells run only in the re-check, so no learner code can read them."""
     if work.root.exists():
         shutil.rmtree(work.root)
     work.scratch.mkdir(parents=True)
     work.scratch.chmod(0o700)
-    for assignment in assignments:
-        for notebook in course.notebooks(assignment):
-            path = course.SOLUTIONS / assignment / f"{notebook}.ipynb"
-            source = nbformat.read(path, as_version=4)
-            rechecked = recheck.rechecked_cells(path)
+    for assignment in notebooks.assignments:
+        for notebook in notebooks.notebooks(assignment):
+            source = notebooks.solution(assignment, notebook)
+            rechecked = recheck.rechecked_cells(source)
             for cell in source.cells:
                 if cells.cell_id(cell) in rechecked:
                     cell.source = cells.delimiters().hidden_tests.removed(cell.source).rstrip()
             target = work.source / assignment / f"{notebook}.ipynb"
             target.parent.mkdir(parents=True, exist_ok=True)
             nbformat.write(source, target)
-    course.generate_assignments(assignments, **work.directories(db=work.template_db))
+    course.generate_assignments(notebooks.assignments, **work.directories(db=work.template_db))
     shutil.copy(work.template_db, work.db)
 
 
-def record(work: Workspace, jobs: list[Job], results: list[Result]) -> None:
+def record(work: Workspace, notebooks: CourseNotebooks, jobs: list[Job],
+           results: list[Result]) -> None:
     """Scores into the gradebook (a re-check's zero as a manual score over the kernel's, with its
     reason as the comment on the answer's cell), and the snapshot, graded notebook and feedback
     where the Formgrader looks for them. A notebook the grader failed on (``Result.kept`` false)
@@ -89,7 +90,7 @@ def record(work: Workspace, jobs: list[Job], results: list[Result]) -> None:
                 gradebook.find_submission(assignment, student)
             except MissingEntry:
                 gradebook.add_submission(assignment, student)
-            source = course.SOLUTIONS / assignment / f"{notebook}.ipynb"
+            source = notebooks.solution(assignment, notebook)
             for cell in result.cells:
                 grade = gradebook.find_grade(cell.grade_id, notebook, assignment, student)
                 grade.auto_score = cell.kernel_score
@@ -110,15 +111,15 @@ def record(work: Workspace, jobs: list[Job], results: list[Result]) -> None:
         gradebook.db.commit()
 
 
-def add_comment(gradebook, source: Path, grade_id: str, notebook: str, assignment: str,
-                student: str, text: str) -> None:
-    """``text`` as the comment on the answer (solution) cell above graded cell ``grade_id``: in
-    nbgrader a comment belongs to an answer cell, and the Formgrader and the feedback show it
-    there. Added once, after any comment already there."""
+def add_comment(gradebook, source: nbformat.NotebookNode, grade_id: str, notebook: str,
+                assignment: str, student: str, text: str) -> None:
+    """``text`` as the comment on the answer (solution) cell above graded cell ``grade_id`` of
+    the instructors' notebook ``source``: in nbgrader a comment belongs to an answer cell, and
+    the Formgrader and the feedback show it there. Added once, after any comment already there."""
     from nbgrader.api import MissingEntry
 
     above = None
-    for cell in nbformat.read(source, as_version=4).cells:
+    for cell in source.cells:
         if cells.is_solution(cell):
             above = cells.cell_id(cell)
         if cells.cell_id(cell) == grade_id:

@@ -41,6 +41,7 @@ from dataclasses import replace
 from pathlib import Path
 
 from . import course, gradebook, intake, probe, report, runner, sandbox, task
+from .course_notebooks import CourseNotebooks, MissingNotebook
 from .records import GRADED, NOT_GRADED, NotGraded, Result
 
 def grade(submitted: Path, grades: Path, cell_timeout: int = course.CELL_TIMEOUT, jobs: int = 1,
@@ -60,9 +61,11 @@ def grade_batch(submitted: Path, grades: Path, cell_timeout: int = course.CELL_T
     workers grade. ``sandbox_mode``: "on" (the strongest mode that works here), one of
     sandbox.MODES, or "off". The hidden cases are drawn from the secret in ``secret_file``
     (default GRADES/secret-seed, made on first use). ``options`` go to ``runner.run`` (a pool,
-    a budget, a disk check)."""
+    a budget, a disk check). The instructors' and released notebooks are read here, once, and
+    handed to every step as data (course_notebooks.py)."""
     submitted, grades = Path(submitted).resolve(), Path(grades).resolve()
-    found = intake.take_in(submitted)
+    notebooks = CourseNotebooks.read(course.assignments())
+    found = intake.take_in(submitted, notebooks)
     for message in found.messages:
         print(f"  {message}", file=sys.stderr)
     # before anything is written: a machine where no sandbox can be made fails at once
@@ -71,19 +74,20 @@ def grade_batch(submitted: Path, grades: Path, cell_timeout: int = course.CELL_T
     print(chosen.line(), flush=True)
     grades.mkdir(parents=True, exist_ok=True)
     work = gradebook.Workspace(grades)
-    assignments = sorted({job.assignment for job in found.jobs})
-    gradebook.prepare(work, assignments)
+    notebooks = notebooks.only({job.assignment for job in found.jobs})
+    gradebook.prepare(work, notebooks)
     settings = task.Settings(work.template_db.read_bytes(), cell_timeout, limits, chosen.mode,
                              scratch=None if scheduler else str(work.scratch),
-                             secret=secret(grades, secret_file))
+                             secret=secret(grades, secret_file), notebooks=notebooks)
     where = f"on the Dask cluster at {scheduler}" if scheduler else f"{jobs} at a time"
     print(f"grading {len(found.jobs)} notebook(s) of {len({j.student for j in found.jobs})} "
           f"student(s), {where}{', WITHOUT the sandbox' if chosen.mode == 'off' else ''}",
           flush=True)
     results = runner.run(found.jobs, settings, workers=jobs, scheduler=scheduler,
                          cache=work.results,
-                         course_digests={a: course_digest(a) for a in assignments}, **options)
-    gradebook.record(work, found.jobs, results)
+                         course_digests={a: course_digest(notebooks, a)
+                                         for a in notebooks.assignments}, **options)
+    gradebook.record(work, notebooks, found.jobs, results)
     failed = [NotGraded(f"{r.job_student}/{r.assignment}/{r.notebook}.ipynb",
                         r.notes[-1] if r.notes else "the grader failed",
                         "run `make grade` again with the same GRADES (what is graded is kept); if "
@@ -130,16 +134,14 @@ def secret(grades: Path, given: Path | None = None) -> str:
     return text
 
 
-def course_digest(assignment: str) -> str:
+def course_digest(notebooks: CourseNotebooks, assignment: str) -> str:
     """A digest of what a result of ``assignment`` depends on besides the submission: its
-    instructors' notebooks and the course package. Results of an earlier run (of a batch of any
-    assignments) are kept only while it is unchanged."""
+    instructors' and released notebooks, and the course package. Results of an earlier run (of a
+    batch of any assignments) are kept only while it is unchanged."""
     import hashlib
 
-    digest = hashlib.sha256()
-    files = [course.SOLUTIONS / assignment / f"{n}.ipynb" for n in course.notebooks(assignment)]
-    files += sorted((course.AUTOGRADER / "tconv").rglob("*.py"))
-    for path in files:
+    digest = hashlib.sha256(notebooks.digest(assignment).encode())
+    for path in sorted((course.AUTOGRADER / "tconv").rglob("*.py")):
         digest.update(str(path.relative_to(course.ROOT)).encode() + b"\0" + path.read_bytes())
     return digest.hexdigest()
 
@@ -270,7 +272,7 @@ def main(argv=None) -> None:
                                        limits, sandbox_mode=args.sandbox,
                                        scheduler=args.scheduler or None,
                                        secret_file=args.secret_file)
-    except sandbox.SandboxUnavailable as error:
+    except (sandbox.SandboxUnavailable, MissingNotebook) as error:
         raise SystemExit(f"error: {error}") from None
     print(f"wrote {args.grades / 'grades.csv'}, {args.grades / 'exercises.csv'}, "
           f"{args.grades / 'report.md'} and {args.grades / 'feedback'}/\n{summary(rows)}")

@@ -35,8 +35,8 @@ from pathlib import Path
 
 import nbformat
 
-from . import course
 from .cells import cell_id, is_grade, is_solution
+from .course_notebooks import CourseNotebooks
 from .records import Job, NotGraded
 
 MAX_ID = 128
@@ -72,22 +72,24 @@ class Intake:
         return self.notes + [f"NOT GRADED {r.what}: {r.why} ({r.what_to_do})" for r in self.refused]
 
 
-def intake(submitted: Path) -> tuple[list[Job], list[str]]:
+def intake(submitted: Path, notebooks: CourseNotebooks) -> tuple[list[Job], list[str]]:
     """(jobs, messages): ``take_in``'s jobs and its lines to print."""
-    found = take_in(submitted)
+    found = take_in(submitted, notebooks)
     return found.jobs, found.messages
 
 
-def take_in(submitted: Path) -> Intake:
+def take_in(submitted: Path, notebooks: CourseNotebooks) -> Intake:
+    """What ``submitted`` holds, for the course whose assignments and instructors' notebooks
+    ``notebooks`` holds (what an assignment's folder must hold, where its solution cells go)."""
     found = Intake()
-    files = (_from_zip(submitted, found) if submitted.suffix.lower() == ".zip"
-             and not submitted.is_dir() else _from_folder(submitted, found))
+    files = (_from_zip(submitted, found, notebooks) if submitted.suffix.lower() == ".zip"
+             and not submitted.is_dir() else _from_folder(submitted, found, notebooks))
     if not files:
         raise IntakeError(f"error: no submissions in {submitted}: expected "
                           f"<student_id>/<assignment>/<notebook>.ipynb (or a zip of them) with an "
-                          f"assignment among {', '.join(course.assignments())}.")
+                          f"assignment among {', '.join(notebooks.assignments)}.")
     for (student, assignment), named in sorted(files.items()):
-        found.jobs += list(_jobs_for(student, assignment, named))
+        found.jobs += list(_jobs_for(student, assignment, named, notebooks))
     for job in found.jobs:
         if job.refused:
             found.refused.append(NotGraded(
@@ -117,11 +119,11 @@ def valid_student(student: str) -> bool:
 RENAME = "rename it to a valid id (the LMS's user name or e-mail) and run `make grade` again"
 
 
-def _from_folder(submitted: Path, found: Intake):
+def _from_folder(submitted: Path, found: Intake, notebooks: CourseNotebooks):
     if not submitted.is_dir():
         raise IntakeError(f"error: SUBMITTED={submitted} is not a folder or a zip file. It must "
                           f"hold <student_id>/<assignment>/<notebook>.ipynb.")
-    known = set(course.assignments())
+    known = set(notebooks.assignments)
     files: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     for student in sorted(os.scandir(submitted), key=lambda e: e.name):
         if student.is_symlink():
@@ -180,11 +182,11 @@ def _read(path: Path):
     return data, None
 
 
-def _from_zip(submitted: Path, found: Intake):
+def _from_zip(submitted: Path, found: Intake, notebooks: CourseNotebooks):
     if not zipfile.is_zipfile(submitted):
         raise IntakeError(f"error: SUBMITTED={submitted} is not a folder or a readable zip file.")
-    owner = {name: assignment for assignment in course.assignments()
-             for name in course.notebooks(assignment)}
+    known = set(notebooks.assignments)
+    owner = {name: assignment for assignment in known for name in notebooks.notebooks(assignment)}
     files: dict[tuple, dict[str, list]] = defaultdict(lambda: defaultdict(list))
     with zipfile.ZipFile(submitted) as archive:
         entries = archive.infolist()
@@ -207,7 +209,7 @@ def _from_zip(submitted: Path, found: Intake):
                 found.refuse(name, "a link (links are not followed)",
                              "replace it by the file it points to")
                 continue
-            if len(parts) >= 3 and parts[-2] in course.assignments():
+            if len(parts) >= 3 and parts[-2] in known:
                 student, assignment, filename = parts[-3], parts[-2], parts[-1]
             else:
                 match = LMS_NAME.match(parts[-1])
@@ -230,8 +232,9 @@ def _from_zip(submitted: Path, found: Intake):
     return files
 
 
-def _jobs_for(student: str, assignment: str, named: dict[str, list]):
-    expected = course.notebooks(assignment)
+def _jobs_for(student: str, assignment: str, named: dict[str, list],
+              notebooks: CourseNotebooks):
+    expected = notebooks.notebooks(assignment)
     strays = [name for name in named if name not in expected]
     for notebook in expected:
         notes = []
@@ -251,7 +254,7 @@ def _jobs_for(student: str, assignment: str, named: dict[str, list]):
         if data is None:
             refused = f"`{_shown(filename)}` {problem}"
         else:
-            snapshot, problem = _snapshot(data, assignment, notebook)
+            snapshot, problem = _snapshot(data, notebooks.solution(assignment, notebook))
             if snapshot is not None:
                 yield Job(student, assignment, notebook, snapshot[0], (*notes, *snapshot[1]))
                 continue
@@ -260,8 +263,9 @@ def _jobs_for(student: str, assignment: str, named: dict[str, list]):
                   (*notes, f"{refused}: every graded cell scores 0"), refused=refused)
 
 
-def _snapshot(data: bytes, assignment: str, notebook: str):
-    """(bytes to grade, notes) from what the student handed in, or (None, why not)."""
+def _snapshot(data: bytes, source: nbformat.NotebookNode):
+    """(bytes to grade, notes) from what the student handed in, or (None, why not). ``source``:
+    the instructors' notebook."""
     try:
         cells = json.loads(data).get("cells")  # counted before nbformat validates each one
         if isinstance(cells, list) and len(cells) > MAX_CELLS:
@@ -273,16 +277,15 @@ def _snapshot(data: bytes, assignment: str, notebook: str):
         reason = str(error).splitlines()[0][:120] if str(error) else type(error).__name__
         return None, f"is not a readable notebook ({reason})"
     notes = [f"solution cell {moved} was moved below its checks; graded in its place"
-             for moved in put_solutions_back(parsed, course.SOLUTIONS / assignment /
-                                             f"{notebook}.ipynb")]
+             for moved in put_solutions_back(parsed, source)]
     return (nbformat.writes(parsed).encode(), notes), None
 
 
-def put_solutions_back(notebook, source: Path) -> list[str]:
-    """Move each solution cell that a learner moved below its first test cell back in front of
-    it (nbgrader restores what cells hold, not where they are). Returns the moved cells' ids."""
-    order = [c for c in nbformat.read(source, as_version=4).cells
-             if is_solution(c) or is_grade(c)]
+def put_solutions_back(notebook, source: nbformat.NotebookNode) -> list[str]:
+    """Move each solution cell that a learner moved below its first test cell of the instructors'
+    notebook ``source`` back in front of it (nbgrader restores what cells hold, not where they
+    are). Returns the moved cells' ids."""
+    order = [c for c in source.cells if is_solution(c) or is_grade(c)]
     first_test = {}
     for n, cell in enumerate(order):
         if is_solution(cell):

@@ -36,9 +36,8 @@ import time
 from dataclasses import asdict
 from pathlib import Path
 
-import nbformat
-
 from . import course, task
+from .course_notebooks import CourseNotebooks
 from .records import GRADERS_FAULT, NOT_GRADED, CellResult, Job, Result
 
 # The last run's timing, for the benchmark: seconds from the first task handed to Dask to the last
@@ -90,7 +89,8 @@ def run(jobs: list[Job], settings: task.Settings, *, workers: int = 1,
                     print(f"  {len(again)} notebook(s) got no grade for the grader's reasons: "
                           f"trying them once more", file=sys.stderr)
                 stopped = False
-                for n, outcome in _hand_out(pool, [jobs[n] for n in again], budget, disk_full):
+                for n, outcome in _hand_out(pool, [jobs[n] for n in again], budget, disk_full,
+                                            settings.notebooks):
                     stopped = stopped or outcome.stopped_for_disk
                     new, at = outcome.result, again[n]
                     if new is not None and (results[at] is None or new.kept):
@@ -112,10 +112,11 @@ class _Outcome:
         self.result, self.stopped_for_disk = result, stopped_for_disk
 
 
-def _hand_out(pool, jobs: list[Job], budget: float, disk_full):
+def _hand_out(pool, jobs: list[Job], budget: float, disk_full, notebooks: CourseNotebooks):
     """(index, _Outcome) for each of ``jobs``: handed to ``pool`` one at a time as its slots
-    free up, longest first, each only after ``disk_full()`` said there is room."""
-    waiting = sorted(range(len(jobs)), key=lambda n: -_code_cells(jobs[n]))
+    free up, longest first (``code_cells``), each only after ``disk_full()`` said there is room."""
+    cells = code_cells(notebooks, {(job.assignment, job.notebook) for job in jobs})
+    waiting = sorted(range(len(jobs)), key=lambda n: -cells[jobs[n].assignment, jobs[n].notebook])
     running: dict = {}   # future -> (index, when handed out)
     progress = Progress(len(jobs))
     for key, empty in (("wall", 0.0), ("tasks", 0.0), ("count", 0), ("each", [])):
@@ -232,17 +233,15 @@ def _dask_pool(settings: task.Settings, workers: int, scheduler: str | None, cou
             cluster.close()
 
 
-def _code_cells(job: Job) -> int:
-    """How long a task takes, roughly: the code cells of its instructors' notebook."""
-    return _source_code_cells(job.assignment, job.notebook)
-
-
-@functools.cache
-def _source_code_cells(assignment: str, notebook: str) -> int:
-    source = course.SOLUTIONS / assignment / f"{notebook}.ipynb"
-    if not source.exists():
-        return 0
-    return sum(cell.cell_type == "code" for cell in nbformat.read(source, as_version=4).cells)
+def code_cells(notebooks: CourseNotebooks, keys) -> dict[tuple[str, str], int]:
+    """How long a task takes, roughly, per (assignment, notebook) of ``keys``: the code cells of
+    its instructors' notebook (0 for one ``notebooks`` does not hold)."""
+    counts = dict.fromkeys(keys, 0)
+    for assignment, notebook in counts:
+        if notebook in notebooks.notebooks(assignment):
+            source = notebooks.solution(assignment, notebook)
+            counts[(assignment, notebook)] = sum(cell.cell_type == "code" for cell in source.cells)
+    return counts
 
 
 class Progress:

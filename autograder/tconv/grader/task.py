@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import jinja2
@@ -24,6 +24,7 @@ from nbconvert.exporters import HTMLExporter
 from . import course, demonstrations, recheck, report
 from . import gradebook as gradebook_module
 from . import capping
+from .course_notebooks import CourseNotebooks
 from .records import GRADERS_FAULT, NOT_GRADED, STUDENTS_FAULT, CellResult, Job, Result
 from .sandbox import Limits, Sandbox, remove_tree
 from .sandboxed_kernel import MEMORY_EXCEEDED, kernel_manager_class
@@ -45,6 +46,8 @@ class Settings:
     # the instructor's secret the hidden tests' cases are drawn from (grading.secret); "": the
     # instructors' notebooks' own seeds, which anyone with the course can know
     secret: str = ""
+    # the batch's instructors' and released notebooks, read once by the coordinator (grading.py)
+    notebooks: CourseNotebooks = field(default_factory=CourseNotebooks)
 
     @property
     def template_db(self) -> Path:
@@ -105,7 +108,7 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
     from nbgrader.apps import NbGraderAPI
 
     root = Path(scratch) / "course"
-    source = course.SOLUTIONS / job.assignment / f"{job.notebook}.ipynb"
+    source = settings.notebooks.solution(job.assignment, job.notebook)
     submitted = root / "submitted" / job.student / job.assignment / f"{job.notebook}.ipynb"
     submitted.parent.mkdir(parents=True)
     submitted.write_bytes(job.notebook_bytes)
@@ -119,7 +122,7 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
     kernel_folder.chmod(0o777)  # the sandbox's uid makes its sockets here
     try:
         api = NbGraderAPI(config=_config(root, kernel_folder, settings,
-                                         demonstrations.sources_in(source)))
+                                         tuple(demonstrations.sources(source))))
         outcome = api.autograde(job.assignment, job.student)
         exceeded = (private / MEMORY_EXCEEDED).exists()
     finally:
@@ -143,15 +146,14 @@ def _grade_in_folder(job: Job, settings: Settings, result: Result, scratch: str)
             job.notebook, job.assignment, job.student).grades}
         executed = nbformat.read(autograded, as_version=4)
         problems = report.cell_problems(executed)
-        released = course.COURSE / job.assignment / f"{job.notebook}.ipynb"
         overturned = {}
         if any((grades[g].score or 0) > 0 for g in recheck.rechecked_cells(source)
                if g in grades):
             sandbox = _sandbox(Path(scratch) / "recheck", settings)
             draw = recheck.draw_key(settings.secret, job.student) if settings.secret else None
+            released = settings.notebooks.released(job.assignment, job.notebook)
             for verdict in recheck.run(sandbox, submitted, source, released,
-                                            timeout=max(60, 4 * settings.cell_timeout),
-                                            draw=draw):
+                                       timeout=max(60, 4 * settings.cell_timeout), draw=draw):
                 grade = grades.get(verdict.grade_id)
                 if verdict.passed is False and grade is not None and (grade.score or 0) > 0:
                     grade.manual_score = 0.0

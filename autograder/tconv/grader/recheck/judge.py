@@ -19,6 +19,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 import nbformat
+from nbformat import NotebookNode
 
 from ... import checks
 from .. import packages
@@ -38,12 +39,12 @@ class Verdict:
 
 # --- 2. answer: what goes to the child ----------------------------------------------------------
 
-def learner_cells(submitted: Path, source: Path, released: Path) -> list[str]:
+def learner_cells(submitted: Path, source: NotebookNode, released: NotebookNode) -> list[str]:
     """The code to run in the child: locked cells as the instructors wrote them, the learner's
-    solution cells and any cell they added or changed, and only the imports of the others."""
-    by_id = {cell_id(c): c for c in nbformat.read(source, as_version=4).cells}
-    unchanged = {c.source for c in nbformat.read(released, as_version=4).cells
-                 if c.cell_type == "code"}
+    solution cells and any cell they added or changed, and only the imports of the others.
+    ``source``: the instructors' notebook; ``released``: the one learners start from."""
+    by_id = {cell_id(c): c for c in source.cells}
+    unchanged = {c.source for c in released.cells if c.cell_type == "code"}
     cells = []
     for cell in nbformat.read(submitted, as_version=4).cells:
         if cell.cell_type != "code" or is_test(cell):
@@ -69,7 +70,8 @@ def _imports_only(source: str) -> str:
     return "\n".join(f"try:\n    {line}\nexcept ImportError:\n    pass" for line in lines)
 
 
-def request(submitted: Path, source: Path, released: Path, draw: str | None = None) -> dict:
+def request(submitted: Path, source: NotebookNode, released: NotebookNode,
+            draw: str | None = None) -> dict:
     """The message to the child (``wire.request``): the code to run and every recorded call, the
     hidden cases drawn from ``draw``."""
     calls = []
@@ -84,7 +86,7 @@ def request(submitted: Path, source: Path, released: Path, draw: str | None = No
 
 # --- 3. judge ----------------------------------------------------------------------------------
 
-def judge(source: Path, answers: list | None,
+def judge(source: NotebookNode, answers: list | None,
           failure: checks.CheckVerdict | None, draw: str | None = None) -> list[Verdict]:
     """Replay the answers through the real checks: one Verdict per test cell. ``answers`` None
     means there are none, for the reason ``failure`` (a record, like every other finding).
@@ -132,7 +134,7 @@ def _replay(call: CheckCall, answers: list):
     return run_check(call, played_back)
 
 
-def run(sandbox, submitted: Path, source: Path, released: Path,
+def run(sandbox, submitted: Path, source: NotebookNode, released: NotebookNode,
         timeout: float, draw: str | None = None) -> list[Verdict]:
     """Steps 2 and 3 for one submitted notebook, the child in ``sandbox``, the hidden cases
     drawn from ``draw`` (``draw_key(secret, student)``; None: the notebook's own seeds)."""

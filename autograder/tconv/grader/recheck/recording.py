@@ -20,9 +20,8 @@ import inspect
 import io
 import re
 from dataclasses import dataclass, field, fields, is_dataclass, replace
-from pathlib import Path
 
-import nbformat
+from nbformat import NotebookNode
 import numpy as np
 
 from ... import checks, exercises, guard
@@ -180,29 +179,32 @@ def record(call: CheckCall) -> None:
                            f"{failure.message}")
 
 
-def test_cells(source: Path) -> list[tuple[str, str]]:
+def test_cells(source: NotebookNode) -> tuple[tuple[str, str], ...]:
     """(grade_id, source with the hidden tests) of every test cell of an instructors' notebook."""
-    return [(cell_id(cell), cell.source) for cell in nbformat.read(source, as_version=4).cells
-            if is_test(cell)]
+    return tuple((cell_id(cell), cell.source) for cell in source.cells if is_test(cell))
+
+
+def plan_for(source: NotebookNode, draw: str | None = None) -> tuple:
+    """((grade_id, [CheckCall] or None), ...) for one instructors' notebook, calls recorded, the
+    hidden tests' cases drawn from ``draw`` (``draw_key``; None: as the notebook writes them).
+    Made once per test cells, draw and process (a few tenths of a second)."""
+    return _plan(test_cells(source), draw)
 
 
 @functools.lru_cache(maxsize=32)
-def plan_for(source: Path, draw: str | None = None) -> tuple:
-    """((grade_id, [CheckCall] or None), ...) for one instructors' notebook, calls recorded, the
-    hidden tests' cases drawn from ``draw`` (``draw_key``; None: as the notebook writes them).
-    Made once per notebook, draw and process (a few tenths of a second)."""
-    plan = tuple((grade_id, test_cell_calls(text, draw)) for grade_id, text in test_cells(source))
+def _plan(cells: tuple[tuple[str, str], ...], draw: str | None) -> tuple:
+    plan = tuple((grade_id, test_cell_calls(text, draw)) for grade_id, text in cells)
     for _, calls in plan:
         for call in calls or []:
             record(call)
     return plan
 
 
-def rechecked_cells(source: Path) -> set[str]:
+def rechecked_cells(source: NotebookNode) -> set[str]:
     return {grade_id for grade_id, calls in plan_for(source) if calls is not None}
 
 
-def needs_torch(source: Path, draw: str | None = None) -> bool:
+def needs_torch(source: NotebookNode, draw: str | None = None) -> bool:
     """Whether the learner's function is called with tensors (else PyTorch is hidden)."""
     import torch
 
