@@ -82,16 +82,12 @@ def bound(function, args: tuple, kwargs: dict) -> dict:
 # --- values: numbers and arrays as JSON plus named arrays ---------------------------------------
 
 def encode(value, arrays: dict):
-    """``value`` as JSON-able data; arrays go into ``arrays`` under the names the data holds."""
+    """``value`` as JSON-able data; arrays go into ``arrays`` under the names the data holds.
+    A numpy scalar is kept as one, with its dtype (np.float64 is a float too: it is looked at
+    first), and a raised exception as what ``decode`` raises again."""
     torch = sys.modules.get("torch")
     if isinstance(value, BaseException):
         return ["raise", type(value).__name__, str(value)]
-    if value is None or isinstance(value, (bool, str)):
-        return ["plain", value]
-    if isinstance(value, int):
-        return ["int", int(value)]
-    if isinstance(value, float):
-        return ["float", repr(value)]
     if isinstance(value, (np.ndarray, np.generic)):
         name = f"a{len(arrays)}"
         arrays[name] = np.asarray(value)
@@ -100,39 +96,91 @@ def encode(value, arrays: dict):
         name = f"a{len(arrays)}"
         arrays[name] = value.detach().cpu().numpy().copy()
         return ["tensor", name]
+    if value is None or isinstance(value, (bool, str)):
+        return ["plain", value]
+    if isinstance(value, int):
+        return ["int", int(value)]
+    if isinstance(value, float):
+        return ["float", repr(float(value))]
     if isinstance(value, (tuple, list)):
         return [type(value).__name__, [encode(item, arrays) for item in value]]
+    if isinstance(value, dict):
+        return ["dict", [[encode(name, arrays), encode(item, arrays)]
+                         for name, item in value.items()]]
     raise TypeError(f"cannot record a value of type {type(value).__name__}")
 
 
+# what ``encode`` writes: its kind, then these items (the arrays' kinds name one of ``arrays``)
+_ITEMS = {"raise": (str, str), "plain": ((type(None), bool, str),), "int": (int,),
+          "float": (str,), "ndarray": (str,), "scalar": (str,), "tensor": (str,),
+          "tuple": (list,), "list": (list,), "dict": (list,)}
+
+
 def decode(data, arrays):
-    kind = data[0]
+    """The value ``encode`` wrote as ``data`` (an exception it recorded is raised). Data that
+    ``encode`` cannot have written (a damaged or hand-edited recorded.npz, or one of another
+    version of the course) is a ValueError that says what is wrong with it."""
+    kind = data[0] if isinstance(data, list) and data else None
+    items = _ITEMS.get(kind) if isinstance(kind, str) else None
+    if items is None:
+        raise _malformed(data, "not a recorded value (a list that starts with a known kind: "
+                               f"{', '.join(_ITEMS)})")
+    if len(data) != 1 + len(items) or not all(
+            isinstance(item, wanted) and not (wanted is int and isinstance(item, bool))
+            for item, wanted in zip(data[1:], items)):
+        raise _malformed(data, f"a recorded {kind} is [{kind!r}, "
+                               f"{', '.join(_names(wanted) for wanted in items)}]")
     if kind == "raise":
         _, name, message = data
         error = getattr(builtins, name, None)
         if not (isinstance(error, type) and issubclass(error, Exception)):
             error = type(name, (Exception,), {})
         raise error(message)
-    if kind == "plain":
-        return data[1]
-    if kind == "int":
+    if kind in ("plain", "int"):
         return data[1]
     if kind == "float":
-        return float(data[1])
-    if kind == "ndarray":
-        return arrays[data[1]].copy()
-    if kind == "scalar":
-        return arrays[data[1]][()]
-    if kind == "tensor":
-        import torch
+        try:
+            return float(data[1])
+        except ValueError:
+            raise _malformed(data, f"{data[1]!r} is not a number") from None
+    if kind in ("ndarray", "scalar", "tensor"):
+        if data[1] not in arrays:
+            raise _malformed(data, f"it names an array {data[1]!r} the table does not hold")
+        array = arrays[data[1]]
+        if kind == "scalar":
+            if array.shape != ():
+                raise _malformed(data, f"a scalar's array has the shape {array.shape}")
+            return array[()]
+        if kind == "tensor":
+            import torch
 
-        return torch.from_numpy(arrays[data[1]].copy())
-    if kind in ("tuple", "list"):
-        items = []
-        for item in data[1]:
-            items.append(decode(item, arrays))
-        return tuple(items) if kind == "tuple" else items
-    raise ValueError(f"recorded.npz holds an unknown kind of value {kind!r}: publish again")
+            return torch.from_numpy(array.copy())
+        return array.copy()
+    if kind == "dict":
+        if not all(isinstance(pair, list) and len(pair) == 2 for pair in data[1]):
+            raise _malformed(data, "a recorded dict is ['dict', [[name, value], ...]]")
+        found = {}
+        for name, value in data[1]:
+            name = decode(name, arrays)
+            try:
+                hash(name)
+            except TypeError:
+                raise _malformed(data, f"a name of the dict, {name!r}, is not hashable") from None
+            found[name] = decode(value, arrays)
+        return found
+    items = [decode(item, arrays) for item in data[1]]
+    return tuple(items) if kind == "tuple" else items
+
+
+def _malformed(data, why: str) -> ValueError:
+    shown = repr(data)
+    shown = shown if len(shown) <= 120 else shown[:117] + "..."
+    return ValueError(f"recorded.npz holds a malformed value {shown}: {why}. The learners' copy "
+                      f"is damaged or out of date: publish again (`make publish`)")
+
+
+def _names(types) -> str:
+    return " or ".join(t.__name__ for t in (types if isinstance(types, tuple) else (types,)))
 
 
 # --- the learners' side -------------------------------------------------------------------------
