@@ -8,7 +8,8 @@ chapters 01-05
 - ``reference``: the answers, as readable numpy scatter-add code.
 - ``pytorch``: every exercise's PyTorch twin (all chapters), in float64, to hold answers against.
 - ``cases``: the article's examples, edge cases and seeded random cases (chapter 04's in
-  ``layer_cases``, handed out as ``cases.<name>``).
+  ``layer_cases``, handed out as ``cases.<name>``); the record ``Case``, and what chapters 03
+  and 04 share, in ``case``.
 - ``mistakes``: common wrong answers, written out, so feedback can name them (chapter 04's in
   ``layer_mistakes``).
 - ``plots``: the pictures of chapters 01-05 and of the checks' feedback.
@@ -22,7 +23,8 @@ chapter 06
 - ``unet_checks``: its checks, written by hand (they take tensors and a class).
 - ``unet_mistakes``: the known mistakes.
 - ``unet``: the U-Net workbench: size tables, the network, upsampling comparison; its data,
-  training and measures in ``unet_training`` (handed out as ``unet.<name>``).
+  training and measures in ``unet_training``, the experiment's settings in ``unet_settings``
+  (both handed out as ``unet.<name>``).
 - ``unet_plots``: chapter 06's pictures.
 
 chapter 07

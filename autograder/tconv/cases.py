@@ -10,44 +10,13 @@ is known to no one beforehand.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 from . import reference
-
-
-@dataclass(frozen=True)
-class Case:
-    args: tuple
-    names: tuple
-    note: str = ""
-    kwargs: dict = field(default_factory=dict)
-
-    def call(self, fn):
-        return fn(*self.args, **self.kwargs)
-
-    def describe(self, function_name: str) -> str:
-        shown = [f"{name}={_show(value)}" for name, value in zip(self.names, self.args)]
-        shown += [f"{name}={_show(value)}" for name, value in self.kwargs.items()]
-        text = f"{function_name}({', '.join(shown)})"
-        return f"{text}  [{self.note}]" if self.note else text
-
-    def value(self, name):
-        return dict(zip(self.names, self.args), **self.kwargs)[name]
-
-
-def _show(value) -> str:
-    if isinstance(value, np.ndarray) and (value.ndim > 2 or (value.ndim == 2 and value.size > 36)):
-        return f"<{value.dtype} array of shape {value.shape}>"  # too big to read in a message
-    if isinstance(value, np.ndarray) and value.ndim == 2:
-        return " ".join(_show(row) for row in value).join("[]").replace("] [", "], [")
-    if isinstance(value, np.ndarray):
-        text = np.array2string(value, separator=", ", threshold=12, edgeitems=4,
-                               max_line_width=10_000,
-                               formatter={"float_kind": lambda v: f"{v:.4g}"})
-        return text
-    return repr(value)
+from .case import SEED_W_2D, SEED_X_2D, Case, draw_pair
+from .layer_cases import (  # noqa: F401 - chapter 04's, handed out as cases.<name>
+    case_nchw, combined_nchw, edge_nchw_channels, edge_nchw_geometry, edge_nchw_small,
+    random_nchw, seed_example_nchw)
 
 
 # --- chapter 01: conv_transpose1d(x, w, stride) ------------------------------------------------
@@ -200,10 +169,6 @@ def case_2d(x, w, stride=1, padding=0, note="") -> Case:
     return Case((np.asarray(x), np.asarray(w), stride, padding), _NAMES_2D, note)
 
 
-SEED_X_2D = [[1.0, 2.0], [3.0, 4.0]]
-SEED_W_2D = [[1.0, 1.0, 1.0], [0.0, 0.0, 0.0], [-1.0, -1.0, -1.0]]
-
-
 def seed_example_2d() -> list[Case]:
     """The article's 2D example: [[1, 2], [3, 4]], a 3x3 edge kernel, stride 2, padding 1."""
     return [case_2d(SEED_X_2D, SEED_W_2D, 2, 1, "the article's example")]
@@ -214,11 +179,6 @@ def seed_intermediate_2d() -> list[Case]:
     return [case_2d(SEED_X_2D, SEED_W_2D, 2, 0, "the article's example, before the crop")]
 
 
-def _draw_pair(rng, low, high, pairs):
-    first = int(rng.integers(low, high + 1))
-    return (first, int(rng.integers(low, high + 1))) if pairs else first
-
-
 def random_2d(count: int, seed: int, max_size=4, max_kernel=4, max_stride=3, max_padding=2,
               pairs=False, integers=True, dtype=np.float64) -> list[Case]:
     """``count`` random cases with valid padding; ``pairs=True`` draws (h, w) pairs that differ."""
@@ -227,8 +187,8 @@ def random_2d(count: int, seed: int, max_size=4, max_kernel=4, max_stride=3, max
     while len(cases) < count:
         shape = tuple(int(v) for v in rng.integers(1, max_size + 1, 2))
         kernel = tuple(int(v) for v in rng.integers(1, max_kernel + 1, 2))
-        stride = _draw_pair(rng, 1, max_stride, pairs)
-        padding = _draw_pair(rng, 0, max_padding, pairs)
+        stride = draw_pair(rng, 1, max_stride, pairs)
+        padding = draw_pair(rng, 0, max_padding, pairs)
         x, w = _random_input_and_kernel(rng, shape, kernel, integers, dtype)
         try:
             reference.conv_transpose2d(x, w, stride, padding)
@@ -310,16 +270,3 @@ def edge_matrices() -> list[Case]:
         case_matrix(7, [1.0, 2.0], 4, "stride larger than the kernel"),
         case_matrix(1, [5.0], 3, "n = 1"),
     ]
-
-
-_IN_LAYER_CASES = ("case_nchw", "seed_example_nchw", "random_nchw", "edge_nchw_channels",
-                   "edge_nchw_geometry", "edge_nchw_small", "combined_nchw")
-
-
-def __getattr__(name: str):
-    """Chapter 04's cases, kept in ``layer_cases`` (it needs ``Case`` from here, so this module
-    cannot import it first): ``cases.random_nchw`` as the notebooks write it."""
-    if name in _IN_LAYER_CASES:
-        from . import layer_cases
-        return getattr(layer_cases, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

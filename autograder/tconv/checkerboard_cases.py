@@ -12,7 +12,7 @@ import math
 
 import numpy as np
 
-from .cases import Case
+from .case import Case
 from .arguments import require_array as _require_array
 from .arguments import require_int as _require_int
 from .arguments import require_pair as _require_pair

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import judge
-from .cases import Case
+from .case import Case
 from .judge import CheckFailed, CheckVerdict
 
 RELATIVE_TOLERANCE = 1e-4  # float32 keeps about 7 significant digits; sums of a few terms lose some

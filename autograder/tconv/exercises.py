@@ -29,7 +29,7 @@ import numpy as np
 from . import cases, checkerboard_cases, checkerboard_reference, mistakes, pytorch, reference
 from . import checkerboard_mistakes, layer_cases, layer_mistakes, unet_mistakes
 from .arguments import pair
-from .cases import Case
+from .case import Case
 
 
 @dataclass(frozen=True)

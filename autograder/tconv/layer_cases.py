@@ -1,8 +1,8 @@
 """Chapter 04's cases (``conv_transpose2d_nchw``, the whole layer): the article's example with
 channels, edge cases of channels, groups and geometry, seeded random layers; and the formula of
-the right shape that the feedback shows. ``cases`` holds the record (``Case``) and the other
-chapters' cases, and hands these out as ``cases.<name>``, the way the notebooks and the registry
-call them.
+the right shape that the feedback shows. ``cases`` holds the other chapters' cases and hands
+these out as ``cases.<name>``, the way the notebooks and the registry call them; the record
+(``Case``) and the article's example are ``case``'s.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from . import reference
 from .arguments import pair
-from .cases import SEED_W_2D, SEED_X_2D, Case, _draw_pair
+from .case import SEED_W_2D, SEED_X_2D, Case, draw_pair
 
 
 # --- chapter 04: conv_transpose2d_nchw(x, weight, bias, stride, padding, output_padding, groups,
@@ -55,8 +55,8 @@ def random_nchw(count: int, seed: int, pairs=True, integers=False) -> list[Case]
         x, weight = _nchw(rng, int(rng.integers(1, 3)), channels_in, channels_out, groups, size,
                           kernel, integers)
         bias = rng.normal(size=channels_out) if rng.random() < 0.5 else None
-        stride, dilation = _draw_pair(rng, 1, 3, pairs), _draw_pair(rng, 1, 2, pairs)
-        padding = _draw_pair(rng, 0, 2, pairs)
+        stride, dilation = draw_pair(rng, 1, 3, pairs), draw_pair(rng, 1, 2, pairs)
+        padding = draw_pair(rng, 0, 2, pairs)
         limit = np.maximum(stride, dilation)  # output_padding < max(stride, dilation), per axis
         output_padding = (tuple(int(rng.integers(0, v)) for v in limit) if pairs
                           else int(rng.integers(0, int(limit))))

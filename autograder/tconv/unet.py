@@ -12,7 +12,8 @@ Nothing here is an exercise's answer: the network takes the decoder block class 
   background, with their masks), generated from a seed, no download.
 - ``train``, ``predict``, ``iou``, ``edge_pixels``, ``accuracy_on``: a seeded training loop and
   the measures of the result (overall, and on the shapes' edges, for the ablation without skips).
-  These and ``make_shapes`` live in ``unet_training``; ``unet.<name>`` finds them there.
+  These and ``make_shapes`` live in ``unet_training``, handed out here as ``unet.<name>``; the
+  experiment's settings (``IMAGE_SIZE``, ``STEPS``, ...) and ``device`` in ``unet_settings``.
 - ``PaddedDecoderBlock``, ``pad_to``, ``padded_size_table``: the modern U-Net's padded variant.
 - ``UPSAMPLING_KERNELS``, ``upsample_four_ways``, ``up_response``: when upsampling makes a
   checkerboard (their phase sums: ``checkerboard_reference.phase_sums``, chapter 07's).
@@ -28,6 +29,11 @@ import torch.nn.functional as F
 from torch import nn
 
 from . import reference
+from .unet_settings import (  # noqa: F401 - the notebook's and the tests' unet.<name>
+    BASE_CHANNELS, BATCH_SIZE, DEPTH, IMAGE_SIZE, IOU_TARGET, LEARNING_RATE, NOISE, SKIP_GAIN,
+    STEPS, TEST_IMAGES, TEST_SEED, TRAIN_IMAGES, TRAIN_SEED, device)
+from .unet_training import (  # noqa: F401 - the data and the training, as unet.<name>
+    TrainingRun, accuracy_on, edge_pixels, iou, make_shapes, mirror_pad, predict, train)
 
 
 # --- sizes -----------------------------------------------------------------------------------
@@ -108,21 +114,6 @@ def input_size_for(output_size: int, depth: int) -> int:
     for _ in range(depth):
         size = size * 2 + 4
     return size
-
-
-# --- the chapter's experiment: one set of settings for the notebook and the package's tests -------
-
-IMAGE_SIZE = 32       # the masks the network predicts are IMAGE_SIZE x IMAGE_SIZE (input 72x72)
-DEPTH = 2             # two poolings, two decoder blocks
-BASE_CHANNELS = 4     # 4 -> 8 -> 16 channels down, 16 -> 8 -> 4 up: about 7,400 parameters
-NOISE = 0.4           # the background noise's standard deviation (shapes are 0.6 to 1.0 brighter)
-TRAIN_IMAGES, TEST_IMAGES = 400, 100
-TRAIN_SEED, TEST_SEED = 1, 2  # different seeds: the held-out images are never trained on
-# 200 steps took 7 to 18 s on one core of a shared 2-core machine at load averages 2.5 to 6
-# (autograder/benchmarks/bench_unet_training.py)
-STEPS, BATCH_SIZE, LEARNING_RATE = 200, 8, 1e-2
-IOU_TARGET = 0.78     # the run with skip connections reaches 0.82 (autograder/tests/test_notebooks.py)
-SKIP_GAIN = 0.04      # ... and the run without them at least this much less
 
 
 # --- the network ---------------------------------------------------------------------------------
@@ -267,11 +258,6 @@ def count_parameters(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
 
 
-def device() -> torch.device:
-    """The GPU if there is one, the CPU otherwise."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-
-
 # --- upsampling compared ---------------------------------------------------------------------------
 
 UPSAMPLING_KERNELS = {  # name: (kernel, padding, output_padding), all with stride 2
@@ -314,16 +300,3 @@ def up_response(block: nn.Module, size: int = 6) -> np.ndarray:
     up = block.up
     ones = torch.ones(1, up.in_channels, size, size, device=up.weight.device)
     return up(ones)[0].sum(0).cpu().numpy()
-
-
-_IN_UNET_TRAINING = ("make_shapes", "mirror_pad", "TrainingRun", "train", "predict", "edge_pixels",
-                     "accuracy_on", "iou")
-
-
-def __getattr__(name: str):
-    """The data and the training, kept in ``unet_training`` (it needs the settings from here, so
-    this module cannot import it first): ``unet.train`` as the notebook writes it."""
-    if name in _IN_UNET_TRAINING:
-        from . import unet_training
-        return getattr(unet_training, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

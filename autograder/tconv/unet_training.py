@@ -1,7 +1,7 @@
 """Chapter 06's experiment, the data and the training: ``make_shapes`` (a synthetic
 segmentation task made from a seed), ``mirror_pad``, ``train`` (a seeded loop), ``predict`` and
-the measures (``iou``, ``edge_pixels``, ``accuracy_on``). Its settings and the network are in
-``unet``, which hands these out as ``unet.<name>``, the way the notebook calls them.
+the measures (``iou``, ``edge_pixels``, ``accuracy_on``). Its settings are ``unet_settings``'s;
+``unet`` (the network) hands these out as ``unet.<name>``, the way the notebook calls them.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .unet import BATCH_SIZE, IMAGE_SIZE, LEARNING_RATE, NOISE, STEPS, device
+from .unet_settings import BATCH_SIZE, IMAGE_SIZE, LEARNING_RATE, NOISE, STEPS, device
 
 
 # --- the data ------------------------------------------------------------------------------------
