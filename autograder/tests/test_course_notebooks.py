@@ -27,8 +27,8 @@ from tconv.grader.sandbox import Sandbox
 
 CH01, CH07 = "01_scatter_add_1d", "07_checkerboard_subpixel"
 PERFECT = course.SAMPLE_SUBMISSIONS / "perfect"
-FOLDERS = (course.SOLUTIONS.resolve(), course.COURSE.resolve())  # the real ones, whatever a test
-#                                                                   points course.SOLUTIONS at
+# the real solutions/ and course/, whatever a test points course.SOLUTIONS and COURSE at
+FOLDERS = tuple(str(folder.resolve()) + os.sep for folder in (course.SOLUTIONS, course.COURSE))
 MOVED = "conv_transpose1d_answer"   # the solution cell one student moves below its checks
 
 
@@ -40,9 +40,10 @@ _hooked = False
 
 def _audit(event: str, args: tuple) -> None:
     if event == "open" and _watchers and isinstance(args[0], (str, bytes, os.PathLike)):
-        path = os.path.abspath(os.fsdecode(args[0]))
-        for seen in _watchers:
-            seen.append(path)
+        path = os.path.realpath(os.fsdecode(args[0]))
+        if path.startswith(FOLDERS):
+            for seen in _watchers:
+                seen.append(path)
 
 
 @contextlib.contextmanager
@@ -55,12 +56,10 @@ def course_files_opened():
         _hooked = True
     seen: list[str] = []
     _watchers.append(seen)
-    found: list[str] = []
     try:
-        yield found
+        yield seen
     finally:
         _watchers.remove(seen)
-        found += [p for p in seen if any(Path(p).is_relative_to(f) for f in FOLDERS)]
 
 
 def test_the_audit_hook_sees_a_course_notebook_opened():
