@@ -4,12 +4,14 @@ A lookup table built from everything the learners' copy holds (the cases' genera
 registry, even the instructors' notebooks as written) passes the visible checks and fails every
 hidden cell; two secrets grade the same honest notebooks alike; feedback on a hidden case names
 no seed. Run through the re-check's own steps (``recheck.run``: record, child, judge), with
-the child run as a plain subprocess (the sandbox's isolation is test_sandbox.py's subject).
+the child run as a plain subprocess that sees the packages the sandbox would show, and no
+other (the sandbox's isolation is test_sandbox.py's subject).
 """
 
 from __future__ import annotations
 
 import ast
+import functools
 import re
 import stat
 import subprocess
@@ -22,7 +24,7 @@ import numpy as np
 import pytest
 
 from tconv import checks, exercises, guard
-from tconv.grader import cells, course, grading, release, runner, task, recheck
+from tconv.grader import cells, course, grading, packages, release, runner, task, recheck
 from tconv.grader.course_notebooks import CourseNotebooks
 from tconv.grader.records import Job
 
@@ -42,15 +44,39 @@ def _notebooks(chapter: str) -> tuple[nbformat.NotebookNode, nbformat.NotebookNo
     return notebooks.solution(chapter, chapter), notebooks.released(chapter, chapter)
 
 
-def _subprocess_sandbox():
-    """What ``recheck.run`` needs of a Sandbox, without the isolation."""
+# The sandbox's view of the installed packages, imitated in the child: any installed package that
+# importing ``packages`` does not need is absent (as packages.py empties the site folders). Without
+# it the child of a numpy chapter imports the course package and PyTorch through the learner's
+# setup cell, 2 s a re-check that grading never pays.
+ONLY = """import sys as _sys
+class _Only:
+    def find_spec(self, name, path=None, target=None):
+        top = name.partition(".")[0]
+        if top in _sys.stdlib_module_names or top in {names!r}:
+            return None
+        raise ModuleNotFoundError(f"No module named {{name!r}}", name=name)
+_sys.meta_path.insert(0, _Only())
+exec({program!r})
+"""
+
+
+@functools.cache
+def _importable(modules: tuple[str, ...]) -> frozenset[str]:
+    """The top-level names the sandbox shows when ``modules`` are to be importable."""
+    return frozenset(entry.name.removesuffix(".py") for entry in packages.entries(modules)
+                     if not entry.name.endswith((".dist-info", ".libs", ".pth")))
+
+
+def _subprocess_sandbox(modules: tuple[str, ...] = ()):
+    """What ``recheck.run`` needs of a Sandbox, without the isolation but with its package view."""
     def run(command, input_bytes, timeout):
+        *interpreter, program = command
+        assert interpreter[-1] == "-c", command
+        command = [*interpreter, ONLY.format(names=sorted(_importable(modules)), program=program)]
         done = subprocess.run(command, input=input_bytes, capture_output=True, timeout=timeout)
         return SimpleNamespace(timed_out=False, stdout=done.stdout, returncode=done.returncode,
                                memory_exceeded=False)
-    sandbox = SimpleNamespace(run=run)
-    sandbox.seeing = lambda modules: sandbox
-    return sandbox
+    return SimpleNamespace(run=run, seeing=lambda modules: _subprocess_sandbox(tuple(modules)))
 
 
 def _recheck(submitted: Path, chapter: str, draw: str | None) -> dict[str, recheck.Verdict]:
