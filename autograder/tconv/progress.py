@@ -2,11 +2,12 @@
 
     python -m tconv.progress [FOLDER]          (`make progress` in the learners' copy; FOLDER: course)
 
-Each chapter's notebook, FOLDER/<chapter>/<chapter>.ipynb, runs from the top in a fresh kernel, as
-*Validate* runs it: every cell in order, going on past a failing one so that every check runs. The
-notebook files are only read: nothing in them changes. An exercise is *not written* while its cell
-still holds ``raise NotImplementedError()``; otherwise ✓ when every one of its check cells ran
-without an error, ✗ (with how many failed) when not. The checks' messages are in the notebook.
+Each chapter's notebook, FOLDER/<chapter>/<chapter>.ipynb, runs from the top in a fresh kernel (two
+chapters at a time on a machine with two cores or more), as *Validate* runs it: every cell in
+order, going on past a failing one so that every check runs. The notebook files are only read:
+nothing in them changes. An exercise is *not written* while its cell still holds
+``raise NotImplementedError()``; otherwise ✓ when every one of its check cells ran without an
+error, ✗ (with how many failed) when not. The checks' messages are in the notebook.
 """
 
 from __future__ import annotations
@@ -79,14 +80,22 @@ def run_chapter(path: Path):
     return notebook
 
 
-def progress(folder: Path, say=print) -> list[Exercise]:
-    rows = []
-    for path in sorted(folder.glob("*/*.ipynb")):
-        if ".ipynb_checkpoints" in path.parts or path.stem != path.parent.name:
-            continue
+def progress(folder: Path, say=print, kernels: int | None = None) -> list[Exercise]:
+    """Every chapter's exercises, in the chapters' order; ``kernels`` chapters run at a time
+    (default: two where the machine has two cores or more; each kernel spends its first seconds
+    importing, which the other's computing overlaps)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = [path for path in sorted(folder.glob("*/*.ipynb"))
+             if ".ipynb_checkpoints" not in path.parts and path.stem == path.parent.name]
+    kernels = kernels or min(2, os.cpu_count() or 1)
+
+    def run(path: Path) -> list[Exercise]:
         say(f"running {path.relative_to(folder)} ...", flush=True)
-        rows += exercises(run_chapter(path), path.parent.name)
-    return rows
+        return exercises(run_chapter(path), path.parent.name)
+
+    with ThreadPoolExecutor(kernels, thread_name_prefix="chapter") as pool:
+        return [row for rows in pool.map(run, paths) for row in rows]
 
 
 def table(rows: list[Exercise]) -> str:
