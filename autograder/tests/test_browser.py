@@ -66,14 +66,18 @@ def free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def lab(tmp_path_factory):
-    """(url, token, served folder) of a JupyterLab started like `make lab`, on a copy of course/."""
+def need_chromium() -> None:
     if not os.access(CHROMIUM, os.X_OK):
         message = (f"{CHROMIUM} is missing: the browser test is SKIPPED. `make test` installs it "
                    "(`make chromium`, which needs root and apt-get).")
         warnings.warn(message)
         pytest.skip(message)
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    """(url, token, served folder) of a JupyterLab started like `make lab`, on a copy of course/."""
+    need_chromium()
     scratch = tmp_path_factory.mktemp("lab")
     served = scratch / "course"
     shutil.copytree(course.COURSE, served)
@@ -143,6 +147,7 @@ def page(lab, tmp_path_factory):
 def browser_page(tmp_path_factory):
     from playwright.sync_api import sync_playwright
 
+    need_chromium()
     with sync_playwright() as playwright:
         context = playwright.chromium.launch_persistent_context(
             str(tmp_path_factory.mktemp("chromium-profile")), executable_path=str(CHROMIUM),
@@ -360,16 +365,18 @@ def _scores(path: Path) -> dict:
             if row["assignment"] == CHAPTER}
 
 
+@pytest.mark.browser
 def test_an_instructor_sees_the_graded_class_and_a_hand_made_change_is_exported(
-        small_class_graded, page, tmp_path_factory):
+        small_class_graded, tmp_path_factory):
+    """A browser of its own: the learner's JupyterLab (the `lab` fixture), which this test does
+    not use, is not started again for it."""
     grades = small_class_graded
     before = _scores(grades / "grades.csv")
     assert before["perfect"] > before["overwrites_instead_of_adding"], before
     scratch = tmp_path_factory.mktemp("formgrader")
     command, env = formgrader.server_command(grades, free_loopback_port())
-    learner_page = page  # the same browser, another tab
-    with started(command, env, scratch, lab_settings(scratch)) as (url, token):
-        page = learner_page.context.new_page()
+    with (started(command, env, scratch, lab_settings(scratch)) as (url, token),
+          browser_page(tmp_path_factory) as page):
         page.goto(f"{url}/lab?token={token}")  # the URL the server prints: it logs the browser in
         page.get_by_role("menuitem", name="Nbgrader", exact=True).wait_for()  # the instructor's menu
         page.goto(f"{url}/formgrader/gradebook/{CHAPTER}/{CHAPTER}")
