@@ -2,7 +2,7 @@
 reads the CPU time of every process on the machine from /proc; each process is counted under
 the nearest of its ancestors (itself included) that names a piece of the run, as first seen.
 Prints the wall time, the CPU seconds of each piece, when each piece first and last used the CPU
-(what waits on what), and how fast this machine is right now (a fixed Python loop, before the
+(what waits on what), how many cores the run kept busy minute by minute, and how fast this machine is right now (a fixed Python loop, before the
 command starts), since shared machines vary about twofold.
 
     python3 autograder/benchmarks/bench_make_test.py [-- COMMAND ...]
@@ -39,6 +39,7 @@ PIECES = [
     ("JupyterLab servers", r"jupyter[-_ ]lab|jupyter_server|jupyter-server"),
     ("setup: the venv", r"course_env\.py install --venv \.venv"),
     ("setup: apt-get", r"apt-get|dpkg|/usr/lib/apt"),
+    ("pytest's second lane (tests that wait for nothing)", r"-m pytest .*--lane=others"),
     ("pytest (its own tests and their kernels)", r"-m pytest"),
 ]
 
@@ -76,6 +77,7 @@ class Sampler:
         self.gone: list[list] = []
         self.began = time.perf_counter()
         self.active: dict[str, list[float]] = {}  # piece -> [first, last] second it used the CPU
+        self.minutes: Counter = Counter()  # minute of the run -> CPU ticks of the run in it
 
     def piece(self, pid: int) -> str:
         """The piece named by the nearest of its ancestors (itself included) below the command;
@@ -122,6 +124,8 @@ class Sampler:
             if ticks > record[3]:
                 now = time.perf_counter() - self.began
                 self.active.setdefault(record[1], [now, now])[1] = now
+                if record[1] not in OUTSIDE:
+                    self.minutes[int(now // 60)] += ticks - record[3]
             record[3] = ticks
 
     def totals(self) -> Counter:
@@ -152,6 +156,9 @@ def main(argv: list[str]) -> int:
     for piece, value in seconds.most_common():
         first, last = sampler.active.get(piece, (0.0, 0.0))
         print(f"  {value:7.0f} s  {100 * value / total:4.1f}%  {first:5.0f} - {last:5.0f}  {piece}")
+    # how busy the run kept the machine, minute by minute (an idle core is time to be won)
+    print("cores busy, minute by minute: " + "  ".join(
+        f"{minute}:{sampler.minutes[minute] / TICK / 60:.1f}" for minute in range(int(wall // 60) + 1)))
     return process.returncode
 
 

@@ -107,6 +107,93 @@ def pytest_collection_modifyitems(config, items):
     items.sort(key=_stage)
 
 
+def pytest_addoption(parser):
+    parser.addoption(
+        "--lane", choices=("auto", "one", "others"), default="auto",
+        help="auto (default): on two cores or more, the tests that wait for nothing (stage 0) run "
+             "in a second pytest process beside the others (OtherLane); one: every test in this "
+             "process; others: that second process (started by the first)")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(Lanes(config), "tconv-lanes")
+
+
+class Lanes:
+    """Two lanes on a machine of two cores or more. The tests that wait for the background (the
+    learners' copy, the grading batches) or drive the browser spend most of their time waiting,
+    and the background ends minutes before the tests that wait for nothing do: alone, one process
+    left a core idle for the last five minutes of `make test`. So the tests of stage 0 run in a
+    pytest process of their own (``--lane=others``, its folders in this one's basetemp), started
+    when the background starts (after the learner's browser tests, which want a quiet machine);
+    this process waits for it at the end, shows its output, and fails if it failed."""
+
+    def __init__(self, config):
+        self.config = config
+        self.lane = config.getoption("lane")
+        self.others: int = 0        # how many tests the second lane runs
+        self.process: subprocess.Popen | None = None
+        self.code: int | None = None
+        self.summary = ""
+
+    @pytest.hookimpl(trylast=True)  # after -m and -k have deselected
+    def pytest_collection_modifyitems(self, config, items):
+        if self.lane == "others":
+            items[:] = [item for item in items if _stage(item) == 0]
+        elif (self.lane == "auto" and (os.cpu_count() or 1) >= 2 and not config.option.collectonly
+              and any(_stage(item) == 0 for item in items)
+              and any(_stage(item) != 0 for item in items)):
+            self.others = sum(_stage(item) == 0 for item in items)
+            items[:] = [item for item in items if _stage(item) != 0]
+
+    def pytest_report_collectionfinish(self, config, items):
+        if self.others:
+            return (f"{len(items)} tests here, {self.others} that wait for nothing in a second "
+                    f"process beside them (--lane=one: all here)")
+
+    def pytest_runtest_setup(self, item):
+        if self.others and _stage(item) >= 0:
+            self.start()
+
+    def start(self) -> None:
+        if self.process is not None:
+            return
+        base = self.config._tmp_path_factory.getbasetemp()
+        self.log = base / "lane-others.log"
+        args = [*self.config.invocation_params.args, "--lane=others",
+                f"--basetemp={base / 'lane-others'}", "-p", "no:cacheprovider"]
+        with self.log.open("w") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "pytest", *args], stdout=out, stderr=subprocess.STDOUT,
+                cwd=self.config.invocation_params.dir, start_new_session=True)
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session):
+        if not self.others:
+            return
+        self.start()
+        self.code = self.process.wait()
+        output = self.log.read_text(errors="replace")
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is not None:
+            reporter.write_sep("=", "the second lane (the tests that wait for nothing), its output")
+            reporter.write(output)
+        lines = [line.strip("= ") for line in output.splitlines() if line.startswith("=")]
+        self.summary = lines[-1] if lines else f"no summary (exit {self.code})"
+        if self.code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter):
+        if self.others and self.code is not None:
+            failed = self.code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
+            terminalreporter.write_sep("=", f"second lane: {self.summary}", red=failed,
+                                       green=not failed)
+
+    def pytest_unconfigure(self, config):
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+
+
 @pytest.fixture(autouse=True)
 def _background_started(request):
     """Starts the background at the first test that may run beside it."""
