@@ -73,7 +73,8 @@ def _cmdline(pid: int) -> str:
 class Sampler:
     def __init__(self, root: int):
         self.root = root
-        self.seen: dict[int, list] = {}   # pid -> [start, piece, ticks at first sight, ticks now]
+        # pid -> [start, piece, ticks at first sight, ticks now, command line]
+        self.seen: dict[int, list] = {}
         self.gone: list[list] = []
         self.began = time.perf_counter()
         self.active: dict[str, list[float]] = {}  # piece -> [first, last] second it used the CPU
@@ -120,7 +121,7 @@ class Sampler:
                 if record is not None:
                     self.gone.append(record)
                 record = self.seen[pid] = [start, self.piece(pid), ticks if first else 0,
-                                           ticks if first else 0]
+                                           ticks if first else 0, _cmdline(pid)]
             if ticks > record[3]:
                 now = time.perf_counter() - self.began
                 self.active.setdefault(record[1], [now, now])[1] = now
@@ -130,9 +131,15 @@ class Sampler:
 
     def totals(self) -> Counter:
         seconds = Counter()
-        for _, piece, before, now in [*self.gone, *self.seen.values()]:
+        for _, piece, before, now, _ in [*self.gone, *self.seen.values()]:
             seconds[piece] += (now - before) / TICK
         return seconds
+
+    def hungriest(self, piece: str, count: int = 3) -> list[tuple[float, str]]:
+        """The piece's ``count`` processes that used the most CPU: (seconds, command line)."""
+        found = [((now - before) / TICK, line) for _, name, before, now, line
+                 in [*self.gone, *self.seen.values()] if name == piece]
+        return sorted(found, reverse=True)[:count]
 
 
 def main(argv: list[str]) -> int:
@@ -156,6 +163,9 @@ def main(argv: list[str]) -> int:
     for piece, value in seconds.most_common():
         first, last = sampler.active.get(piece, (0.0, 0.0))
         print(f"  {value:7.0f} s  {100 * value / total:4.1f}%  {first:5.0f} - {last:5.0f}  {piece}")
+        if value >= 0.05 * total:  # where a large piece's time goes
+            for seconds_, line in sampler.hungriest(piece):
+                print(f"  {'':24} {seconds_:5.0f} s  {' '.join(line.split())[:110]}")
     # how busy the run kept the machine, minute by minute (an idle core is time to be won)
     print("cores busy, minute by minute: " + "  ".join(
         f"{minute}:{sampler.minutes[minute] / TICK / 60:.1f}" for minute in range(int(wall // 60) + 1)))
