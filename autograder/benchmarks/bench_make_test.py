@@ -102,6 +102,8 @@ class Sampler:
     def _named(chain: list[int]) -> str | None:
         for pid in chain:
             line = _cmdline(pid)
+            if line.split(" ", 1)[0].endswith("bwrap"):  # a sandbox names the packages it shows
+                continue
             for name, pattern in PIECES:
                 if re.search(pattern, line):
                     return name
