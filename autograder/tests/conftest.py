@@ -168,8 +168,11 @@ class Lanes:
                 cwd=self.config.invocation_params.dir, start_new_session=True)
 
     @pytest.hookimpl(tryfirst=True)
-    def pytest_sessionfinish(self, session):
+    def pytest_sessionfinish(self, session, exitstatus):
         if not self.others:
+            return
+        if exitstatus == pytest.ExitCode.INTERRUPTED:  # Ctrl-C: the second lane stops too
+            self.pytest_unconfigure(self.config)
             return
         self.start()
         self.code = self.process.wait()
