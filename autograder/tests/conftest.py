@@ -1,6 +1,7 @@
 """Shared fixtures: the sample catalog, one release, one grading batch and one learners' copy per
-session. The long ones are made in the background, in two lanes (`background`), while the tests
-that need none of them run; the tests are ordered for that (`_stage`)."""
+session. The long ones are made in the background, in lanes of processes (`background`), while
+the tests that need none of them run; the tests are ordered for that (`_stage`). On two cores or
+more, those tests run in a second pytest process beside the rest (`Lanes`)."""
 
 from __future__ import annotations
 
@@ -111,8 +112,8 @@ def pytest_addoption(parser):
     parser.addoption(
         "--lane", choices=("auto", "one", "others"), default="auto",
         help="auto (default): on two cores or more, the tests that wait for nothing (stage 0) run "
-             "in a second pytest process beside the others (OtherLane); one: every test in this "
-             "process; others: that second process (started by the first)")
+             "in a second pytest process beside the others (conftest.Lanes); one: every test in "
+             "this process; others: that second process (started by the first)")
 
 
 def pytest_configure(config):
@@ -123,7 +124,7 @@ class Lanes:
     """Two lanes on a machine of two cores or more. The tests that wait for the background (the
     learners' copy, the grading batches) or drive the browser spend most of their time waiting,
     and the background ends minutes before the tests that wait for nothing do: alone, one process
-    left a core idle for the last five minutes of `make test`. So the tests of stage 0 run in a
+    left a core idle for the last 286 s of `make test` (docs/testing.md). So the tests of stage 0 run in a
     pytest process of their own (``--lane=others``, its folders in this one's basetemp), started
     when the background starts (after the learner's browser tests, which want a quiet machine);
     this process waits for it at the end, shows its output, and fails if it failed."""
