@@ -10,6 +10,7 @@ import sys
 import time
 
 import nbformat
+import pytest
 
 from tconv.grader import capping, course
 
@@ -55,6 +56,7 @@ def test_each_cell_and_the_notebook_keep_at_most_their_cap_and_say_so():
     assert len(second.outputs) == 2
 
 
+@pytest.mark.slow
 def test_one_message_over_the_cap_is_refused_unread(tmp_path):
     """At the socket: a plain kernel client takes a 2 MB message, a capped one (1 MB) does not,
     and takes the small one sent before it."""
@@ -90,6 +92,7 @@ BIG_PRINT = """
 import json, re, sys
 from pathlib import Path
 import nbformat
+import pytest
 from traitlets.config import Config
 from tconv.grader import capping
 config = Config()
@@ -111,6 +114,7 @@ print(json.dumps({"peak_mb": peak / 1024,
 """
 
 
+@pytest.mark.slow
 def test_a_100_mb_print_leaves_the_grader_small():
     """Through nbgrader's executor with a real kernel (no sandbox: its limits are not what is
     tested): the first cell keeps capping.CELL_BYTES of its 3 MB; the 100 MB print is refused

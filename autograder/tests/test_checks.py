@@ -610,6 +610,7 @@ def run_in_a_kernel(environment: str | None):
     return notebook
 
 
+@pytest.mark.slow
 def test_in_a_learners_kernel_a_failing_check_shows_its_error_and_run_all_goes_on():
     """The failure is the same error output as a raised CheckFailed (red, the message alone),
     with the record before it, but the cell's execution succeeds: the next cell runs. The grading
@@ -632,6 +633,7 @@ def test_in_a_learners_kernel_a_failing_check_shows_its_error_and_run_all_goes_o
 
 
 @pytest.mark.parametrize("environment", ["autograde", "validate"])
+@pytest.mark.slow
 def test_under_nbgrader_a_failing_check_raises_and_stops_its_cell(environment):
     """Autograde and Validate (both set NBGRADER_EXECUTION) see the failure raised: the cell's
     execution fails (nbgrader scores it 0; Validate reports it)."""

@@ -151,6 +151,7 @@ def hand_in(submitted: Path, student: str, chapter: str, notebook) -> Path:
     return path
 
 
+@pytest.mark.slow
 def test_once_read_no_piece_of_a_run_reads_the_course_folders(tmp_path, monkeypatch):
     """The notebooks read, solutions/ and course/ are pointed at empty folders, and every piece
     that used to read them does its work on a small class: the intake (which puts a moved solution

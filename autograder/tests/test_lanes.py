@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 
 HERE = Path(__file__).parent
+# three pytest sessions, each importing the grader (about 5 s each): kept out of `make test-fast`
+pytestmark = pytest.mark.slow
 
 SESSION = """
 import pytest

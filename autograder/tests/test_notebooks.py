@@ -76,6 +76,7 @@ RELEASED_NOTEBOOKS = sorted(course.COURSE.glob("*/*.ipynb"))
 
 
 @pytest.mark.parametrize("path", RELEASED_NOTEBOOKS, ids=lambda p: p.stem)
+@pytest.mark.slow
 def test_run_all_reaches_the_end_of_an_untouched_released_chapter(path, monkeypatch):
     """A learner's Run All on the chapter as handed out, nothing written yet, in a plain kernel
     (no NBGRADER_EXECUTION: not graded, not Validate): nbclient stops at a cell that raises, as
