@@ -1,9 +1,9 @@
 """Test cases for the exercises: the article's examples, edge cases and seeded random ones.
 
-A ``Case`` holds the positional arguments of one call to an exercise function, their names (for
-messages) and a note saying what the case is there to test. Random cases come from a seeded
-generator, so a grade never depends on luck and a learner can re-run a failing case. The
-generators that draw numbers take a ``seed``; the hidden tests call them with seeds the grader
+A ``Case`` (``case.Case``) holds the positional arguments of one call to an exercise function,
+their names (for messages) and a note saying what the case is there to test. Random cases come
+from a seeded generator, so a grade never depends on luck and a learner can re-run a failing case.
+The generators that draw numbers take a ``seed``; the hidden tests call them with seeds the grader
 draws from the instructor's secret when it grades (``tconv.grader.recheck``), so a hidden case
 is known to no one beforehand.
 """

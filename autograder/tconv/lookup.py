@@ -37,10 +37,10 @@ class NotPublished(LookupError):
 
 def _feed(value, digest) -> None:
     torch = sys.modules.get("torch")
-    if value is None or isinstance(value, (bool, int, float, str)):
-        digest.update(f"{type(value).__name__}:{value!r};".encode())
-    elif isinstance(value, np.generic):
+    if isinstance(value, np.generic):  # first: np.float64 is a float too
         digest.update(f"np.{value.dtype.str}:{value.item()!r};".encode())
+    elif value is None or isinstance(value, (bool, int, float, str)):
+        digest.update(f"{type(value).__name__}:{value!r};".encode())
     elif isinstance(value, np.ndarray):
         if value.dtype.hasobject:
             raise TypeError("an array of Python objects")
@@ -104,16 +104,13 @@ def encode(value, arrays: dict):
         return ["float", repr(float(value))]
     if isinstance(value, (tuple, list)):
         return [type(value).__name__, [encode(item, arrays) for item in value]]
-    if isinstance(value, dict):
-        return ["dict", [[encode(name, arrays), encode(item, arrays)]
-                         for name, item in value.items()]]
     raise TypeError(f"cannot record a value of type {type(value).__name__}")
 
 
 # what ``encode`` writes: its kind, then these items (the arrays' kinds name one of ``arrays``)
 _ITEMS = {"raise": (str, str), "plain": ((type(None), bool, str),), "int": (int,),
           "float": (str,), "ndarray": (str,), "scalar": (str,), "tensor": (str,),
-          "tuple": (list,), "list": (list,), "dict": (list,)}
+          "tuple": (list,), "list": (list,)}
 
 
 def decode(data, arrays):
@@ -156,18 +153,6 @@ def decode(data, arrays):
 
             return torch.from_numpy(array.copy())
         return array.copy()
-    if kind == "dict":
-        if not all(isinstance(pair, list) and len(pair) == 2 for pair in data[1]):
-            raise _malformed(data, "a recorded dict is ['dict', [[name, value], ...]]")
-        found = {}
-        for name, value in data[1]:
-            name = decode(name, arrays)
-            try:
-                hash(name)
-            except TypeError:
-                raise _malformed(data, f"a name of the dict, {name!r}, is not hashable") from None
-            found[name] = decode(value, arrays)
-        return found
     items = [decode(item, arrays) for item in data[1]]
     return tuple(items) if kind == "tuple" else items
 
@@ -175,8 +160,9 @@ def decode(data, arrays):
 def _malformed(data, why: str) -> ValueError:
     shown = repr(data)
     shown = shown if len(shown) <= 120 else shown[:117] + "..."
-    return ValueError(f"recorded.npz holds a malformed value {shown}: {why}. The learners' copy "
-                      f"is damaged or out of date: publish again (`make publish`)")
+    return ValueError(f"recorded.npz holds a malformed value {shown}: {why}. This copy of the "
+                      f"course is damaged or out of date: download it again (instructors: "
+                      f"`make publish` again)")
 
 
 def _names(types) -> str:

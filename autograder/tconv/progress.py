@@ -80,15 +80,15 @@ def run_chapter(path: Path):
     return notebook
 
 
-def progress(folder: Path, say=print, kernels: int | None = None) -> list[Exercise]:
-    """Every chapter's exercises, in the chapters' order; ``kernels`` chapters run at a time
-    (default: two where the machine has two cores or more; each kernel spends its first seconds
-    importing, which the other's computing overlaps)."""
+def progress(folder: Path, say=print) -> list[Exercise]:
+    """Every chapter's exercises, in the chapters' order; two chapters run at a time where the
+    machine has two cores or more (each kernel spends its first seconds importing, which the
+    other's computing overlaps)."""
     from concurrent.futures import ThreadPoolExecutor
 
     paths = [path for path in sorted(folder.glob("*/*.ipynb"))
              if ".ipynb_checkpoints" not in path.parts and path.stem == path.parent.name]
-    kernels = kernels or min(2, os.cpu_count() or 1)
+    kernels = min(2, os.cpu_count() or 1)
 
     def run(path: Path) -> list[Exercise]:
         say(f"running {path.relative_to(folder)} ...", flush=True)

@@ -42,7 +42,7 @@ class CourseNotebooks:
         ``course.COURSE``). MissingNotebook names the first file or folder that is not there."""
         solutions, released = {}, {}
         for assignment in assignments:
-            names = course.notebooks(assignment) if (course.SOLUTIONS / assignment).is_dir() else []
+            names = course.notebooks(assignment)
             if not names:
                 raise MissingNotebook(f"{course.SOLUTIONS / assignment} holds no notebook: the "
                                       f"instructors' notebooks of {assignment} go there")
@@ -78,9 +78,14 @@ class CourseNotebooks:
         return copy.deepcopy(_parsed(self._text(self.released_texts, assignment, notebook)))
 
     def digest(self, assignment: str) -> str:
-        """A digest of the assignment's notebooks, both folders' (a result depends on both)."""
+        """A digest of the assignment's notebooks, both folders' (a result depends on both).
+        LookupError for an assignment this run did not read (its digest would cover nothing)."""
+        names = self.notebooks(assignment)
+        if not names:
+            raise LookupError(f"{assignment} was not read for this grading run (it read "
+                              f"{', '.join(self.assignments) or 'no assignment'})")
         digest = hashlib.sha256()
-        for name in self.notebooks(assignment):
+        for name in names:
             for folder, texts in (("solutions", self.solution_texts),
                                   ("course", self.released_texts)):
                 digest.update(f"{folder}/{assignment}/{name}.ipynb".encode() + b"\0"

@@ -114,8 +114,8 @@ class _Outcome:
 
 def _hand_out(pool, jobs: list[Job], budget: float, disk_full, notebooks: CourseNotebooks):
     """(index, _Outcome) for each of ``jobs``: handed to ``pool`` one at a time as its slots
-    free up, longest first (``code_cells``), each only after ``disk_full()`` said there is room."""
-    cells = code_cells(notebooks, {(job.assignment, job.notebook) for job in jobs})
+    free up, longest first (``_code_cells``), each only after ``disk_full()`` said there is room."""
+    cells = _code_cells(notebooks, {(job.assignment, job.notebook) for job in jobs})
     waiting = sorted(range(len(jobs)), key=lambda n: -cells[jobs[n].assignment, jobs[n].notebook])
     running: dict = {}   # future -> (index, when handed out)
     progress = Progress(len(jobs))
@@ -233,14 +233,13 @@ def _dask_pool(settings: task.Settings, workers: int, scheduler: str | None, cou
             cluster.close()
 
 
-def code_cells(notebooks: CourseNotebooks, keys) -> dict[tuple[str, str], int]:
+def _code_cells(notebooks: CourseNotebooks, keys) -> dict[tuple[str, str], int]:
     """How long a task takes, roughly, per (assignment, notebook) of ``keys``: the code cells of
     its instructors' notebook (0 for one ``notebooks`` does not hold)."""
     counts = dict.fromkeys(keys, 0)
-    for assignment, notebook in counts:
-        if notebook in notebooks.notebooks(assignment):
-            source = notebooks.solution(assignment, notebook)
-            counts[(assignment, notebook)] = sum(cell.cell_type == "code" for cell in source.cells)
+    for key in counts:
+        if key in notebooks.solution_texts:
+            counts[key] = sum(cell.cell_type == "code" for cell in notebooks.solution(*key).cells)
     return counts
 
 
