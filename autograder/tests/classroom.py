@@ -205,15 +205,32 @@ def with_answer(notebook_path, source):
     nbformat.write(notebook, notebook_path)
 
 
+def write_targets() -> list[Path]:
+    """The folders the `writes_outside` attacker writes its marker into: the course package, the
+    venv's site-packages, the course's config folder, IPython's startup folder in HOME."""
+    return [course.AUTOGRADER / "tconv", _site_packages(), course.AUTOGRADER,
+            Path.home() / ".ipython" / "profile_default" / "startup"]
+
+
+def writable_without_a_sandbox(folder: Path) -> bool:
+    """Whether this user's own rights let a process write into ``folder`` (or create it): where
+    the sandbox is off, the only barrier left. Root: everywhere; an instructor without root: not
+    into root's venv or checkout, but into their own HOME."""
+    while not folder.exists():
+        folder = folder.parent
+    return os.access(folder, os.W_OK)
+
+
 def attack_paths(submitted: Path, grades: Path) -> dict:
+    package, site_packages, autograder, startup = write_targets()
     return {
         "solution": course.SOLUTIONS / CH01 / f"{CH01}.ipynb",
         "home_secret": Path.home() / f".{TAG}-secret",
         "classmate": submitted / HONEST / CH01 / f"{CH01}.ipynb",
-        "package": Path(course.AUTOGRADER / "tconv"),
-        "site_packages": _site_packages(),
-        "autograder": course.AUTOGRADER,
-        "startup": Path.home() / ".ipython" / "profile_default" / "startup",
+        "package": package,
+        "site_packages": site_packages,
+        "autograder": autograder,
+        "startup": startup,
         "gradebook": grades / "nbgrader" / "gradebook.db",
         "grades": grades,
     }
@@ -478,9 +495,7 @@ def _site_packages() -> Path:
 
 
 def _markers() -> list[Path]:
-    folders = [course.AUTOGRADER / "tconv", _site_packages(), course.AUTOGRADER,
-               Path.home() / ".ipython" / "profile_default" / "startup"]
-    return [folder / f"{TAG}.txt" for folder in folders if (folder / f"{TAG}.txt").exists()]
+    return [folder / f"{TAG}.txt" for folder in write_targets() if (folder / f"{TAG}.txt").exists()]
 
 
 def _survivors() -> list[str]:

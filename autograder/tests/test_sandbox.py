@@ -135,7 +135,11 @@ def test_without_the_sandbox_the_attack_succeeds(student, unsandboxed_batch):
     succeeded = {
         "reads_answers": lambda: _scores(rows)[student] == full and "READ THE ANSWERS" in outputs,
         "leaks_secrets": lambda: secret in outputs,
-        "writes_outside": lambda: len(markers) == 4,
+        # everywhere this user may write: as root all four folders, as an instructor without
+        # root their own HOME's (the venv and the checkout are root's: the OS, not the sandbox)
+        "writes_outside": lambda: {marker.parent for marker in markers} == {
+            folder for folder in classroom.write_targets()
+            if classroom.writable_without_a_sandbox(folder)} != set(),
         "outlives_its_kernel": lambda: survivors != [],
         "edits_the_gradebook": lambda: "EDITED" in outputs,
         "uses_pytorch_from_a_thread": lambda: _scores(rows)[student] == full,
