@@ -5,6 +5,7 @@ more, those tests run in a second pytest process beside the rest (`Lanes`)."""
 
 from __future__ import annotations
 
+import argparse
 import concurrent.futures
 import os
 import shutil
@@ -112,8 +113,10 @@ def pytest_addoption(parser):
     parser.addoption(
         "--lane", choices=("auto", "one", "others"), default="auto",
         help="auto (default): on two cores or more, the tests that wait for nothing (stage 0) run "
-             "in a second pytest process beside the others (conftest.Lanes); one: every test in "
-             "this process; others: that second process (started by the first)")
+             "in a second pytest process beside the others, and this one takes the last of their "
+             "files once done with its own (conftest.Lanes); one: every test in this process; "
+             "others: that second process (started by the first)")
+    parser.addoption("--lane-claims", default=None, help=argparse.SUPPRESS)
 
 
 def pytest_configure(config):
@@ -124,18 +127,29 @@ class Lanes:
     """Two lanes on a machine of two cores or more. The tests that wait for the background (the
     learners' copy, the grading batches) or drive the browser spend most of their time waiting,
     and the background ends minutes before the tests that wait for nothing do: alone, one process
-    left a core idle for the last 286 s of `make test` (docs/testing.md). So the tests of stage 0 run in a
-    pytest process of their own (``--lane=others``, its folders in this one's basetemp), started
-    when the background starts (after the learner's browser tests, which want a quiet machine);
-    this process waits for it at the end, shows its output, and fails if it failed."""
+    left a core idle for the last 286 s of `make test` (docs/testing.md). So the tests of stage 0
+    run in a pytest process of their own (``--lane=others``, its folders in this one's basetemp),
+    started when the background starts (after the learner's browser tests, which want a quiet
+    machine); this process waits for it at the end, shows its output, and fails if it failed.
+
+    The two share the stage-0 tests by file, so that neither ends long before the other: the
+    second lane takes files from the first onwards; this one, once its own tests are done, takes
+    them from the last backwards, until they meet. A file is taken by making its claim
+    (``lane-claims/<file>``, O_EXCL: exactly one process succeeds) before its first test; the
+    other process then skips it without a report. Whole files, so that what a file computes once
+    (its fixtures, the executed notebooks of test_notebooks.py) is computed in one process."""
 
     def __init__(self, config):
         self.config = config
         self.lane = config.getoption("lane")
-        self.others: int = 0        # how many tests the second lane runs
+        self.others: int = 0        # how many tests the second lane may run
         self.process: subprocess.Popen | None = None
         self.code: int | None = None
         self.summary = ""
+        given = config.getoption("lane_claims")
+        self.claims: Path | None = Path(given) if given else None
+        self.taken: dict[str, bool] = {}  # file -> taken by this process (True) or the other
+        self.helped = 0                   # stage-0 tests the first lane ran
 
     @pytest.hookimpl(trylast=True)  # after -m and -k have deselected
     def pytest_collection_modifyitems(self, config, items):
@@ -144,24 +158,47 @@ class Lanes:
         elif (self.lane == "auto" and (os.cpu_count() or 1) >= 2 and not config.option.collectonly
               and any(_stage(item) == 0 for item in items)
               and any(_stage(item) != 0 for item in items)):
-            self.others = sum(_stage(item) == 0 for item in items)
-            items[:] = [item for item in items if _stage(item) != 0]
+            waiting = [item for item in items if _stage(item) == 0]
+            self.others = len(waiting)
+            files = {path: n for n, path in enumerate(dict.fromkeys(item.path for item in waiting))}
+            waiting.sort(key=lambda item: -files[item.path])  # the last file first; stable within
+            items[:] = [item for item in items if _stage(item) != 0] + waiting
 
     def pytest_report_collectionfinish(self, config, items):
         if self.others:
-            return (f"{len(items)} tests here, {self.others} that wait for nothing in a second "
-                    f"process beside them (--lane=one: all here)")
+            return (f"{len(items) - self.others} tests here, {self.others} that wait for nothing "
+                    f"in a second process beside them, which this one helps with at the end "
+                    f"(--lane=one: all here)")
 
-    def pytest_runtest_setup(self, item):
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_protocol(self, item, nextitem):
+        """Runs a stage-0 test only in the process that took its file; the other skips it."""
         if self.others and _stage(item) >= 0:
-            self.start()
+            self.start()  # the claims' folder too
+        if self.claims is None or _stage(item) != 0:
+            return None
+        key = item.nodeid.split("::")[0]
+        if key not in self.taken:
+            try:
+                os.close(os.open(self.claims / key.replace("/", "__"),
+                                 os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+                self.taken[key] = True
+            except FileExistsError:
+                self.taken[key] = False
+        if not self.taken[key]:
+            return True
+        self.helped += self.lane != "others"
+        return None
 
     def start(self) -> None:
         if self.process is not None:
             return
         base = self.config._tmp_path_factory.getbasetemp()
         self.log = base / "lane-others.log"
+        self.claims = base / "lane-claims"
+        self.claims.mkdir()
         args = [*self.config.invocation_params.args, "--lane=others",
+                f"--lane-claims={self.claims}",
                 f"--basetemp={base / 'lane-others'}", "-p", "no:cacheprovider"]
         with self.log.open("w") as out:
             self.process = subprocess.Popen(
@@ -192,6 +229,10 @@ class Lanes:
             failed = self.code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED)
             terminalreporter.write_sep("=", f"second lane: {self.summary}", red=failed,
                                        green=not failed)
+            terminalreporter.write_line(
+                f"of the {self.others} tests that wait for nothing, this lane ran {self.helped} "
+                f"(from {sum(self.taken.values())} file(s)) once done with its own; the second "
+                f"lane, the rest")
 
     def pytest_unconfigure(self, config):
         if self.process is not None and self.process.poll() is None:
