@@ -121,9 +121,15 @@ def test_a_100_mb_print_leaves_the_grader_small():
     unread, the notebook stops there (nbgrader then scores it 0, the submission's fault:
     test_runner), and this process peaks under 200 MB resident. Measured here: about 100 MB,
     against about 390 MB with the cap lifted (2026-12, this machine)."""
-    ran = subprocess.run([sys.executable, "-c", BIG_PRINT, str(capping.MESSAGE_BYTES)],
-                         capture_output=True, text=True, timeout=300, cwd=course.AUTOGRADER)
-    found = json.loads(ran.stdout.splitlines()[-1])
+    for attempt in (1, 2):
+        ran = subprocess.run([sys.executable, "-c", BIG_PRINT, str(capping.MESSAGE_BYTES)],
+                             capture_output=True, text=True, timeout=300, cwd=course.AUTOGRADER)
+        found = json.loads(ran.stdout.splitlines()[-1])
+        # once in eight runs of `make test`, with dozens of kernels starting beside it, the plain
+        # kernel died before its first reply (not what is tested here): started once more
+        if "Kernel died before replying to kernel_info" not in found["error"]:
+            break
+        print(f"attempt {attempt}: the kernel died as it started; starting another")
     assert "Timeout waiting for IOPub output" in found["error"]
     assert capping.CELL_BYTES - 200_000 < found["kept"][0] <= capping.CELL_BYTES
     assert found["kept"][1] == 0

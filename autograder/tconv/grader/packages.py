@@ -88,29 +88,79 @@ def site_folders() -> list[Path]:
     return sorted(p for p in found if p.is_dir())
 
 
+# Entries handed over by the batch's coordinator (``found_once``, ``adopt``): modules -> entries
+_ADOPTED: dict[tuple[str, ...], tuple[Path, ...]] = {}
+
+
 @functools.cache
+def fingerprint() -> str:
+    """What ``entries`` depends on, cheaply: this Python, the names in every site folder (a
+    distribution's ``.dist-info`` names its version) and the course package's sources (what its
+    modules import). Two processes with the same fingerprint find the same entries."""
+    import hashlib
+
+    import tconv
+
+    digest = hashlib.sha256(f"{sys.executable}\0{sys.version}".encode())
+    for folder in site_folders():
+        digest.update(f"\0{folder}\0".encode() + "\0".join(sorted(os.listdir(folder))).encode())
+    for path in sorted(Path(tconv.__file__).parent.rglob("*.py")):
+        digest.update(str(path).encode() + b"\0" + path.read_bytes())
+    return digest.hexdigest()
+
+
+def found_once(module_lists: list[tuple[str, ...]]) -> dict:
+    """``entries`` of each of ``module_lists``, found side by side here, to hand to the workers
+    of a batch (task.Settings): each would otherwise pay an import of everything (about 3 s of
+    CPU for the kernel's) before its first notebook. Plain data, with this process's
+    fingerprint: a worker whose installation differs finds its own (``adopt``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max(1, len(module_lists))) as pool:
+        found = dict(zip(module_lists, pool.map(entries, module_lists)))
+    return {"fingerprint": fingerprint(),
+            "entries": {modules: tuple(map(str, paths)) for modules, paths in found.items()}}
+
+
+def adopt(given: dict) -> bool:
+    """Takes the entries ``found_once`` handed over, if they were found on an installation like
+    this one; else (or when nothing was given) ``entries`` finds its own. Whether it took them."""
+    if not given or given.get("fingerprint") != fingerprint():
+        return False
+    for modules, paths in given["entries"].items():
+        _ADOPTED.setdefault(tuple(modules), tuple(Path(p) for p in paths))
+    return True
+
+
 def entries(modules: tuple[str, ...]) -> tuple[Path, ...]:
     """The top-level entries of the site folders that importing ``modules`` touches, with each
     one's ``.libs`` folder and ``.dist-info``, and the files that make them importable
     (``.pth`` files and their finders, for an editable install). Every ``.dist-info`` of a
-    folder an entry is chosen from comes too: metadata only, which some packages read at import."""
+    folder an entry is chosen from comes too: metadata only, which some packages read at import.
+    Found once per process, or handed over by the batch's coordinator (``adopt``)."""
+    return _ADOPTED.get(tuple(modules)) or _found(tuple(modules))
+
+
+@functools.cache
+def _found(modules: tuple[str, ...]) -> tuple[Path, ...]:
     ran = subprocess.run([sys.executable, "-c", _IMPORTS, json.dumps(list(modules))],
                          capture_output=True, text=True, timeout=300)
     if ran.returncode != 0:
         raise RuntimeError(f"importing {', '.join(modules)} failed:\n{ran.stderr[-2000:]}")
-    folders = site_folders()
+    folders = [(folder, f"{folder}{os.sep}") for folder in site_folders()]
+    base = f"{Path(sys.base_prefix)}{os.sep}"
     chosen: set[Path] = set()
     elsewhere = False  # a module from outside every site folder and the standard library
     for file in json.loads(ran.stdout.strip().splitlines()[-1]):
-        path = Path(os.path.normpath(file))  # a distribution's scripts: site-packages/../../bin
-        inside = [folder for folder in folders if folder in path.parents]
-        for folder in inside:
-            chosen.add(folder / path.relative_to(folder).parts[0])
-        if not inside and path.suffix == ".py" and Path(sys.base_prefix) not in path.parents:
+        path = os.path.normpath(file)  # a distribution's scripts: site-packages/../../bin
+        inside = [(folder, prefix) for folder, prefix in folders if path.startswith(prefix)]
+        for folder, prefix in inside:
+            chosen.add(folder / path[len(prefix):].split(os.sep, 1)[0])
+        if not inside and path.endswith(".py") and not path.startswith(base):
             elsewhere = True
     for folder in {entry.parent for entry in chosen}:
         chosen.update(folder.glob("*.dist-info"))  # metadata only: some packages read theirs
     if elsewhere:  # an editable install (the course package): its .pth file and finder
-        for folder in folders:
+        for folder, _ in folders:
             chosen.update(folder.glob("__editable__*"))
     return tuple(sorted(chosen))

@@ -79,6 +79,8 @@ def run(jobs: list[Job], settings: task.Settings, *, workers: int = 1,
     LAST_RUN.clear()  # this run's timing, its retries included
     if todo:
         made = pool is None
+        if made:  # found here once, not by every worker before its first notebook
+            settings = task.with_packages(settings)
         with (_dask_pool(settings, workers, scheduler, len(todo)) if made
               else contextlib.nullcontext(pool)) as pool:
             for attempt in (1, 2):

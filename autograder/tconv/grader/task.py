@@ -14,7 +14,7 @@ import shutil
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import jinja2
@@ -23,7 +23,7 @@ from nbconvert.exporters import HTMLExporter
 
 from . import course, demonstrations, recheck, report
 from . import gradebook as gradebook_module
-from . import capping
+from . import capping, packages
 from .course_notebooks import CourseNotebooks
 from .records import GRADERS_FAULT, NOT_GRADED, STUDENTS_FAULT, CellResult, Job, Result
 from .sandbox import Limits, Sandbox, remove_tree
@@ -48,6 +48,8 @@ class Settings:
     secret: str = ""
     # the batch's instructors' and released notebooks, read once by the coordinator (grading.py)
     notebooks: CourseNotebooks = field(default_factory=CourseNotebooks)
+    # what its sandboxes may import, found once by the coordinator (packages.found_once)
+    packages: dict = field(default_factory=dict)
 
     @property
     def template_db(self) -> Path:
@@ -70,6 +72,7 @@ def grade(job: Job, settings: Settings) -> Result:
     started = time.monotonic()
     result = Result(job.student, job.assignment, job.notebook, notes=list(job.notes))
     try:
+        packages.adopt(settings.packages)
         if job.notebook_bytes is None:
             result.status = STUDENTS_FAULT
         elif full := course.disk_nearly_full(settings.scratch or tempfile.gettempdir()):
@@ -87,6 +90,20 @@ def grade(job: Job, settings: Settings) -> Result:
     result.cells.sort(key=lambda cell: cell.grade_id)
     result.seconds = time.monotonic() - started
     return result
+
+
+def with_packages(settings: Settings) -> Settings:
+    """``settings`` with what the batch's sandboxes may import (the kernel's, the re-check
+    child's), found here once for all its workers (packages.found_once); unchanged with the
+    sandbox off, or when found already."""
+    if settings.sandbox == "off" or settings.packages:
+        return settings
+    needed = [packages.KERNEL, packages.RECHECK]
+    notebooks = settings.notebooks
+    if any(recheck.needs_torch(notebooks.solution(assignment, notebook))
+           for assignment in notebooks.assignments for notebook in notebooks.notebooks(assignment)):
+        needed.append(packages.RECHECK_WITH_TORCH)
+    return replace(settings, packages=packages.found_once(needed))
 
 
 def _grader_failed(result: Result, why: str) -> None:
