@@ -6,6 +6,7 @@ more, those tests run in a second pytest process beside the rest (`Lanes`)."""
 from __future__ import annotations
 
 import argparse
+import collections
 import concurrent.futures
 import os
 import shutil
@@ -123,6 +124,15 @@ def pytest_configure(config):
     config.pluginmanager.register(Lanes(config), "tconv-lanes")
 
 
+def _heavy_first(items: list) -> list:
+    """The tests, a file at a time: the files with the most `slow` tests (kernels, sandboxes,
+    trainings) first, the others in their usual order. Both lanes order them so: the second takes
+    files from the front, the first from the back, and where they meet the files are short."""
+    slow = collections.Counter(item.path for item in items if item.get_closest_marker("slow"))
+    files = {path: n for n, path in enumerate(dict.fromkeys(item.path for item in items))}
+    return sorted(items, key=lambda item: (-slow[item.path], files[item.path]))
+
+
 class Lanes:
     """Two lanes on a machine of two cores or more. The tests that wait for the background (the
     learners' copy, the grading batches) or drive the browser spend most of their time waiting,
@@ -133,8 +143,8 @@ class Lanes:
     machine); this process waits for it at the end, shows its output, and fails if it failed.
 
     The two share the stage-0 tests by file, so that neither ends long before the other: the
-    second lane takes files from the first onwards; this one, once its own tests are done, takes
-    them from the last backwards, until they meet. A file is taken by making its claim
+    second lane takes files from the first onwards (the heaviest first, ``_heavy_first``); this
+    one, once its own tests are done, takes them from the last backwards, until they meet. A file is taken by making its claim
     (``lane-claims/<file>``, O_EXCL: exactly one process succeeds) before its first test; the
     other process then skips it without a report. Whole files, so that what a file computes once
     (its fixtures, the executed notebooks of test_notebooks.py) is computed in one process."""
@@ -154,11 +164,11 @@ class Lanes:
     @pytest.hookimpl(trylast=True)  # after -m and -k have deselected
     def pytest_collection_modifyitems(self, config, items):
         if self.lane == "others":
-            items[:] = [item for item in items if _stage(item) == 0]
+            items[:] = _heavy_first([item for item in items if _stage(item) == 0])
         elif (self.lane == "auto" and (os.cpu_count() or 1) >= 2 and not config.option.collectonly
               and any(_stage(item) == 0 for item in items)
               and any(_stage(item) != 0 for item in items)):
-            waiting = [item for item in items if _stage(item) == 0]
+            waiting = _heavy_first([item for item in items if _stage(item) == 0])
             self.others = len(waiting)
             files = {path: n for n, path in enumerate(dict.fromkeys(item.path for item in waiting))}
             waiting.sort(key=lambda item: -files[item.path])  # the last file first; stable within

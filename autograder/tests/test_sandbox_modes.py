@@ -31,7 +31,8 @@ ATTACKS = {
     "nested user namespace": (
         "import subprocess\n"
         "if subprocess.run(['unshare', '-Ur', 'true']).returncode == 0: print('ESCAPED')",
-        ("seccomp", "landlock"), MODES),  # Landlock: no write to /proc/self/uid_map either
+        # Landlock: no write to /proc/self/uid_map either; graded by root, no capability either
+        ("seccomp", "landlock", "capabilities"), MODES),
     "network socket": (
         "import socket\nsocket.socket(socket.AF_INET, socket.SOCK_STREAM)\nprint('ESCAPED')",
         "seccomp", MODES),
@@ -46,6 +47,16 @@ ATTACKS = {
     "reading the answers": (
         f"print(open({str(course.SOLUTIONS / '01_scatter_add_1d' / '01_scatter_add_1d.ipynb')!r})"
         ".read()[:10]); print('ESCAPED')", "landlock", ["landlock"]),
+    # Landlock mode graded by root has no uid of its own to switch to: the code runs as uid 0,
+    # which kept every capability (setting the clock, renicing any process, raw I/O ports)
+    "root's capabilities (landlock mode, graded by root)": (
+        textwrap.dedent("""
+        import ctypes, struct
+        sets = ctypes.create_string_buffer(24)  # capget, version 3: effective, permitted, ... x 2
+        ctypes.CDLL(None).capget(struct.pack("=Ii", 0x20080522, 0), sets)
+        effective = struct.unpack("=6I", sets.raw)[0::3]
+        if any(effective): print('ESCAPED', effective)
+        """), "capabilities", ["landlock"] if os.geteuid() == 0 else []),
     "memory in total (four processes of 700 MB)": (
         textwrap.dedent("""
         import os, time

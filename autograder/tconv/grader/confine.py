@@ -8,7 +8,9 @@ whole confinement where there are none. In order, and for good (every step is in
 only be tightened by what runs after it):
 
 1. resource limits (``rlimits``: name -> value, soft and hard);
-2. ``no_new_privs``;
+2. ``capabilities: "drop"``, run by root (Landlock mode graded as root, which has no uid of its
+   own to switch to, and no namespace to confine root's rights to): every capability, for good: the bounding set emptied, so that uid 0 gets none at the exec, and the
+   current sets cleared (fail, exit 120, when they cannot be); ``no_new_privs``;
 3. Landlock, when ``landlock`` is not ``"off"``: outside ``read`` (read and execute), ``list``
    (list directories only: a package tree whose files stay unreadable), ``write`` (everything)
    and ``sockets`` (list, read, make Unix sockets, remove: the kernel's socket folder, where no
@@ -29,6 +31,8 @@ import sys
 
 SYS_LANDLOCK_CREATE_RULESET, SYS_LANDLOCK_ADD_RULE, SYS_LANDLOCK_RESTRICT_SELF = 444, 445, 446
 PR_SET_NO_NEW_PRIVS, PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 38, 22, 2
+PR_CAPBSET_READ, PR_CAPBSET_DROP, PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL = 23, 24, 47, 4
+CAPABILITY_VERSION_3 = 0x20080522
 
 # Landlock's file-system rights (linux/landlock.h), and the ABI that brought each one.
 EXECUTE, WRITE_FILE, READ_FILE, READ_DIR = 1 << 0, 1 << 1, 1 << 2, 1 << 3
@@ -88,6 +92,22 @@ def landlock(spec: dict, abi: int) -> None:
     os.close(ruleset)
 
 
+def drop_capabilities() -> None:
+    """Root keeps no capability across the exec: the bounding set emptied (uid 0's new sets are
+    drawn from it), the ambient and inheritable ones cleared, then this process's own."""
+    libc.prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0)
+    cap = 0
+    while (held := libc.prctl(PR_CAPBSET_READ, cap, 0, 0, 0)) >= 0:  # -1: past the last one
+        if held == 1 and libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0:
+            fail(f"run as root, capability {cap} could not be dropped "
+                 f"({os.strerror(ctypes.get_errno())}): grade as an ordinary user")
+        cap += 1
+    header = struct.pack("=Ii", CAPABILITY_VERSION_3, 0)
+    if libc.capset(header, bytes(24)) != 0:  # effective, permitted, inheritable: all 0
+        fail(f"run as root, its capabilities could not be cleared "
+             f"({os.strerror(ctypes.get_errno())}): grade as an ordinary user")
+
+
 def seccomp(program: bytes) -> None:
     count = len(program) // 8
 
@@ -109,6 +129,8 @@ def main(argv: list) -> None:
             program = file.read()
     for name, value in spec.get("rlimits", {}).items():
         resource.setrlimit(getattr(resource, f"RLIMIT_{name.upper()}"), (value, value))
+    if spec.get("capabilities") == "drop" and os.geteuid() == 0:
+        drop_capabilities()
     if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
         fail("no_new_privs could not be set")
     if spec.get("landlock", "off") != "off":

@@ -29,7 +29,8 @@ NOT_PROTECTED = {
     "landlock": "the process list of this machine is visible; HOME and /tmp of a notebook are on "
                 "the host's disk (64 MB a file, no total); its process limit is what your uid runs "
                 "at its start plus 64; Unix sockets at paths outside the sandbox can be "
-                "connected to",
+                "connected to; before Linux 6.12, signals reach your other processes (graded "
+                "by root: every process)",
     "off": "everything: a notebook can read the answers, your files and the other students' "
            "work, and change any grade: only for code you trust",
 }
