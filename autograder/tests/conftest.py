@@ -229,8 +229,9 @@ class Lanes:
         if reporter is not None:
             reporter.write_sep("=", "the second lane (the tests that wait for nothing), its output")
             reporter.write(output)
-        lines = [line.strip("= ") for line in output.splitlines() if line.startswith("=")]
-        self.summary = lines[-1] if lines else f"no summary (exit {self.code})"
+        # pytest's last line: "== 3 passed in 1.0s ==" (or, with -q, without the "=")
+        lines = [line.strip("= ") for line in output.splitlines() if line.strip("= ")]
+        self.summary = lines[-1] if lines else f"no output (exit {self.code})"
         if self.code not in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
             session.exitstatus = pytest.ExitCode.TESTS_FAILED
 

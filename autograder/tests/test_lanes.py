@@ -100,10 +100,11 @@ SHARED = {"a": "def test_a1():\n    ran('a1')\n    wait_for('e')\n\ndef test_a2(
 
 @two_cores
 def test_the_first_lane_takes_the_last_files_and_every_test_runs_once(tmp_path):
-    code, output, first, where = _session(tmp_path, SHARED)
+    code, output, first, where = _session(tmp_path, SHARED, "-q")  # -q: its summary line is bare
     assert code == 0, output
     assert sorted(where) == ["a1", "a2", "b", "c", "d", "e", "own"], where  # each once (_session)
     assert where["a1"] == where["a2"] != first and where["e"] == first, (where, first)
     helped = sum(where[name] == first for name in "bcde")
     assert (f"of the 6 tests that wait for nothing, this lane ran {helped} (from {helped} file(s))"
             in output), output
+    assert f"second lane: {6 - helped} passed" in output, output
