@@ -144,10 +144,11 @@ class Lanes:
 
     The two share the stage-0 tests by file, so that neither ends long before the other: the
     second lane takes files from the first onwards (the heaviest first, ``_heavy_first``); this
-    one, once its own tests are done, takes them from the last backwards, until they meet. A file is taken by making its claim
-    (``lane-claims/<file>``, O_EXCL: exactly one process succeeds) before its first test; the
-    other process then skips it without a report. Whole files, so that what a file computes once
-    (its fixtures, the executed notebooks of test_notebooks.py) is computed in one process."""
+    one, once its own tests are done, takes them from the last backwards, until they meet. A
+    file is taken by making its claim (``lane-claims/<file>``, O_EXCL: exactly one process
+    succeeds) before its first test; the other process then skips it without a report. Whole
+    files, so that what a file computes once (its fixtures, the executed notebooks of
+    test_notebooks.py) is computed in one process."""
 
     def __init__(self, config):
         self.config = config
