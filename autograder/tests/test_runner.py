@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import concurrent.futures
 import errno
+import pickle
 import tempfile
 import threading
 
 import pytest
 
-from tconv.grader import runner, task
+from tconv.grader import course, runner, task
 from tconv.grader.records import GRADED, GRADERS_FAULT, NOT_GRADED, CellResult, Job
 
 CELLS = {"seed_example": 1.0, "random_cases": 2.0}
@@ -173,3 +174,30 @@ def test_a_killed_worker_costs_no_later_task_the_batchs_settings(settings):
         missing = Job("bob", "01_chapter", "01_chapter", None, ("missing",))
         result = pool.submit(missing, 0).result(timeout=120)
     assert result.job_student == "bob" and "missing" in result.notes
+
+
+def test_a_task_on_dask_carries_its_own_assignments_notebooks_alone():
+    """Settings travel with every task (above): a chapter-01 task carries chapter 01's
+    instructors' and released notebooks, not the batch's seven chapters (about 400 KB)."""
+    from tconv.grader.course_notebooks import CourseNotebooks
+
+    class Client:
+        sent = []
+
+        def nthreads(self):
+            return {"worker": 1}
+
+        def submit(self, function, job, settings, **options):
+            self.sent.append((job.assignment, settings))
+
+    chapters = course.assignments()
+    batch = task.Settings(b"a gradebook", notebooks=CourseNotebooks.read(chapters))
+    pool = runner.DaskPool(Client(), batch)
+    for n, chapter in enumerate([chapters[0], chapters[-1], chapters[0]]):
+        pool.submit(Job("ada", chapter, chapter, b"{}"), n)
+    for chapter, settings in Client.sent:
+        assert settings.notebooks.assignments == [chapter]
+        assert settings.notebooks.solution(chapter, chapter) == batch.notebooks.solution(chapter,
+                                                                                          chapter)
+        assert settings.template == batch.template and settings.secret == batch.secret
+    assert len(pickle.dumps(Client.sent[0][1])) < len(pickle.dumps(batch)) / 3

@@ -33,7 +33,7 @@ import json
 import secrets
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from . import course, task
@@ -176,14 +176,25 @@ class DaskPool:
     def __init__(self, client, settings: task.Settings):
         self.client = client
         # sent with each task, not scattered once: scattered data lives on workers, and when the
-        # worker holding it died, every task that needed it was cancelled ("lost dependencies")
+        # worker holding it died, every task that needed it was cancelled ("lost dependencies");
+        # so each carries its own assignment's notebooks alone (``for_assignment``)
         self.settings = settings
+        self.narrowed: dict[str, task.Settings] = {}
         self.slots = max(1, sum(client.nthreads().values()))
+
+    def for_assignment(self, assignment: str) -> task.Settings:
+        """The batch's settings with only ``assignment``'s notebooks: a task of chapter 01 need
+        not carry the other chapters' (about 400 KB of the seven, for each of thousands)."""
+        if assignment not in self.narrowed:
+            self.narrowed[assignment] = replace(
+                self.settings, notebooks=self.settings.notebooks.only([assignment]))
+        return self.narrowed[assignment]
 
     def submit(self, job: Job, n: int):
         # a key of its own for each try: a retried task never meets its forgotten first try
         key = f"grade-{n}-{job.student}-{secrets.token_hex(4)}"
-        return self.client.submit(task.grade, job, self.settings, key=key, pure=False)
+        return self.client.submit(task.grade, job, self.for_assignment(job.assignment), key=key,
+                                  pure=False)
 
     def wait(self, futures: set, timeout: float) -> set:
         """The futures done, once one is or ``timeout`` seconds have passed."""
