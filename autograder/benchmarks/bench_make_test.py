@@ -2,8 +2,9 @@
 reads the CPU time of every process on the machine from /proc; each process is counted under
 the nearest of its ancestors (itself included) that names a piece of the run, as first seen.
 Prints the wall time, the CPU seconds of each piece, when each piece first and last used the CPU
-(what waits on what), how many cores the run kept busy minute by minute, and how fast this machine is right now (a fixed Python loop, before the
-command starts), since shared machines vary about twofold.
+(what waits on what), how many cores the run kept busy minute by minute, and how fast this
+machine is right now (a fixed Python loop, before the command starts), since shared machines
+vary about twofold.
 
     python3 autograder/benchmarks/bench_make_test.py [-- COMMAND ...]
 

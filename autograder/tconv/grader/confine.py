@@ -9,8 +9,9 @@ only be tightened by what runs after it):
 
 1. resource limits (``rlimits``: name -> value, soft and hard);
 2. ``capabilities: "drop"``, run by root (Landlock mode graded as root, which has no uid of its
-   own to switch to, and no namespace to confine root's rights to): every capability, for good: the bounding set emptied, so that uid 0 gets none at the exec, and the
-   current sets cleared (fail, exit 120, when they cannot be); ``no_new_privs``;
+   own to switch to, and no namespace to confine root's rights to): every capability, for good:
+   the bounding set emptied, so that uid 0 gets none at the exec, and the current sets cleared
+   (fail, exit 120, when they cannot be); then ``no_new_privs``;
 3. Landlock, when ``landlock`` is not ``"off"``: outside ``read`` (read and execute), ``list``
    (list directories only: a package tree whose files stay unreadable), ``write`` (everything)
    and ``sockets`` (list, read, make Unix sockets, remove: the kernel's socket folder, where no

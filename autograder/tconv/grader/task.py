@@ -98,12 +98,10 @@ def with_packages(settings: Settings) -> Settings:
     sandbox off, or when found already."""
     if settings.sandbox == "off" or settings.packages:
         return settings
-    needed = [packages.KERNEL, packages.RECHECK]
     notebooks = settings.notebooks
-    if any(recheck.needs_torch(notebooks.solution(assignment, notebook))
-           for assignment in notebooks.assignments for notebook in notebooks.notebooks(assignment)):
-        needed.append(packages.RECHECK_WITH_TORCH)
-    return replace(settings, packages=packages.found_once(needed))
+    children = {recheck.child_packages(notebooks.solution(assignment, notebook))
+                for assignment in notebooks.assignments for notebook in notebooks.notebooks(assignment)}
+    return replace(settings, packages=packages.found_once([packages.KERNEL, *sorted(children)]))
 
 
 def _grader_failed(result: Result, why: str) -> None:

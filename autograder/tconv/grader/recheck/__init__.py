@@ -12,12 +12,12 @@ codec.py     the values on the wire, both ways (standalone: the child's program 
 blocks.py    a class (chapter 06's DecoderBlock): its blocks' lives recorded, stand-ins judged
 """
 
-from .judge import Verdict, judge, learner_cells, request, run
+from .judge import Verdict, child_packages, judge, learner_cells, request, run
 from .recording import (DRAWN_NOTE, RECHECKABLE, TEST_NAMESPACE, CheckCall, draw_key, drawn_seed,
                      needs_torch, plan_for, record, rechecked_cells, test_cell_calls, test_cells)
 from .wire import Malformed, answers_from, validate
 
 __all__ = ["DRAWN_NOTE", "RECHECKABLE", "TEST_NAMESPACE", "CheckCall", "Malformed", "Verdict",
-           "answers_from", "draw_key", "drawn_seed", "judge", "learner_cells", "needs_torch",
+           "answers_from", "child_packages", "draw_key", "drawn_seed", "judge", "learner_cells", "needs_torch",
            "plan_for", "record", "rechecked_cells", "request", "run", "test_cell_calls",
            "test_cells", "validate"]

@@ -134,16 +134,21 @@ def _replay(call: CheckCall, answers: list):
     return run_check(call, played_back)
 
 
+def child_packages(source: NotebookNode, draw: str | None = None) -> tuple[str, ...]:
+    """What the re-check child of ``source``'s exercises may import (packages.py): numpy, and
+    PyTorch only where an exercise takes tensors; no other package (not the course's, not
+    SciPy's)."""
+    return packages.RECHECK_WITH_TORCH if needs_torch(source, draw) else packages.RECHECK
+
+
 def run(sandbox, submitted: Path, source: NotebookNode, released: NotebookNode,
         timeout: float, draw: str | None = None) -> list[Verdict]:
     """Steps 2 and 3 for one submitted notebook, the child in ``sandbox``, the hidden cases
     drawn from ``draw`` (``draw_key(secret, student)``; None: the notebook's own seeds)."""
     wanted = request(submitted, source, released, draw)
-    # The child imports numpy, and PyTorch only where the exercise takes tensors: no other
-    # package is there (not the course's, not SciPy's). -I: no user site, no PYTHON* variables.
-    # Its source goes on the command line, as the package it lives in is not there.
-    seen = packages.RECHECK_WITH_TORCH if needs_torch(source, draw) else packages.RECHECK
-    ran = sandbox.seeing(seen).run([sys.executable, "-I", "-c", wire.CHILD_PROGRAM],
+    # -I: no user site, no PYTHON* variables. Its source goes on the command line, as the
+    # package it lives in is not there (child_packages).
+    ran = sandbox.seeing(child_packages(source, draw)).run([sys.executable, "-I", "-c", wire.CHILD_PROGRAM],
                                    input_bytes=json.dumps(wanted).encode(), timeout=timeout)
     answers, failure = None, None
     if ran.memory_exceeded:
